@@ -1,0 +1,165 @@
+"""The `stvsr` command: thin subcommands over library functions (STYLE §8).
+
+Exit codes: 0 done; 1 internal error (a bug: please report it); 2 bad arguments; 3 unusable input;
+4 output cannot be written; 5 bad weights; 130 interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+from . import __version__
+from .errors import EXIT_INTERRUPTED, StvsrError
+
+
+def _fraction(text: str) -> Fraction:
+    try:
+        value = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"not a frame rate: {text!r} (e.g. 25, 30000/1001)") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("frame rate must be positive")
+    return value
+
+
+def _human_bytes(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n} B"
+
+
+def _rate(fps: Fraction) -> str:
+    return f"{fps.numerator}/{fps.denominator} ({float(fps):.3f} fps)" if fps.denominator != 1 else f"{fps} fps"
+
+
+# Subcommands ---------------------------------------------------------------------------------------------------
+
+def cmd_upscale(args: argparse.Namespace) -> int:
+    from .upscale import UpscaleConfig, upscale_video
+
+    config = UpscaleConfig(input=Path(args.input), output=Path(args.output), scale=args.scale,
+                           time_factor=args.time_factor, method=args.method, order=args.order, codec=args.codec,
+                           crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt, audio=not args.no_audio,
+                           overwrite=args.overwrite, device=args.device, quiet=args.quiet, input_fps=args.input_fps)
+    summary = upscale_video(config)
+    if not args.quiet:
+        (w0, h0), (w1, h1) = summary.size_in, summary.size_out
+        print(f"wrote {summary.output} ({_human_bytes(summary.output_bytes)}) with {summary.method} on "
+              f"{summary.device} in {summary.seconds:.1f} s")
+        print(f"  frames      {summary.frames_in} -> {summary.frames_out}")
+        print(f"  frame rate  {_rate(summary.fps_in)} -> {_rate(summary.fps_out)}")
+        print(f"  size        {w0}x{h0} -> {w1}x{h1}")
+        print(f"  speed       {summary.frames_out / max(summary.seconds, 1e-9):.1f} output frames/s")
+        for note in summary.notes:
+            print(f"  note: {note}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .io import probe
+
+    info = probe(Path(args.input), folder_fps=args.input_fps)
+    if args.json:
+        data = {"path": str(info.path), "container": info.container, "codec": info.codec, "width": info.width,
+                "height": info.height, "fps": str(info.fps), "fps_decimal": float(info.fps),
+                "frame_count": info.frame_count, "duration": info.duration, "vfr": info.vfr,
+                "rotation": info.rotation, "pix_fmt": info.pix_fmt, "bit_depth": info.bit_depth,
+                "streams": [vars(s) for s in info.streams]}
+        print(json.dumps(data, indent=2))
+        return 0
+    rate = "variable" if info.vfr else "constant"
+    if info.vfr:
+        rate += (f" ({1 / info.frame_interval[1]:.2f} to {1 / info.frame_interval[0]:.2f} fps; "
+                 f"stvsr reads it at a constant {info.fps})")
+    rows = [("file", str(info.path)), ("container", info.container),
+            ("video", f"{info.codec} {info.width}x{info.height} {info.pix_fmt} ({info.bit_depth}-bit)"
+                      + (f", rotated {info.rotation} degrees on display" if info.rotation else "")),
+            ("frame rate", _rate(info.fps)), ("rate", rate), ("frames", str(info.frame_count)),
+            ("duration", f"{info.duration:.3f} s")]
+    for key, value in rows:
+        print(f"{key:<11} {value}")
+    if info.streams:
+        print("streams")
+        for s in info.streams:
+            print(f"  #{s.index} {s.kind:<8} {s.codec} {s.details}".rstrip())
+    return 0
+
+
+def cmd_methods(args: argparse.Namespace) -> int:
+    from .models import list_models
+
+    entries = list_models()
+    width = max(len(e.name) for e in entries)
+    for entry in entries:
+        print(f"{entry.name:<{width}}  {entry.task:<5}  {entry.description}")
+    print("\nCombine a spatial (sr) and a temporal (vfi) method with '+', applied in the order written: "
+          "dis+bicubic interpolates, then resizes.")
+    return 0
+
+
+# Parser --------------------------------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stvsr", description="Space-time video super-resolution.")
+    parser.add_argument("--version", action="version", version=f"stvsr {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = sub.add_parser("upscale", help="make a video sharper (--scale) and/or smoother (--time-factor)",
+                        description="Upscale a video or a frame folder. OUT is a video file, or a folder "
+                                    "(no extension) for numbered PNG frames. The input is never modified and OUT "
+                                    "appears only when complete.")
+    up.add_argument("input", metavar="IN", help="video file or folder of frames")
+    up.add_argument("output", metavar="OUT", help="video file (.mp4, .mkv, .mov, .webm ...) or folder for PNG frames")
+    up.add_argument("--scale", type=int, choices=(1, 2, 3, 4), default=2, help="spatial factor (default 2)")
+    up.add_argument("--time-factor", type=int, choices=(1, 2), default=1,
+                    help="frame-rate factor (default 1); 2 doubles the rate, N frames become 2N")
+    up.add_argument("--method", help="method from `stvsr methods`, or spatial+temporal cascade such as dis+bicubic "
+                                     "(default: bicubic; dis for time only; dis+bicubic for both)")
+    up.add_argument("--order", choices=("st", "ts"), help="cascade order: st = space then time, ts = time then space")
+    up.add_argument("--codec", help="video codec (default libx264; libvpx-vp9 for .webm); libx265, ffv1, png ...")
+    up.add_argument("--crf", type=int, help="constant rate factor, lower is better (default 18 for libx264)")
+    up.add_argument("--preset", help="libx264/libx265 speed preset (ultrafast ... veryslow)")
+    up.add_argument("--pix-fmt", help="pixel format (default yuv420p; yuv420p10le keeps 10 bits)")
+    up.add_argument("--no-audio", action="store_true", help="drop audio and subtitles instead of copying them")
+    up.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    up.add_argument("--input-fps", type=_fraction, help="frame rate of a frame-folder input (default 25)")
+    up.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda[:N]")
+    up.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    up.set_defaults(func=cmd_upscale)
+
+    info = sub.add_parser("info", help="streams, size, exact frame rate, frame count, duration of a video")
+    info.add_argument("input", metavar="FILE")
+    info.add_argument("--input-fps", type=_fraction, help="frame rate of a frame folder (default 25)")
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+    info.set_defaults(func=cmd_info)
+
+    methods = sub.add_parser("methods", help="list the methods upscale and evaluate can run")
+    methods.set_defaults(func=cmd_methods)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except StvsrError as error:
+        print(f"stvsr: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("stvsr: interrupted; nothing was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. `stvsr methods | head`
+        return 0
+
+
+def entry() -> None:
+    sys.exit(main())
+
+

@@ -1,0 +1,36 @@
+"""Conversions between the pixel arrays of files (uint8/uint16, HWC, RGB) and the library's tensors.
+
+This is the edge of the tensor convention (STYLE §4): everything past it is float32 RGB in [0, 1], (C, H, W).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+def array_to_tensor(array: np.ndarray) -> Tensor:
+    """uint8 or uint16 RGB (H, W, 3) -> float32 (3, H, W) in [0, 1]."""
+    if array.dtype == np.uint8:
+        scale = 255.0
+    elif array.dtype == np.uint16:
+        scale = 65535.0
+    else:
+        raise TypeError(f"expected uint8 or uint16 pixels, got {array.dtype}")
+    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).float().div_(scale)
+
+
+def tensor_to_array(frame: Tensor, *, bits: int = 8) -> np.ndarray:
+    """float (3, H, W) in [0, 1] -> RGB (H, W, 3), uint8 for `bits=8` or uint16 for `bits=16`; clipped and rounded."""
+    if frame.dim() != 3 or frame.shape[0] != 3:
+        raise ValueError(f"expected a (3, H, W) frame, got {tuple(frame.shape)}")
+    peak, dtype = (255.0, torch.uint8) if bits == 8 else (65535.0, torch.int32)
+    out = frame.detach().to("cpu", torch.float32).clamp(0, 1).mul(peak).round_().to(dtype)
+    array = out.permute(1, 2, 0).contiguous().numpy()
+    return array if bits == 8 else array.astype(np.uint16)
+
+
+def quantize(frame: Tensor) -> Tensor:
+    """Round float frames to the 8-bit grid they would be stored on, keeping float32 in [0, 1]."""
+    return frame.clamp(0, 1).mul(255).round().div(255)

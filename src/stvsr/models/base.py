@@ -1,0 +1,76 @@
+"""The contract every video model meets, so the streaming runner can drive any of them the same way.
+
+A model maps a clip (N, T, C, H, W), float RGB in [0, 1], to (N, (T - 1)·k + 1, C, s·H, s·W): the output covers
+the same span of time as the input at k times the frame rate (k = `time_factor`) and s times the size
+(s = `scale`). With k = 1 this is T frames out for T in. `window` is how many input frames it wants per call
+(1 for per-frame methods, 2 for interpolators, more for multi-frame models); `min_size` the smallest H and W.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+class VideoModel(nn.Module):
+    scale: int = 1
+    time_factor: int = 1
+    window: int = 1
+    min_size: int = 8  # below 8×8 a frame holds no picture to speak of, and flow estimation has no room
+
+    def output_length(self, frames: int) -> int:
+        return (frames - 1) * self.time_factor + 1
+
+    @staticmethod
+    def check_clip(clip: Tensor) -> None:
+        if clip.dim() != 5 or clip.shape[2] != 3:
+            raise ValueError(f"expected a clip (N, T, 3, H, W), got {tuple(clip.shape)}")
+
+
+class SpatialModel(VideoModel):
+    """A per-frame method: applies `upscale_frames` (M, 3, H, W) -> (M, 3, sH, sW) to every frame."""
+
+    def forward(self, clip: Tensor) -> Tensor:
+        self.check_clip(clip)
+        n, t = clip.shape[:2]
+        out = self.upscale_frames(clip.flatten(0, 1))
+        return out.view(n, t, *out.shape[1:])
+
+    def upscale_frames(self, frames: Tensor) -> Tensor:
+        raise NotImplementedError
+
+
+class PairwiseInterpolator(VideoModel):
+    """A frame interpolator: between each pair of neighbours, `interpolate(a, b, times)` makes k - 1 frames."""
+
+    window = 2
+
+    def forward(self, clip: Tensor) -> Tensor:
+        self.check_clip(clip)
+        k = self.time_factor
+        times = [i / k for i in range(1, k)]
+        out = [clip[:, 0]]
+        for i in range(clip.shape[1] - 1):
+            a, b = clip[:, i], clip[:, i + 1]
+            out.extend(self.interpolate(a, b, times))
+            out.append(b)
+        return torch.stack(out, dim=1)
+
+    def interpolate(self, a: Tensor, b: Tensor, times: list[float]) -> list[Tensor]:
+        raise NotImplementedError
+
+
+class Cascade(VideoModel):
+    """Two models applied one after the other, e.g. frame interpolation then bicubic (order 'ts') or the reverse."""
+
+    def __init__(self, first: VideoModel, second: VideoModel):
+        super().__init__()
+        self.first, self.second = first, second
+        self.scale = first.scale * second.scale
+        self.time_factor = first.time_factor * second.time_factor
+        self.window = max(first.window, second.window)
+        # The second model sees the first's output size.
+        self.min_size = max(first.min_size, -(-second.min_size // first.scale))
+
+    def forward(self, clip: Tensor) -> Tensor:
+        return self.second(self.first(clip))

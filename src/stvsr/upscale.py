@@ -1,0 +1,160 @@
+"""`stvsr upscale`: stream a video through a method, window by window, into a new video.
+
+Frame-count convention for a time factor k: N input frames give (N - 1)·k + 1 frames spanning first to last input
+frame, then the last frame is held k - 1 more times, so the output has exactly N·k frames and the same duration
+as the input at k times the rate; audio stays in sync.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from .errors import InputError, UsageError
+from .io import VideoReader, is_folder_output, open_writer
+from .io.writer import check_destination
+from .models import VideoModel, build_method
+from .models.build import default_method
+from .runtime import pick_device
+
+
+@dataclass
+class UpscaleConfig:
+    input: Path
+    output: Path
+    scale: int = 2
+    time_factor: int = 1
+    method: str | None = None
+    order: str | None = None
+    codec: str | None = None
+    crf: int | None = None
+    preset: str | None = None
+    pix_fmt: str | None = None
+    audio: bool = True
+    overwrite: bool = False
+    device: str = "auto"
+    quiet: bool = False
+    input_fps: Fraction | None = None  # for frame folders, which carry no rate
+
+
+@dataclass
+class UpscaleSummary:
+    method: str
+    device: str
+    frames_in: int
+    frames_out: int
+    fps_in: Fraction
+    fps_out: Fraction
+    size_in: tuple[int, int]
+    size_out: tuple[int, int]
+    seconds: float
+    output: Path
+    output_bytes: int
+    notes: list[str] = field(default_factory=list)
+
+
+def run_windows(model: VideoModel, frames: Iterable[Tensor], *, device: torch.device,
+                overlap: int | None = None) -> Iterator[Tensor]:
+    """Stream (3, H, W) frames through `model` in overlapping windows; yield its output frames, on the CPU.
+
+    Windows of `model.window` frames advance by window - overlap; where two windows produce the same output
+    frames, each keeps the half of the overlap nearer its own centre (margins are discarded, so no seams). The
+    last window is aligned to the end of the clip. Memory holds one window of input and its output.
+    """
+    size = max(1, model.window)
+    overlap = (1 if size > 1 else 0) if overlap is None else overlap
+    if not 0 <= overlap < size:
+        raise ValueError(f"overlap {overlap} must be in [0, {size})")
+    stride, k = size - overlap, model.time_factor
+    buffer: deque[Tensor] = deque(maxlen=size)
+    next_out = start = count = 0
+    last: tuple[int, list[Tensor]] | None = None
+
+    def run(clip_frames: list[Tensor]) -> list[Tensor]:
+        clip = torch.stack(clip_frames)[None].to(device)
+        with torch.inference_mode():
+            out = model(clip)[0].float().cpu()
+        return list(out)
+
+    for frame in frames:
+        buffer.append(frame)
+        count += 1
+        if count == start + size:
+            outs = run(list(buffer))
+            cut = ((start + stride) * k + (start + size - 1) * k + 1) // 2
+            yield from outs[next_out - start * k: cut - start * k]
+            last, next_out, start = (start, outs), cut, start + stride
+    if count == 0 or next_out > (count - 1) * k:
+        return
+    first = max(0, count - size)
+    outs = last[1] if last is not None and last[0] == first else run(list(buffer)[first - count:])
+    yield from outs[next_out - first * k:]
+
+
+def upscale_video(config: UpscaleConfig) -> UpscaleSummary:
+    """Read `config.input`, upscale it with the chosen method, and write `config.output` atomically."""
+    if config.scale < 1 or config.time_factor < 1:
+        raise UsageError("--scale and --time-factor must be positive integers")
+    method = config.method or default_method(config.scale, config.time_factor)
+    model = build_method(method, scale=config.scale, time_factor=config.time_factor, order=config.order)
+    if (model.scale, model.time_factor) != (config.scale, config.time_factor):
+        raise UsageError(f"{method} upscales x{model.scale} in space and x{model.time_factor} in time, "
+                         f"not x{config.scale} and x{config.time_factor}")
+    device = pick_device(config.device)
+    model = model.to(device).eval()
+
+    started = time.perf_counter()
+    reader = VideoReader(config.input, folder_fps=config.input_fps)
+    info = reader.info
+    check_destination(config.output, inputs=(config.input,), overwrite=config.overwrite)
+    if min(info.width, info.height) < model.min_size:
+        raise InputError(f"frames of {info.width}x{info.height} are too small for {method}: it needs at least "
+                         f"{model.min_size}x{model.min_size}")
+    if config.time_factor > 1 and info.frame_count < 2:
+        raise InputError(f"a {info.frame_count}-frame video has nothing to interpolate between: "
+                         f"--time-factor {config.time_factor} needs at least 2 frames")
+    notes = []
+    if info.vfr:
+        notes.append(f"input has a variable frame rate ({1 / info.frame_interval[1]:.2f} to "
+                     f"{1 / info.frame_interval[0]:.2f} fps); converted to a constant {info.fps} fps "
+                     f"by repeating or dropping frames (nearest in time)")
+    if info.rotation:
+        notes.append(f"input rotation metadata applied ({info.rotation} degrees): output frames are upright")
+    frames_in = len(reader)
+    fps_out = info.fps * config.time_factor
+    folder = is_folder_output(config.output)
+    if folder and not info.is_folder and info.audio_streams and config.audio:
+        notes.append("audio not kept: a frame folder holds no audio")
+    audio_from = config.input if (config.audio and not info.is_folder and not folder) else None
+    size_out = (info.width * config.scale, info.height * config.scale)
+
+    total = frames_in * config.time_factor
+    show = not config.quiet and sys.stderr.isatty()
+    with reader, open_writer(config.output, fps=fps_out, codec=config.codec, crf=config.crf, preset=config.preset,
+                             pix_fmt=config.pix_fmt, audio_from=audio_from, overwrite=config.overwrite,
+                             inputs=(config.input,)) as writer, \
+            tqdm(total=total, unit="frame", disable=not show, dynamic_ncols=True, leave=False) as bar:
+        last = None
+        for frame in run_windows(model, reader, device=device):
+            writer.write(frame)
+            bar.update(1)
+            last = frame
+        for _ in range(config.time_factor - 1):  # hold the last frame so the duration matches the input's
+            writer.write(last)
+            bar.update(1)
+        frames_out = writer.frames_written
+    notes.extend(writer.notes)
+    output_bytes = sum(p.stat().st_size for p in config.output.iterdir()) if folder else config.output.stat().st_size
+    return UpscaleSummary(method=method, device=str(device), frames_in=frames_in, frames_out=frames_out,
+                          fps_in=info.fps, fps_out=fps_out, size_in=(info.width, info.height), size_out=size_out,
+                          seconds=time.perf_counter() - started, output=config.output, output_bytes=output_bytes,
+                          notes=notes)
