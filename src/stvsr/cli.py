@@ -147,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    import av
+
+    # FFmpeg's own log lines (NAL unit errors and the like) would bury the one line we print about them.
+    av.logging.set_level(av.logging.PANIC)
     try:
         return args.func(args)
     except StvsrError as error:

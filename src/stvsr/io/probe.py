@@ -97,8 +97,8 @@ def rate_from_intervals(intervals: list[int], time_base: Fraction, declared: Fra
     """The exact constant rate of a stream from its frame intervals (in time-base ticks), and whether it is variable.
 
     A stream is constant-rate when all intervals agree within one tick or 2 % (container time bases such as 1/1000
-    cannot represent 1001/30000 s exactly). Its rate is the declared one when that agrees with the median interval,
-    else the median interval snapped to a standard rate. A variable-rate stream gets its mean rate, snapped to a
+    cannot represent 1001/30000 s exactly, so 29.97 fps is stored as 33 and 34 ms). Its rate is the declared one
+    when that agrees with the mean interval, else the mean interval snapped to a standard rate. A variable-rate stream gets its mean rate, snapped to a
     standard rate within 5 %.
     """
     if not intervals:
@@ -106,13 +106,13 @@ def rate_from_intervals(intervals: list[int], time_base: Fraction, declared: Fra
     median = statistics.median(intervals)
     spread = max(intervals) - min(intervals)
     vfr = min(intervals) <= 0 or spread > max(1, 0.02 * median)
+    mean_rate = 1 / (Fraction(sum(intervals), len(intervals)) * time_base)
     if not vfr:
-        measured = 1 / (Fraction(median) * time_base)
+        measured = mean_rate
         if declared and abs(float(declared) / float(measured) - 1) < 0.01:
             return declared, False
         return snap_rate(measured, tolerance=0.01), False
-    mean = 1 / (Fraction(sum(intervals), len(intervals)) * time_base)
-    return snap_rate(mean, tolerance=0.05), True
+    return snap_rate(mean_rate, tolerance=0.05), True
 
 
 def snap_rate(rate: Fraction, tolerance: float) -> Fraction:
@@ -210,12 +210,28 @@ def _probe_container(path: Path, container) -> VideoInfo:
         gaps = (1 / float(fps),) * 2
     # The stream's span plus the last frame's own duration.
     duration = float((pts[-1] - pts[0]) * time_base) + (gaps[1] if vfr else 1 / float(fps))
+    declared_duration = _declared_duration(video)
+    if not video.frames and declared_duration and duration < declared_duration - 1.5 / float(fps):
+        raise InputError(f"input is truncated: its header says {declared_duration:.3f} s of video, the file holds "
+                         f"{duration:.3f} s: {path}")
     rotation = _first_frame_rotation(path)
     width, height = (ctx.height, ctx.width) if rotation % 180 else (ctx.width, ctx.height)
     return VideoInfo(path=path, container=container.format.name, codec=ctx.name, width=width, height=height,
                      fps=fps, frame_count=len(pts), duration=duration, vfr=vfr, frame_interval=gaps,
                      rotation=rotation, pix_fmt=ctx.pix_fmt or "unknown", bit_depth=bit_depth_of(ctx.pix_fmt),
                      streams=streams)
+
+
+def _declared_duration(video) -> float | None:
+    """The video stream's duration as its header states it (Matroska keeps it in a DURATION tag), in seconds."""
+    if video.duration:
+        return float(video.duration * video.time_base)
+    tag = video.metadata.get("DURATION") or video.metadata.get("duration")
+    match = re.fullmatch(r"(\d+):(\d+):(\d+(?:\.\d+)?)", tag or "")
+    if not match:
+        return None
+    hours, minutes, seconds = match.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
 
 
 def _first_frame_rotation(path: Path) -> int:

@@ -225,6 +225,9 @@ class VideoWriter(_Writer):
         if formats and pix_fmt not in formats:
             raise UsageError(f"codec {self._codec} does not take pixel format {pix_fmt}; it takes "
                              f"{', '.join(formats[:8])}{' ...' if len(formats) > 8 else ''}")
+        if self._codec == "libx265" and min(width, height) < 64:
+            # The x265 bundled with PyAV aborts the whole process (heap corruption) on frames this small.
+            raise UsageError(f"libx265 needs frames of at least 64x64, these are {width}x{height}; use libx264")
         sub_w, sub_h = _chroma_subsampling(pix_fmt)
         self._pad_to = (-width % sub_w, -height % sub_h)
         if any(self._pad_to):
@@ -248,7 +251,9 @@ class VideoWriter(_Writer):
                 raise UsageError(f"--preset applies to libx264/libx265, not {self._codec}")
             options["preset"] = self._preset
         if self._codec == "libvpx-vp9":
-            options.setdefault("row-mt", "1")
+            options["row-mt"] = "1"
+        if self._codec == "libx265":
+            options["x265-params"] = "log-level=error"  # x265 prints its statistics to stderr otherwise
         stream.options = options
         self._stream_depth = max(c.bits for c in av.video.format.VideoFormat(pix_fmt).components)
         self._stream = stream

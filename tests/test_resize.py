@@ -1,0 +1,76 @@
+"""MATLAB-compatible imresize: kernel values, weights, and agreement with Pillow on the interior."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from stvsr.ops.resize import contributions, cubic, imresize, imresize_np
+
+
+def test_cubic_kernel_known_values():
+    # Keys (1981) with a = -0.5: 1.5|x|^3 - 2.5|x|^2 + 1 on |x| <= 1, -0.5|x|^3 + 2.5|x|^2 - 4|x| + 2 on 1 < |x| <= 2.
+    x = torch.tensor([0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5], dtype=torch.float64)
+    expected = [1.0, 0.8671875, 0.5625, 0.2265625, 0.0, -0.0703125, -0.0625, -0.0234375, 0.0, 0.0]
+    assert torch.allclose(cubic(x), torch.tensor(expected, dtype=torch.float64))
+
+
+def test_upscale_weights_hand_computed():
+    # x2: output sample j (1-based) sits at input coordinate u = j/2 + 0.25 (MATLAB's mapping u = x/s + (1 - 1/s)/2).
+    # j = 5 -> u = 2.75: inputs 1..4 at distances 1.75, 0.75, -0.25, -1.25.
+    index, weights = contributions(8, 16, 2.0, "cubic", True)
+    taps = dict(zip(index[4].tolist(), weights[4].tolist()))
+    expected = {0: -0.0234375, 1: 0.2265625, 2: 0.8671875, 3: -0.0703125}
+    for i, w in expected.items():
+        assert taps[i] == pytest.approx(w, abs=1e-7)
+    row = torch.arange(8, dtype=torch.float64).pow(2)[None]  # a non-linear row, so weights matter
+    out = imresize(row, 2.0)
+    assert out[0, 4].item() == pytest.approx(sum(w * row[0, i].item() for i, w in expected.items()), abs=1e-9)
+
+
+def test_symmetric_border():
+    # j = 1 -> u = 0.75: taps at input positions -2..3 (1-based) mirror to 2, 1, 1, 2, 3 (0-based 1, 0, 0, 1, 2).
+    index, weights = contributions(8, 16, 2.0, "cubic", True)
+    taps = {}
+    for i, w in zip(index[0].tolist(), weights[0].tolist()):
+        taps[i] = taps.get(i, 0.0) + w
+    assert taps[0] == pytest.approx(0.2265625 + 0.8671875, abs=1e-7)
+    assert taps[1] == pytest.approx(-0.0234375 - 0.0703125, abs=1e-7)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4, 0.5, 0.25])
+def test_matches_pillow_bicubic_on_interior(scale):
+    # Pillow's BICUBIC is also Keys a = -0.5 with the kernel stretched when downscaling; only borders differ.
+    rng = np.random.default_rng(0)
+    image = rng.random((64, 80)).astype(np.float32)
+    out_h, out_w = int(64 * scale), int(80 * scale)
+    ours = imresize(torch.from_numpy(image), scale).numpy()
+    pillow = np.asarray(Image.fromarray(image, mode="F").resize((out_w, out_h), Image.BICUBIC))
+    border = int(np.ceil(2 * max(scale, 1))) + 2  # the kernel's reach (2 input pixels) in output pixels, plus slack
+    inner = (slice(border, -border), slice(border, -border))
+    assert np.abs(ours[inner] - pillow[inner]).max() < 1e-4
+
+
+def test_constant_stays_constant_and_shapes():
+    flat = torch.full((2, 3, 7, 9), 0.3)
+    for scale in (2, 3, 4, 0.5):
+        out = imresize(flat, scale)
+        assert out.shape[-2:] == (int(np.ceil(7 * scale)), int(np.ceil(9 * scale)))
+        assert torch.allclose(out, torch.full_like(out, 0.3), atol=1e-6)
+
+
+def test_numpy_uint8_rounds_like_matlab():
+    image = (np.arange(64, dtype=np.uint8).reshape(8, 8) * 3)
+    out = imresize_np(image, 0.5)
+    assert out.dtype == np.uint8 and out.shape == (4, 4)
+    exact = imresize(torch.from_numpy(image.astype(np.float64)), 0.5).numpy()
+    assert np.array_equal(out, np.clip(np.round(exact), 0, 255).astype(np.uint8))
+
+
+def test_lanczos_and_bad_arguments():
+    x = torch.rand(1, 3, 10, 10)
+    assert imresize(x, 2, kernel="lanczos3").shape == (1, 3, 20, 20)
+    with pytest.raises(ValueError):
+        imresize(x, 2, kernel="nearest")
+    with pytest.raises(ValueError):
+        imresize(x)
