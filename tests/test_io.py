@@ -108,7 +108,7 @@ def test_rotation_metadata_applied(video_factory):
     assert frame.shape == (3, 48, 32)
     # The frame is the source rotated 90 degrees counter-clockwise, not clockwise (checked once against the ffmpeg
     # command line's autorotation: identical pixels).
-    source = translating_clip(1, 32, 48)[0]
+    source = translating_clip(3, 32, 48)[0]
     ccw = (frame - torch.rot90(source, 1, dims=(1, 2))).square().mean()
     cw = (frame - torch.rot90(source, -1, dims=(1, 2))).square().mean()
     assert ccw < 0.005 and 10 * ccw < cw
