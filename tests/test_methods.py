@@ -1,0 +1,121 @@
+"""Classical methods through the registry, the streaming window runner, and interpolation quality."""
+
+import pytest
+import torch
+
+from stvsr.data.synthetic import translating_clip
+from stvsr.errors import UsageError
+from stvsr.models import Cascade, VideoModel, build_method, list_models
+from stvsr.models.classical import FlowInterpolation
+from stvsr.ops.flow import dis_flow, farneback_flow
+from stvsr.ops.warp import warp
+from stvsr.upscale import run_windows
+
+
+def psnr(a, b):
+    return (-10 * torch.log10((a - b).square().mean())).item()
+
+
+def test_registry_lists_the_classical_methods():
+    names = {e.name for e in list_models()}
+    assert {"bicubic", "lanczos", "repeat", "blend", "dis"} <= names
+    assert {e.name for e in list_models(task="vfi")} >= {"repeat", "blend", "dis"}
+
+
+@pytest.mark.parametrize("spec,order,first", [("dis+bicubic", None, "FlowInterpolation"),
+                                              ("bicubic+dis", None, "Resize"),
+                                              ("dis+bicubic", "st", "Resize")])
+def test_cascades_in_either_order(spec, order, first):
+    model = build_method(spec, scale=2, time_factor=2, order=order)
+    assert isinstance(model, Cascade) and type(model.first).__name__ == first
+    clip = translating_clip(3, 24, 32)[None]
+    out = model(clip)
+    assert out.shape == (1, 5, 3, 48, 64) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("spec,scale,k,message", [
+    ("bicubic", 2, 2, "pair it with a frame interpolator"),
+    ("dis", 2, 2, "pair it with a spatial method"),
+    ("bicubic+lanczos", 2, 2, "one spatial and one temporal"),
+    ("nosuch", 2, 1, "unknown method"),
+    ("bicubic", 2, 1, None),
+])
+def test_method_validation(spec, scale, k, message):
+    if message is None:
+        assert build_method(spec, scale=scale, time_factor=k).scale == scale
+        return
+    with pytest.raises(UsageError, match=message):
+        build_method(spec, scale=scale, time_factor=k)
+
+
+def test_interpolators_keep_the_input_frames():
+    clip = translating_clip(4, 32, 32)[None]
+    for name in ("repeat", "blend", "dis"):
+        out = build_method(name, scale=1, time_factor=2)(clip)
+        assert out.shape[1] == 7
+        assert torch.equal(out[0, ::2], clip[0])
+
+
+def test_dis_beats_blend_on_a_translating_clip():
+    # Odd frames of a clip moving 3 px/frame are the ground truth for interpolating the even ones.
+    clip = translating_clip(9, 64, 96, velocity=(3, 2), seed=1)
+    inputs = clip[::2][None]
+    truth = clip[1::2]
+    flow = build_method("dis", scale=1, time_factor=2)(inputs)[0, 1::2]
+    blend = build_method("blend", scale=1, time_factor=2)(inputs)[0, 1::2]
+    inner = (slice(None), slice(None), slice(8, -8), slice(8, -8))  # away from where content enters the frame
+    assert psnr(flow[inner], truth[inner]) > psnr(blend[inner], truth[inner]) + 5
+
+
+def test_flow_backends_recover_a_known_translation():
+    clip = translating_clip(2, 64, 64, velocity=(3, 1), seed=2)
+    for backend in (dis_flow, farneback_flow):
+        flow = backend(clip[:1], clip[1:])  # content moves by -velocity in the window: a(p) = b(p - v)
+        centre = flow[0, :, 16:-16, 16:-16].mean(dim=(1, 2))
+        assert torch.allclose(centre, torch.tensor([-3.0, -1.0]), atol=0.3)
+
+
+def test_warp_identity_and_integer_shift():
+    frames = torch.rand(1, 3, 10, 12)
+    assert torch.allclose(warp(frames, torch.zeros(1, 2, 10, 12)), frames, atol=1e-6)
+    shift = torch.zeros(1, 2, 10, 12)
+    shift[:, 0] = 2
+    assert torch.allclose(warp(frames, shift)[..., :-2], frames[..., 2:], atol=1e-6)
+
+
+class TimeStamp(VideoModel):
+    """A fake temporal model whose output frames carry their global time (input frames hold their index)."""
+
+    def __init__(self, window, time_factor=2):
+        super().__init__()
+        self.window, self.time_factor, self.calls = window, time_factor, []
+
+    def forward(self, clip):
+        self.calls.append(clip[0, :, 0, 0, 0].tolist())
+        t = clip.shape[1]
+        k = self.time_factor
+        first = clip[0, 0, 0, 0, 0]
+        times = first + torch.arange((t - 1) * k + 1) / k
+        return times.view(1, -1, 1, 1, 1).expand(1, -1, 3, 2, 2).clone()
+
+
+@pytest.mark.parametrize("frames", [1, 2, 3, 7, 8, 13, 20])
+@pytest.mark.parametrize("window,overlap", [(2, 1), (4, 1), (7, 2), (7, 3)])
+def test_run_windows_covers_every_output_once_in_order(frames, window, overlap):
+    model = TimeStamp(window)
+    inputs = [torch.full((3, 2, 2), float(i)) for i in range(frames)]
+    out = [f[0, 0, 0].item() for f in run_windows(model, iter(inputs), device=torch.device("cpu"), overlap=overlap)]
+    assert out == [i / 2 for i in range((frames - 1) * 2 + 1)]
+    assert all(len(call) <= window for call in model.calls)
+
+
+def test_run_windows_drops_margins():
+    # With overlap 3, each window's first and last outputs (next to its edges) are replaced by a neighbour's.
+    model = TimeStamp(7)
+    inputs = [torch.full((3, 2, 2), float(i)) for i in range(15)]
+    list(run_windows(model, iter(inputs), device=torch.device("cpu"), overlap=3))
+    assert [call[0] for call in model.calls] == [0.0, 4.0, 8.0]
+
+
+def test_dis_interpolation_needs_room():
+    assert FlowInterpolation().min_size == 16
