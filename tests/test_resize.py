@@ -74,3 +74,14 @@ def test_lanczos_and_bad_arguments():
         imresize(x, 2, kernel="nearest")
     with pytest.raises(ValueError):
         imresize(x)
+
+
+@pytest.mark.parametrize("kernel", ["cubic", "lanczos3"])
+@pytest.mark.parametrize("factor", [2, 3, 4])
+def test_fast_integer_upscale_equals_the_general_gather(kernel, factor):
+    from stvsr.ops.resize import _upsample_last_dim
+
+    x = torch.rand(2, 3, 9, 13, dtype=torch.float64)
+    index, weights = contributions(13, 13 * factor, float(factor), kernel, True)
+    gathered = (x.index_select(-1, index.flatten()).view(2, 3, 9, 13 * factor, -1) * weights.double()).sum(-1)
+    assert torch.allclose(_upsample_last_dim(x, factor, kernel), gathered, atol=1e-6)
