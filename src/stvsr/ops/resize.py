@@ -58,7 +58,7 @@ def contributions(in_len: int, out_len: int, scale: float, kernel: str, antialia
     mirror = torch.cat([torch.arange(in_len), torch.arange(in_len - 1, -1, -1)])
     index = mirror[torch.remainder(index.long() - 1, 2 * in_len)]
     keep = (weights != 0).any(dim=0)
-    return index[:, keep].contiguous(), weights[:, keep].float().contiguous()
+    return index[:, keep].contiguous(), weights[:, keep].contiguous()  # float64; cast to the input's dtype on use
 
 
 def _symmetric_pad_last(x: Tensor, pad: int) -> Tensor:

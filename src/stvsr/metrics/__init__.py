@@ -1,0 +1,74 @@
+"""Metrics: pure functions (fidelity, temporal, NIQE) and the named protocols evaluations report.
+
+Every number is reported under a name that carries its protocol (channel, border crop, rounding, flow backend),
+and the full protocol is stored next to it (STYLE §5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from torch import Tensor
+
+from .fidelity import mse, psnr, ssim
+from .niqe import niqe
+from .temporal import tof, warping_error
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    label: str  # column header in tables
+    per_frame: bool  # True: computed per frame, averaged per clip; False: one value per clip
+    needs_target: bool
+    higher_is_better: bool
+    display_scale: float  # values are multiplied by this in tables (warping error is shown x1e3)
+    protocol: dict = field(default_factory=dict)
+    compute: Callable | None = None
+
+
+def _fidelity(fn, channel):
+    return lambda pred, target, crop: fn(pred, target, channel=channel, crop_border=crop).tolist()
+
+
+def _niqe(pred, target, crop):
+    return [niqe(frame, crop_border=crop) for frame in pred]
+
+
+def _warp(backend):
+    return lambda pred, target, crop: warping_error(pred, flow_from=target, backend=backend)
+
+
+_ROUND = "prediction clipped and rounded to 8 bits"
+METRICS: dict[str, Metric] = {m.name: m for m in (
+    Metric("psnr_y", "PSNR-Y", True, True, True, 1.0,
+           {"channel": "Y BT.601 studio range", "peak": 255, "rounding": _ROUND}, _fidelity(psnr, "y")),
+    Metric("ssim_y", "SSIM-Y", True, True, True, 1.0,
+           {"channel": "Y BT.601 studio range", "window": "Gaussian 11x11 sigma 1.5", "K": [0.01, 0.03],
+            "filtering": "valid", "rounding": _ROUND}, _fidelity(ssim, "y")),
+    Metric("psnr_rgb", "PSNR-RGB", True, True, True, 1.0,
+           {"channel": "RGB", "peak": 255, "rounding": _ROUND}, _fidelity(psnr, "rgb")),
+    Metric("ssim_rgb", "SSIM-RGB", True, True, True, 1.0,
+           {"channel": "RGB, mean of channels", "window": "Gaussian 11x11 sigma 1.5", "K": [0.01, 0.03],
+            "filtering": "valid", "rounding": _ROUND}, _fidelity(ssim, "rgb")),
+    Metric("mse_rgb", "MSE-RGB x1e3", True, True, False, 1e3,
+           {"channel": "RGB on [0, 1]", "rounding": _ROUND}, _fidelity(mse, "rgb")),
+    Metric("warp_err@dis", "WarpErr@dis x1e3", False, False, False, 1e3,
+           {"definition": "Lai et al. ECCV 2018, masked (Ruder et al. 2016 occlusion + motion boundaries)",
+            "flow": "OpenCV DIS medium, from the ground truth when present", "scale": "RGB on [0, 1]"},
+           _warp("dis")),
+    Metric("warp_err@farneback", "WarpErr@fb x1e3", False, False, False, 1e3,
+           {"definition": "Lai et al. ECCV 2018, masked (Ruder et al. 2016 occlusion + motion boundaries)",
+            "flow": "OpenCV Farneback, from the ground truth when present", "scale": "RGB on [0, 1]"},
+           _warp("farneback")),
+    Metric("tof", "tOF", False, True, False, 1.0,
+           {"definition": "TecoGAN tOF: mean L2 distance of Farneback flows of output and ground truth, pixels"},
+           lambda pred, target, crop: tof(pred, target)),
+    Metric("niqe", "NIQE", True, False, False, 1.0,
+           {"definition": "Mittal et al. 2013, LIVE pristine model, 96x96 blocks, Y BT.601 rounded"}, _niqe),
+)}
+
+DEFAULT_METRICS = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "warp_err@dis", "tof", "niqe")
+
+__all__ = ["METRICS", "DEFAULT_METRICS", "Metric", "mse", "niqe", "psnr", "ssim", "tof", "warping_error"]
