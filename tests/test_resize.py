@@ -85,3 +85,16 @@ def test_fast_integer_upscale_equals_the_general_gather(kernel, factor):
     index, weights = contributions(13, 13 * factor, float(factor), kernel, True)
     gathered = (x.index_select(-1, index.flatten()).view(2, 3, 9, 13 * factor, -1) * weights.double()).sum(-1)
     assert torch.allclose(_upsample_last_dim(x, factor, kernel), gathered, atol=1e-6)
+
+
+@pytest.mark.parametrize("kernel", ["cubic", "lanczos3"])
+@pytest.mark.parametrize("factor", [2, 3, 4])
+@pytest.mark.parametrize("antialias", [True, False])
+def test_fast_integer_downscale_equals_the_general_gather(kernel, factor, antialias):
+    from stvsr.ops.resize import _downsample_last_dim
+
+    n = 12 * factor * 6
+    x = torch.rand(2, 3, 5, n, dtype=torch.float64)
+    index, weights = contributions(n, n // factor, 1 / factor, kernel, antialias)
+    gathered = (x.index_select(-1, index.flatten()).view(2, 3, 5, n // factor, -1) * weights.double()).sum(-1)
+    assert torch.allclose(_downsample_last_dim(x, factor, kernel, antialias), gathered, atol=1e-9)

@@ -13,7 +13,8 @@ from torch import Tensor
 
 from .fidelity import mse, psnr, ssim
 from .niqe import niqe
-from .temporal import tof, warping_error
+from ..ops.flow import farneback_flow
+from .temporal import motion, tof, warping_error
 
 
 @dataclass(frozen=True)
@@ -25,19 +26,30 @@ class Metric:
     higher_is_better: bool
     display_scale: float  # values are multiplied by this in tables (warping error is shown x1e3)
     protocol: dict = field(default_factory=dict)
-    compute: Callable | None = None
+    compute: Callable | None = None  # (prediction, target or None, crop_border, per-clip cache) -> value(s)
 
 
 def _fidelity(fn, channel):
-    return lambda pred, target, crop: fn(pred, target, channel=channel, crop_border=crop).tolist()
+    return lambda pred, target, crop, cache: fn(pred, target, channel=channel, crop_border=crop).tolist()
 
 
-def _niqe(pred, target, crop):
+def _niqe(pred, target, crop, cache):
     return [niqe(frame, crop_border=crop) for frame in pred]
 
 
 def _warp(backend):
-    return lambda pred, target, crop: warping_error(pred, flow_from=target, backend=backend)
+    def compute(pred, target, crop, cache):
+        source = pred if target is None else target
+        if target is not None and ("motion", backend) not in cache:  # the ground truth's motion, once per clip
+            cache[("motion", backend)] = motion(target, backend)
+        return warping_error(pred, flow_from=source, backend=backend, reference=cache.get(("motion", backend)))
+    return compute
+
+
+def _tof(pred, target, crop, cache):
+    if "farneback" not in cache:
+        cache["farneback"] = farneback_flow(target[:-1], target[1:])
+    return tof(pred, target, target_flow=cache["farneback"])
 
 
 _ROUND = "prediction clipped and rounded to 8 bits"
@@ -64,7 +76,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            _warp("farneback")),
     Metric("tof", "tOF", False, True, False, 1.0,
            {"definition": "TecoGAN tOF: mean L2 distance of Farneback flows of output and ground truth, pixels"},
-           lambda pred, target, crop: tof(pred, target)),
+           _tof),
     Metric("niqe", "NIQE", True, False, False, 1.0,
            {"definition": "Mittal et al. 2013, LIVE pristine model, 96x96 blocks, Y BT.601 rounded"}, _niqe),
 )}

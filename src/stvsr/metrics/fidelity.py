@@ -10,7 +10,6 @@ All functions take float (..., 3, H, W) in [0, 1] and return one value per image
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from ..io.frames import quantize
@@ -48,21 +47,32 @@ def mse(pred: Tensor, target: Tensor, *, channel: str = "rgb", crop_border: int 
     return (p - t).div(255).square().mean(dim=(-3, -2, -1))
 
 
+def _valid_blur_matrix(n: int, kernel: Tensor) -> Tensor:
+    """(n - k + 1, n) banded matrix applying `kernel` with 'valid' filtering along one axis."""
+    taps = len(kernel)
+    rows = torch.arange(n - taps + 1, device=kernel.device)
+    matrix = torch.zeros(n - taps + 1, n, dtype=kernel.dtype, device=kernel.device)
+    for i in range(taps):
+        matrix[rows, rows + i] = kernel[i]
+    return matrix
+
+
 def ssim_map(x: Tensor, y: Tensor, *, data_range: float = 255.0) -> Tensor:
-    """SSIM map of float images (M, C, H, W) (Gaussian 11×11, σ = 1.5, valid filtering): (M, C, H - 10, W - 10)."""
+    """SSIM map of float images (M, C, H, W) (Gaussian 11×11, σ = 1.5, valid filtering): (M, C, H - 10, W - 10).
+
+    The Gaussian filtering is two products with banded matrices: in float64 (needed: E[x²] − μ² cancels) BLAS
+    matrix products are about twice as fast on CPU as convolutions.
+    """
+    if min(x.shape[-2:]) < 11:
+        raise ValueError(f"SSIM needs images of at least 11x11, got {x.shape[-1]}x{x.shape[-2]}")
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     k = gaussian_kernel1d(11, 1.5, dtype=x.dtype, device=x.device)
-    channels = x.shape[1]
-    kh = k.view(1, 1, -1, 1).repeat(channels, 1, 1, 1)
-    kw = k.view(1, 1, 1, -1).repeat(channels, 1, 1, 1)
-
-    def blur(z):
-        return F.conv2d(F.conv2d(z, kh, groups=channels), kw, groups=channels)
-
-    mu_x, mu_y = blur(x), blur(y)
-    sxx = blur(x * x) - mu_x * mu_x
-    syy = blur(y * y) - mu_y * mu_y
-    sxy = blur(x * y) - mu_x * mu_y
+    rows, cols = _valid_blur_matrix(x.shape[-2], k), _valid_blur_matrix(x.shape[-1], k).T
+    stats = rows @ torch.stack([x, y, x * x, y * y, x * y]) @ cols
+    mu_x, mu_y = stats[0], stats[1]
+    sxx = stats[2] - mu_x * mu_x
+    syy = stats[3] - mu_y * mu_y
+    sxy = stats[4] - mu_x * mu_y
     return ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x * mu_x + mu_y * mu_y + c1) * (sxx + syy + c2))
 
 

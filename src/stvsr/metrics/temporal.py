@@ -29,36 +29,50 @@ def consistency_mask(forward: Tensor, backward: Tensor) -> Tensor:
     return ~(occluded | boundary)
 
 
-def warping_error_per_pair(video: Tensor, *, flow_from: Tensor | None = None, backend: str = "dis") -> Tensor:
+def motion(source: Tensor, backend: str = "dis") -> tuple[Tensor, Tensor]:
+    """Flows t→t+1 (T - 1, 2, H, W) of a video (T, 3, H, W) and the mask (T - 1, 1, H, W) where they are trusted.
+
+    Computed once per ground-truth clip and shared by every method scored against it.
+    """
+    if source.dim() != 4 or source.shape[0] < 2:
+        raise ValueError(f"expected a video (T >= 2, 3, H, W), got {tuple(source.shape)}")
+    flow = FLOW_BACKENDS[backend]
+    a, b = source[:-1], source[1:]
+    forward, backward = flow(a, b), flow(b, a)
+    return forward, consistency_mask(forward, backward)
+
+
+def warping_error_per_pair(video: Tensor, *, flow_from: Tensor | None = None, backend: str = "dis",
+                           reference: tuple[Tensor, Tensor] | None = None) -> Tensor:
     """Masked warping error of each consecutive pair of `video` (T, 3, H, W) in [0, 1] -> (T - 1,).
 
-    `flow_from` (T, 3, H, W), usually the ground truth, supplies the motion; by default the video itself.
+    `flow_from` (T, 3, H, W), usually the ground truth, supplies the motion (by default the video itself);
+    `reference` passes its `motion()` when already computed.
     """
     if video.dim() != 4 or video.shape[0] < 2:
         raise ValueError(f"expected a video (T >= 2, 3, H, W), got {tuple(video.shape)}")
     source = video if flow_from is None else flow_from
     if source.shape != video.shape:
         raise ValueError(f"flow source {tuple(source.shape)} does not match video {tuple(video.shape)}")
-    flow = FLOW_BACKENDS[backend]
-    a, b = source[:-1], source[1:]
-    forward, backward = flow(a, b), flow(b, a)
-    mask = consistency_mask(forward, backward).to(video.dtype)
+    forward, mask = reference if reference is not None else motion(source, backend)
+    mask = mask.to(video.dtype)
     warped = warp(video[1:].float(), forward).to(video.dtype)
     error = (video[:-1] - warped).square().sum(1, keepdim=True) * mask
     return error.sum(dim=(1, 2, 3)) / mask.sum(dim=(1, 2, 3)).clamp_min(1)
 
 
-def warping_error(video: Tensor, *, flow_from: Tensor | None = None, backend: str = "dis") -> float:
+def warping_error(video: Tensor, *, flow_from: Tensor | None = None, backend: str = "dis",
+                  reference: tuple[Tensor, Tensor] | None = None) -> float:
     """Mean warping error of a video (see module doc); multiply by 1e3 for the usual tables."""
-    return warping_error_per_pair(video, flow_from=flow_from, backend=backend).mean().item()
+    return warping_error_per_pair(video, flow_from=flow_from, backend=backend, reference=reference).mean().item()
 
 
-def tof(pred: Tensor, target: Tensor) -> float:
+def tof(pred: Tensor, target: Tensor, *, target_flow: Tensor | None = None) -> float:
     """TecoGAN's tOF: mean over frames and pixels of ‖OF(pred_{t-1}, pred_t) − OF(gt_{t-1}, gt_t)‖₂, Farneback flow
     (pyramid 0.5, 3 levels, window 15, 3 iterations, poly_n 5, σ 1.2) on 8-bit gray, in pixels."""
     if pred.shape != target.shape or pred.shape[0] < 2:
         raise ValueError(f"expected two videos (T >= 2, 3, H, W) of one shape, got {tuple(pred.shape)}, "
                          f"{tuple(target.shape)}")
     of_pred = farneback_flow(pred[:-1], pred[1:])
-    of_gt = farneback_flow(target[:-1], target[1:])
+    of_gt = farneback_flow(target[:-1], target[1:]) if target_flow is None else target_flow
     return (of_pred - of_gt).square().sum(1).sqrt().mean().item()

@@ -84,11 +84,47 @@ def _upsample_last_dim(x: Tensor, factor: int, kernel: str) -> Tensor:
     return out.transpose(1, 2).reshape(*shape[:-1], shape[-1] * factor)
 
 
+def _downsample_last_dim(x: Tensor, factor: int, kernel: str, antialias: bool) -> Tensor:
+    """Integer downscaling as one strided convolution.
+
+    Output j sits at input coordinate factor·j + (factor - 1)/2 for every j, so its weights (normalised as MATLAB
+    normalises each row) are the same everywhere; borders only change which samples are read, which the
+    symmetric padding supplies.
+    """
+    fn, width = KERNELS[kernel]
+    stretch = 1 / factor if antialias else 1.0
+    reach = width / 2 / stretch
+    centre = (factor - 1) / 2
+    rel = torch.arange(math.floor(centre - reach), math.ceil(centre + reach) + 1, dtype=torch.float64)
+    weights = stretch * fn(stretch * (centre - rel))
+    nonzero = (weights != 0).nonzero().flatten()
+    rel = rel[nonzero[0]: nonzero[-1] + 1]  # trim zero ends; zeros inside (at exact kernel zeros) stay
+    weights = weights[nonzero[0]: nonzero[-1] + 1]
+    weights = weights / weights.sum()
+    start, taps, out_len = int(rel[0]), len(rel), x.shape[-1] // factor
+    shape = x.shape
+    flat = x.reshape(-1, 1, shape[-1])
+    if start < 0:
+        flat = torch.cat([flat[..., :-start].flip(-1), flat], dim=-1)
+    else:
+        flat = flat[..., start:]
+    missing = factor * (out_len - 1) + taps - flat.shape[-1]
+    if missing > 0:
+        flat = torch.cat([flat, flat[..., -missing:].flip(-1)], dim=-1)
+    kernel_t = weights.to(device=x.device, dtype=x.dtype).view(1, 1, -1)
+    out = F.conv1d(flat, kernel_t, stride=factor)[..., :out_len]
+    return out.reshape(*shape[:-1], out_len)
+
+
 def _resize_last_dim(x: Tensor, out_len: int, scale: float, kernel: str, antialias: bool) -> Tensor:
     in_len = x.shape[-1]
     radius = int(KERNELS[kernel][1] // 2)
     if scale == out_len / in_len and float(scale).is_integer() and scale > 1 and in_len > radius:
         return _upsample_last_dim(x.contiguous(), int(scale), kernel)
+    factor = in_len / out_len if out_len else 0
+    if (scale == out_len / in_len and float(factor).is_integer() and factor > 1
+            and in_len > 4 * KERNELS[kernel][1] * factor):
+        return _downsample_last_dim(x.contiguous(), int(factor), kernel, antialias)
     index, weights = contributions(x.shape[-1], out_len, scale, kernel, antialias)
     index, weights = index.to(x.device), weights.to(device=x.device, dtype=x.dtype)
     out = None

@@ -1,0 +1,155 @@
+"""`stvsr evaluate`: run methods on a dataset under a task's protocol and score them, per frame, clip and method.
+
+Aggregation: per frame -> mean per clip -> mean of clips. Per-clip rows are always kept, and the protocol of
+every number is written next to it.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..data.clips import Clip, open_clips
+from ..errors import InputError, UsageError
+from ..io.probe import list_frame_files, read_image
+from ..metrics import DEFAULT_METRICS, METRICS
+from ..models import build_method
+from ..runtime import pick_device
+from .tables import write_outputs
+from .tasks import Task, TaskRun, run_task, target_of
+
+
+@dataclass
+class EvalConfig:
+    data: Path
+    layout: str
+    task: str = "stvsr"
+    methods: list[str] = field(default_factory=list)
+    scale: int = 4
+    degradation: str = "BI"
+    window_mode: str = "window"
+    metrics: list[str] = field(default_factory=lambda: list(DEFAULT_METRICS))
+    crop_border: int = 0
+    predictions: dict[str, Path] = field(default_factory=dict)  # name -> folder of outputs made elsewhere
+    out: Path | None = None
+    device: str = "auto"
+    max_clips: int | None = None
+    list_file: Path | None = None
+    lr_dir: str | None = None
+
+
+@dataclass
+class EvalResult:
+    protocol: dict
+    rows: list[dict]  # one per (clip, method): metric -> value, plus seconds_per_frame
+    means: dict[str, dict]  # method -> metric -> mean over clips
+    methods: dict[str, dict]  # method -> {"params": n, ...}
+    out: Path | None = None
+
+
+def default_methods(task: str) -> list[str]:
+    return {"vsr": ["bicubic", "lanczos"], "vfi": ["repeat", "blend", "dis"],
+            "stvsr": ["repeat+bicubic", "blend+bicubic", "dis+bicubic", "bicubic+dis"]}[task]
+
+
+def score(run: TaskRun, names: list[str], crop: int, cache: dict) -> tuple[dict[str, float], list[str]]:
+    """Clip-level values of the named metrics, and notes on any that could not be computed.
+
+    `cache` is shared by the methods scored on one clip (the ground truth's flows are computed once).
+    """
+    values, notes = {}, []
+    pred, target = run.prediction, run.target
+    for name in names:
+        metric = METRICS[name]
+        try:
+            if metric.per_frame:
+                per_frame = metric.compute(pred[run.scored], target[run.scored], crop, cache)
+                values[name] = sum(per_frame) / len(per_frame)
+            else:
+                values[name] = metric.compute(pred, target, crop, cache)
+        except ValueError as error:  # e.g. NIQE on frames smaller than one 96x96 block
+            values[name] = math.nan
+            notes.append(f"{name}: {error}")
+    return values, notes
+
+
+def _load_prediction(folder: Path, clip: Clip, target_len: int) -> torch.Tensor:
+    clip_dir = folder / clip.name
+    files = list_frame_files(clip_dir) if clip_dir.is_dir() else []
+    if len(files) != target_len:
+        raise InputError(f"predictions for {clip.name}: expected {target_len} frames in {clip_dir}, found "
+                         f"{len(files)}")
+    frames = [torch.from_numpy(read_image(f)).permute(2, 0, 1).float().div(255) for f in files]
+    return torch.stack(frames)
+
+
+def evaluate(config: EvalConfig) -> EvalResult:
+    task = Task(config.task, config.scale, config.degradation, config.window_mode)
+    unknown = [m for m in config.metrics if m not in METRICS]
+    if unknown:
+        raise UsageError(f"unknown metric {unknown[0]!r}; choose from {', '.join(METRICS)}")
+    methods = list(config.methods) if config.methods or config.predictions else default_methods(config.task)
+    device = pick_device(config.device)
+    models = {}
+    for spec in methods:
+        model = build_method(spec, scale=task.model_scale, time_factor=task.time_factor)
+        models[spec] = model.to(device).eval()
+    clips = open_clips(config.data, config.layout, list_file=config.list_file, lr_dir=config.lr_dir)
+
+    rows, notes = [], set()
+    started = time.perf_counter()
+    for index, clip in enumerate(clips):
+        if config.max_clips is not None and index >= config.max_clips:
+            break
+        runs: dict[str, TaskRun] = {}
+        for spec, model in models.items():
+            runs[spec] = run_task(model, clip, task, device)
+        for name, folder in config.predictions.items():
+            target, scored = target_of(clip, task)
+            runs[name] = TaskRun(prediction=_load_prediction(folder, clip, len(target)), target=target,
+                                 scored=scored, seconds=math.nan)
+        cache: dict = {}
+        for name, run in runs.items():
+            values, clip_notes = score(run, config.metrics, config.crop_border, cache)
+            notes.update(clip_notes)
+            values["seconds_per_frame"] = run.seconds / len(run.prediction)
+            rows.append({"clip": clip.name, "method": name, **values})
+    if not rows:
+        raise InputError(f"no clips evaluated in {config.data}")
+
+    names = list(models) + list(config.predictions)
+    means = {}
+    for name in names:
+        mine = [r for r in rows if r["method"] == name]
+        means[name] = {key: _mean([r[key] for r in mine]) for key in mine[0] if key not in ("clip", "method")}
+    info = {name: {"params": sum(p.numel() for p in model.parameters())} for name, model in models.items()}
+    info.update({name: {"params": None, "predictions": str(folder)} for name, folder in config.predictions.items()})
+    protocol = {
+        "dataset": {"path": str(config.data), "layout": config.layout, "clips": len({r["clip"] for r in rows})},
+        "task": task.describe(),
+        "crop_border": config.crop_border,
+        "aggregation": "per frame -> mean per clip -> mean of clips",
+        "metrics": {name: {"label": METRICS[name].label, "display_scale": METRICS[name].display_scale,
+                           **METRICS[name].protocol} for name in config.metrics},
+        "device": str(device),
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+        "wall_seconds": round(time.perf_counter() - started, 2),
+        "notes": sorted(notes),
+    }
+    result = EvalResult(protocol=protocol, rows=rows, means=means, methods=info)
+    if config.out is not None:
+        result.out = write_outputs(result, config.out, config.metrics)
+    return result
+
+
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return sum(finite) / len(finite) if finite else math.nan
+
+
+__all__ = ["EvalConfig", "EvalResult", "evaluate", "default_methods"]

@@ -1,0 +1,75 @@
+"""Writing evaluation results: JSON (everything), CSV (one row per clip and method), Markdown tables."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from pathlib import Path
+
+from ..metrics import METRICS
+
+
+def _fmt(value, scale: float = 1.0, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
+    return f"{value * scale:.{digits}f}"
+
+
+def _json_safe(value):
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def markdown_tables(result, metrics: list[str]) -> str:
+    """Mean table (one row per method) and a per-clip table of the first metric."""
+    digits = {"psnr_y": 2, "psnr_rgb": 2, "niqe": 3, "tof": 3}
+    head = ["method"] + [METRICS[m].label for m in metrics] + ["params", "s/frame"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" + "---:|" * (len(head) - 1)]
+    for method, means in result.means.items():
+        params = result.methods.get(method, {}).get("params")
+        cells = [method] + [_fmt(means.get(m), METRICS[m].display_scale, digits.get(m, 4)) for m in metrics]
+        cells += [f"{params:,}" if params is not None else "–", _fmt(means.get("seconds_per_frame"), 1, 4)]
+        lines.append("| " + " | ".join(cells) + " |")
+    first = metrics[0]
+    methods = list(result.means)
+    clips = list(dict.fromkeys(r["clip"] for r in result.rows))
+    lines += ["", f"Per clip, {METRICS[first].label}:", "",
+              "| clip | " + " | ".join(methods) + " |", "|---|" + "---:|" * len(methods)]
+    by_key = {(r["clip"], r["method"]): r for r in result.rows}
+    for clip in clips:
+        cells = [_fmt(by_key[(clip, m)].get(first), METRICS[first].display_scale, digits.get(first, 4))
+                 for m in methods]
+        lines.append(f"| {clip} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(result, out: Path, metrics: list[str]) -> Path:
+    """Write results.json, per_clip.csv and table.md into `out` (created), each file replaced atomically."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    document = {"protocol": result.protocol, "methods": result.methods, "means": result.means, "rows": result.rows}
+    _atomic_write(out / "results.json", json.dumps(_json_safe(document), indent=2))
+    keys = ["clip", "method"] + metrics + ["seconds_per_frame"]
+    tmp = out / ".per_clip.csv.tmp"
+    with open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=keys, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(result.rows)
+    os.replace(tmp, out / "per_clip.csv")
+    _atomic_write(out / "table.md", markdown_tables(result, metrics))
+    return out
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
