@@ -13,7 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from . import __version__
-from .errors import EXIT_INTERRUPTED, StvsrError
+from .errors import EXIT_INTERRUPTED, StvsrError, UsageError
 
 
 def _fraction(text: str) -> Fraction:
@@ -103,6 +103,44 @@ def cmd_methods(args: argparse.Namespace) -> int:
     return 0
 
 
+def _split(text: str | None) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()] if text else []
+
+
+def _predictions(items: list[str]) -> dict[str, Path]:
+    out = {}
+    for item in items or []:
+        name, _, folder = item.rpartition("=")
+        path = Path(folder)
+        out[name or path.name] = path
+    return out
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import time
+
+    from .evaluate import EvalConfig, evaluate
+    from .evaluate.tables import markdown_tables
+    from .metrics import DEFAULT_METRICS
+
+    metrics = _split(args.metrics) or list(DEFAULT_METRICS)
+    out = args.out or Path("runs") / time.strftime("evaluate-%Y%m%d-%H%M%S")
+    config = EvalConfig(data=Path(args.data), layout=args.layout, task=args.task, methods=_split(args.methods),
+                        scale=args.scale, degradation=args.degradation, window_mode=args.windows, metrics=metrics,
+                        crop_border=args.crop_border, predictions=_predictions(args.pred), out=Path(out),
+                        device=args.device, max_clips=args.max_clips, list_file=args.list_file, lr_dir=args.lr_dir,
+                        progress=not args.quiet and sys.stderr.isatty())
+    for name, folder in config.predictions.items():
+        if not folder.is_dir():
+            raise UsageError(f"--pred {name}: folder not found: {folder}")
+    result = evaluate(config)
+    print(markdown_tables(result, metrics))
+    for note in result.protocol["notes"]:
+        print(f"note: {note}")
+    print(f"wrote {result.out}/results.json, per_clip.csv, table.md")
+    return 0
+
+
 # Parser --------------------------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,6 +176,35 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--input-fps", type=_fraction, help="frame rate of a frame folder (default 25)")
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.set_defaults(func=cmd_info)
+
+    ev = sub.add_parser("evaluate", help="score methods on a dataset under a standard protocol",
+                        description="Run methods (or score outputs made elsewhere with --pred) on a dataset and "
+                                    "write per-clip CSV, JSON with the full protocol, and Markdown tables.")
+    ev.add_argument("--data", required=True, help="dataset folder or video")
+    ev.add_argument("--layout", required=True, choices=("vimeo", "folders", "video"),
+                    help="vimeo: Vimeo-90K sequences + list file; folders: GT/<clip>/*.png (Vid4, REDS); "
+                         "video: a video file or a folder of them")
+    ev.add_argument("--task", default="stvsr", choices=("vsr", "vfi", "stvsr"),
+                    help="vsr: all frames in at low resolution; vfi: even frames in, odd scored; "
+                         "stvsr: even frames in at low resolution, all scored (default)")
+    ev.add_argument("--methods", help="comma-separated methods (default: the classical baselines of the task)")
+    ev.add_argument("--pred", action="append", metavar="[NAME=]DIR",
+                    help="score outputs made elsewhere: DIR/<clip>/ holds a method's frames (repeatable)")
+    ev.add_argument("--scale", type=int, default=4, help="spatial factor (default 4)")
+    ev.add_argument("--degradation", default="BI", choices=("BI", "BD", "blur3_bicubic"),
+                    help="how LR frames are made when the dataset has none (default BI: MATLAB bicubic)")
+    ev.add_argument("--windows", default="window", choices=("window", "whole"),
+                    help="stvsr on long clips: 7-frame windows with stride 6 (Zooming Slow-Mo) or the whole clip")
+    ev.add_argument("--metrics", help="comma-separated (default psnr_y,ssim_y,psnr_rgb,ssim_rgb,warp_err@dis,tof,niqe;"
+                                      " also mse_rgb, warp_err@farneback)")
+    ev.add_argument("--crop-border", type=int, default=0, help="pixels removed from each edge before scoring")
+    ev.add_argument("--max-clips", type=int, help="evaluate only the first N clips")
+    ev.add_argument("--list-file", type=Path, help="Vimeo-90K list file (default: sep_testlist.txt in --data)")
+    ev.add_argument("--lr-dir", help="folders layout: sub-folder with the dataset's own LR frames, e.g. BIx4")
+    ev.add_argument("--out", type=Path, help="results folder (default runs/evaluate-<time>)")
+    ev.add_argument("--device", default="auto", help="auto, cpu, cuda[:N]")
+    ev.add_argument("--quiet", action="store_true", help="no progress bar")
+    ev.set_defaults(func=cmd_evaluate)
 
     methods = sub.add_parser("methods", help="list the methods upscale and evaluate can run")
     methods.set_defaults(func=cmd_methods)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from ..data.clips import Clip, open_clips
 from ..errors import InputError, UsageError
@@ -41,6 +42,7 @@ class EvalConfig:
     max_clips: int | None = None
     list_file: Path | None = None
     lr_dir: str | None = None
+    progress: bool = False
 
 
 @dataclass
@@ -103,9 +105,12 @@ def evaluate(config: EvalConfig) -> EvalResult:
 
     rows, notes = [], set()
     started = time.perf_counter()
+    total = min(len(clips), config.max_clips) if config.max_clips is not None else len(clips)
+    bar = tqdm(total=total, unit="clip", disable=not config.progress, leave=False)
     for index, clip in enumerate(clips):
-        if config.max_clips is not None and index >= config.max_clips:
+        if index >= total:
             break
+        bar.update(1)
         runs: dict[str, TaskRun] = {}
         for spec, model in models.items():
             runs[spec] = run_task(model, clip, task, device)
@@ -119,6 +124,7 @@ def evaluate(config: EvalConfig) -> EvalResult:
             notes.update(clip_notes)
             values["seconds_per_frame"] = run.seconds / len(run.prediction)
             rows.append({"clip": clip.name, "method": name, **values})
+    bar.close()
     if not rows:
         raise InputError(f"no clips evaluated in {config.data}")
 
