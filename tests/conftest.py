@@ -5,13 +5,13 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import pytest
 
 from stvsr.data.synthetic import translating_frames
+from stvsr.io.ffmpeg_log import silence_ffmpeg
 from stvsr.io.testing import write_test_video
 
-av.logging.set_level(av.logging.PANIC)
+silence_ffmpeg()  # native FFmpeg logging (PyAV's Python callback can deadlock threaded codecs)
 
 
 @pytest.fixture(scope="session")

@@ -214,10 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    import av
+    from .io.ffmpeg_log import silence_ffmpeg
 
     # FFmpeg's own log lines (NAL unit errors and the like) would bury the one line we print about them.
-    av.logging.set_level(av.logging.PANIC)
+    silence_ffmpeg()
     try:
         return args.func(args)
     except StvsrError as error:

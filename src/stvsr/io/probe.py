@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from .ffmpeg_log import use_native_ffmpeg_log
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".m2ts", ".flv",
@@ -76,6 +77,7 @@ def list_frame_files(folder: Path) -> list[Path]:
 
 def open_container(path: Path) -> av.container.InputContainer:
     """Open a media file for reading, turning FFmpeg's errors into one clear line."""
+    use_native_ffmpeg_log()
     if not path.exists():
         raise InputError(f"input not found: {path}")
     if path.is_dir():
@@ -237,9 +239,9 @@ def _declared_duration(video) -> float | None:
 def _first_frame_rotation(path: Path) -> int:
     """Display rotation in degrees counter-clockwise (a multiple of 90), read from the first decoded frame."""
     try:
-        with av.open(str(path), metadata_errors="ignore") as container:
+        with open_container(path) as container:
             for frame in container.decode(video=0):
                 return int(round(frame.rotation / 90.0)) * 90 % 360
-    except av.error.FFmpegError:
+    except (av.error.FFmpegError, InputError):
         return 0
     return 0

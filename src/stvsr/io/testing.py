@@ -14,6 +14,7 @@ import av
 import numpy as np
 from torch import Tensor
 
+from .ffmpeg_log import use_native_ffmpeg_log
 from .frames import tensor_to_array
 
 
@@ -27,6 +28,7 @@ def write_test_video(path: str | Path, frames: Iterable[Tensor], *, fps: Fractio
     `pts` with `time_base` give explicit (e.g. irregular) timestamps for variable-rate files; `rotation` sets the
     display matrix (degrees counter-clockwise). Returns the number of frames written.
     """
+    use_native_ffmpeg_log()
     fps = Fraction(fps)
     count = 0
     with av.open(str(path), "w", options=container_options or {}) as container:

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from ..errors import OutputError, UsageError
 from .audio import StreamCopier
+from .ffmpeg_log import use_native_ffmpeg_log
 from .frames import tensor_to_array
 from .probe import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
@@ -136,6 +137,7 @@ class VideoWriter(_Writer):
         self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self._error: BaseException | None = None
         self._done = False
+        use_native_ffmpeg_log()
         try:
             self._container = av.open(str(self._partial), "w")
         except OSError as error:

@@ -1,0 +1,26 @@
+"""FFmpeg's log messages go through FFmpeg's own C handler, never through Python.
+
+PyAV can route FFmpeg's log lines into Python's `logging`; that callback takes the GIL from FFmpeg's codec
+threads and deadlocks threaded decoding when a container is closed mid-stream (PyAV issues #751 and #367; seen
+here as a hung test under load). stvsr therefore restores FFmpeg's native handler before it opens anything.
+"""
+
+from __future__ import annotations
+
+import av.logging
+
+_done = False
+
+
+def use_native_ffmpeg_log() -> None:
+    """Switch (once) to FFmpeg's native log handler, keeping its level."""
+    global _done
+    if not _done:
+        av.logging.restore_default_callback()
+        _done = True
+
+
+def silence_ffmpeg() -> None:
+    """Native handler, and only fatal messages: for the command line, which reports problems itself."""
+    use_native_ffmpeg_log()
+    av.logging.set_libav_level(av.logging.PANIC)
