@@ -44,7 +44,9 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     from .upscale import UpscaleConfig, upscale_video
 
     config = UpscaleConfig(input=Path(args.input), output=Path(args.output), scale=args.scale,
-                           time_factor=args.time_factor, method=args.method, order=args.order, codec=args.codec,
+                           time_factor=args.time_factor, method=args.method, order=args.order, model=args.model,
+                           weights=Path(args.weights) if args.weights else None, tile=args.tile,
+                           precision=args.precision, codec=args.codec,
                            crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt, audio=not args.no_audio,
                            overwrite=args.overwrite, device=args.device, quiet=args.quiet, input_fps=args.input_fps)
     summary = upscale_video(config)
@@ -91,15 +93,48 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from .models import create_model, list_models, model_entry
+    from .models.checkpoint import save_weights
+    from .models.info import describe
+
+    if args.init:
+        entry = model_entry(args.init)
+        if args.out is None:
+            raise UsageError("--init needs --out FILE.safetensors")
+        if args.out.suffix != ".safetensors":
+            raise UsageError(f"--out must end in .safetensors, not {args.out.suffix or '(none)'}")
+        if args.out.exists() and not args.overwrite:
+            raise UsageError(f"{args.out} exists (use --overwrite)")
+        import torch
+
+        torch.manual_seed(args.seed)
+        kwargs = {"scale": args.scale} if args.scale is not None else {}
+        model = create_model(entry.name, **kwargs)
+        save_weights(model, args.out, name=entry.name, kwargs=kwargs,
+                     extra={"training": {"steps": 0, "note": f"freshly initialised, seed {args.seed}"}})
+        print(f"wrote {args.out}: {entry.name} {kwargs or ''} with random weights (seed {args.seed})")
+        return 0
+    rows = [describe(e, flops=not args.no_flops) for e in list_models(args.pattern, learned=True)]
+    print(f"{'name':<26} {'task':<7} {'scale':>5} {'time':>5} {'params':>12} {'GFLOPs/frame':>13}")
+    for r in rows:
+        gflops = f"{r['gflops']:.2f}" if r["gflops"] is not None else "-"
+        print(f"{r['name']:<26} {r['task']:<7} {r['scale'] or '-':>5} {r['time_factor'] or '-':>5} "
+              f"{r['params']:>12,} {gflops:>13}")
+    print("\nGFLOPs per output frame at 180x144 input (2 FLOPs per multiply-add). Classical methods: `stvsr methods`.")
+    return 0
+
+
 def cmd_methods(args: argparse.Namespace) -> int:
     from .models import list_models
 
-    entries = list_models()
+    entries = list_models(learned=False)
     width = max(len(e.name) for e in entries)
     for entry in entries:
         print(f"{entry.name:<{width}}  {entry.task:<5}  {entry.description}")
     print("\nCombine a spatial (sr) and a temporal (vfi) method with '+', applied in the order written: "
-          "dis+bicubic interpolates, then resizes.")
+          "dis+bicubic interpolates, then resizes. A .safetensors file of a learned model (`stvsr models`) is a "
+          "method too.")
     return 0
 
 
@@ -160,6 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--method", help="method from `stvsr methods`, or spatial+temporal cascade such as dis+bicubic "
                                      "(default: bicubic; dis for time only; dis+bicubic for both)")
     up.add_argument("--order", choices=("st", "ts"), help="cascade order: st = space then time, ts = time then space")
+    up.add_argument("--model", help="a learned model from `stvsr models` (with --weights)")
+    up.add_argument("--weights", help="a .safetensors checkpoint; the model is read from it")
+    up.add_argument("--tile", default="auto", help="learned models: tile size in input pixels, 0 for whole frames "
+                                                   "(default auto: tiles of about 1024x1024 output pixels)")
+    up.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"),
+                    help="learned models on CUDA: compute precision (CPU runs fp32)")
     up.add_argument("--codec", help="video codec (default libx264; libvpx-vp9 for .webm); libx265, ffv1, png ...")
     up.add_argument("--crf", type=int, help="constant rate factor, lower is better (default 18 for libx264)")
     up.add_argument("--preset", help="libx264/libx265 speed preset (ultrafast ... veryslow)")
@@ -205,6 +246,16 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda[:N]")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=cmd_evaluate)
+
+    models = sub.add_parser("models", help="list the learned models, or write freshly initialised weights")
+    models.add_argument("pattern", nargs="?", default="*", help="name pattern, e.g. 'imdn*'")
+    models.add_argument("--no-flops", action="store_true", help="skip counting FLOPs (faster)")
+    models.add_argument("--init", metavar="NAME", help="write a freshly initialised checkpoint of NAME")
+    models.add_argument("--out", type=Path, help="with --init: the .safetensors file to write")
+    models.add_argument("--scale", type=int, help="with --init: the model's spatial factor")
+    models.add_argument("--seed", type=int, default=0, help="with --init: random seed (default 0)")
+    models.add_argument("--overwrite", action="store_true", help="with --init: replace --out")
+    models.set_defaults(func=cmd_models)
 
     methods = sub.add_parser("methods", help="list the methods upscale and evaluate can run")
     methods.set_defaults(func=cmd_methods)

@@ -19,11 +19,12 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from .errors import InputError, UsageError
+from .errors import InputError, UsageError, WeightsError
 from .io import VideoReader, is_folder_output, open_writer
 from .io.writer import check_destination
 from .models import VideoModel, build_method
-from .models.build import default_method
+from .models.build import default_method, resolve_tile
+from .models.checkpoint import read_metadata
 from .runtime import pick_device
 
 
@@ -35,6 +36,10 @@ class UpscaleConfig:
     time_factor: int = 1
     method: str | None = None
     order: str | None = None
+    model: str | None = None
+    weights: Path | None = None
+    tile: str | int = "auto"
+    precision: str = "fp32"
     codec: str | None = None
     crf: int | None = None
     preset: str | None = None
@@ -71,7 +76,8 @@ def run_windows(model: VideoModel, frames: Iterable[Tensor], *, device: torch.de
     last window is aligned to the end of the clip. Memory holds one window of input and its output.
     """
     size = max(1, model.window)
-    overlap = (1 if size > 1 else 0) if overlap is None else overlap
+    if overlap is None:  # interpolators share one frame; multi-frame models get half a window of context
+        overlap = 0 if size == 1 else 1 if size == 2 else size // 2
     if not 0 <= overlap < size:
         raise ValueError(f"overlap {overlap} must be in [0, {size})")
     stride, k = size - overlap, model.time_factor
@@ -100,12 +106,29 @@ def run_windows(model: VideoModel, frames: Iterable[Tensor], *, device: torch.de
     yield from outs[next_out - first * k:]
 
 
+def choose_method(config: UpscaleConfig) -> str:
+    """The method spec for `config`: --weights (checked against --model), --method, or the default."""
+    if config.weights is not None:
+        if config.method:
+            raise UsageError("give --method or --weights, not both")
+        if config.model:
+            found = read_metadata(config.weights).get("model")
+            if found != config.model:
+                raise WeightsError(f"{config.weights} holds weights for {found}, not {config.model}")
+        return str(config.weights)
+    if config.model:
+        raise UsageError(f"--model {config.model} needs --weights FILE "
+                         f"(`stvsr models --init {config.model} --out FILE` writes freshly initialised ones)")
+    return config.method or default_method(config.scale, config.time_factor)
+
+
 def upscale_video(config: UpscaleConfig) -> UpscaleSummary:
     """Read `config.input`, upscale it with the chosen method, and write `config.output` atomically."""
     if config.scale < 1 or config.time_factor < 1:
         raise UsageError("--scale and --time-factor must be positive integers")
-    method = config.method or default_method(config.scale, config.time_factor)
-    model = build_method(method, scale=config.scale, time_factor=config.time_factor, order=config.order)
+    method = choose_method(config)
+    model = build_method(method, scale=config.scale, time_factor=config.time_factor, order=config.order,
+                         tile=resolve_tile(config.tile, config.scale), precision=config.precision)
     if (model.scale, model.time_factor) != (config.scale, config.time_factor):
         raise UsageError(f"{method} upscales x{model.scale} in space and x{model.time_factor} in time, "
                          f"not x{config.scale} and x{config.time_factor}")

@@ -1,9 +1,10 @@
 """The model zoo: every method stvsr runs, behind one registry (`create_model`, `list_models`)."""
 
-from . import classical  # noqa: F401  (registers the classical methods)
+from . import classical, espcn, imdn, srgan, srunet, vdsr  # noqa: F401  (each registers its models)
 from .base import Cascade, PairwiseInterpolator, SpatialModel, VideoModel
 from .registry import ModelEntry, create_model, list_models, model_entry, register_model
 from .build import build_method
+from .checkpoint import load_model, read_metadata, save_weights
 
-__all__ = ["Cascade", "ModelEntry", "PairwiseInterpolator", "SpatialModel", "VideoModel", "build_method",
+__all__ = ["load_model", "read_metadata", "save_weights", "Cascade", "ModelEntry", "PairwiseInterpolator", "SpatialModel", "VideoModel", "build_method",
            "create_model", "list_models", "model_entry", "register_model"]

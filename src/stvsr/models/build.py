@@ -1,49 +1,111 @@
-"""Turn a method name from the command line ("bicubic", "dis+bicubic", "blend") into a ready model."""
+"""Turn a method name from the command line ("bicubic", "dis+bicubic", "weights.safetensors") into a ready model."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
 from ..errors import UsageError
+from ..ops.tiling import tiled
 from .base import Cascade, VideoModel
-from .registry import create_model, model_entry
+from .checkpoint import load_model
+from .registry import ModelEntry, _REGISTRY, create_model, model_entry
 
 SPATIAL_TASKS = ("sr", "vsr")
+PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
-def build_method(spec: str, *, scale: int, time_factor: int, order: str | None = None) -> VideoModel:
+class Prepared(VideoModel):
+    """A learned model made ready for long, large videos: spatial tiling and optional reduced precision."""
+
+    def __init__(self, model: VideoModel, *, tile: int = 0, pad: int = 16, overlap: int = 8,
+                 precision: str = "fp32"):
+        super().__init__()
+        self.model = model
+        self.scale, self.time_factor = model.scale, model.time_factor
+        self.window, self.min_size = model.window, model.min_size
+        self.tile, self.pad, self.overlap = tile, pad, overlap
+        if precision not in PRECISIONS:
+            raise UsageError(f"precision must be one of {', '.join(PRECISIONS)}")
+        self.precision = precision
+
+    def forward(self, clip: Tensor) -> Tensor:
+        dtype = PRECISIONS[self.precision]
+        device_type = clip.device.type
+        if dtype is not None and device_type != "cuda":
+            raise UsageError(f"--precision {self.precision} is for CUDA; on {device_type} stvsr runs fp32")
+        with torch.autocast(device_type, dtype=dtype, enabled=dtype is not None):
+            out = tiled(self.model, clip, scale=self.scale, tile=self.tile, pad=self.pad, overlap=self.overlap)
+        return out.float()
+
+
+def _part(spec: str, scale: int, time_factor: int, tile: int, precision: str) -> tuple[VideoModel, ModelEntry]:
+    """One model of a method spec: a registered classical method, or a weights file."""
+    if spec.endswith(".safetensors"):
+        model, metadata = load_model(Path(spec))
+        entry = _REGISTRY[metadata["model"]]
+        if entry.task == "critic":
+            raise UsageError(f"{spec} holds a discriminator ({entry.name}), used in training only")
+        return Prepared(model, tile=tile, precision=precision), entry
+    entry = model_entry(spec)
+    if entry.task == "critic":
+        raise UsageError(f"{spec} is a discriminator, used in training only")
+    if entry.learned:
+        raise UsageError(f"{spec} is a learned model: give its weights (--model {spec} --weights FILE, or the "
+                         f".safetensors path as the method); `stvsr models --init {spec}` writes fresh ones")
+    kwargs = {"scale": scale} if entry.task in SPATIAL_TASKS else {"time_factor": time_factor}
+    return create_model(entry.name, **kwargs), entry
+
+
+def build_method(spec: str, *, scale: int, time_factor: int, order: str | None = None, tile: int = 0,
+                 precision: str = "fp32") -> VideoModel:
     """A model for `spec` that upscales by `scale` in space and `time_factor` in time.
 
-    `spec` is one registered name, or two joined by '+' (a spatial and a temporal method) applied in the order
-    written: "dis+bicubic" interpolates frames first, then resizes ("ts"); `order` ('st' or 'ts') overrides it.
+    `spec` is one registered name or weights file, or two joined by '+' (a spatial and a temporal method)
+    applied in the order written: "dis+bicubic" interpolates frames first, then resizes ("ts"); `order` ('st' or
+    'ts') overrides it. Learned models are tiled over `tile`×`tile` input pixels (0: whole frames) at `precision`.
     """
     parts = [p.strip() for p in spec.split("+")]
     if not 1 <= len(parts) <= 2 or not all(parts):
         raise UsageError(f"method {spec!r}: give one method or two joined by '+', e.g. dis+bicubic")
-    entries = [model_entry(p) for p in parts]
-    if len(entries) == 1:
-        entry = entries[0]
-        if entry.task in SPATIAL_TASKS and time_factor != 1:
-            raise UsageError(f"{entry.name} changes only the size; for --time-factor {time_factor} pair it with a "
-                             f"frame interpolator, e.g. --method dis+{entry.name}")
-        if entry.task == "vfi" and scale != 1:
-            raise UsageError(f"{entry.name} changes only the frame rate; for --scale {scale} pair it with a "
-                             f"spatial method, e.g. --method {entry.name}+bicubic")
+    if len(parts) == 1:
+        model, entry = _part(parts[0], scale, time_factor, tile, precision)
         if order is not None:
             raise UsageError("--order applies to a cascade of two methods, e.g. --method dis+bicubic")
-        kwargs = {"scale": scale} if entry.task in SPATIAL_TASKS else {"time_factor": time_factor}
-        return create_model(entry.name, **kwargs)
-    tasks = [e.task for e in entries]
+        if entry.task in SPATIAL_TASKS and time_factor != 1 and model.time_factor == 1:
+            raise UsageError(f"{entry.name} changes only the size; for --time-factor {time_factor} pair it with a "
+                             f"frame interpolator, e.g. --method dis+{parts[0]}")
+        if entry.task == "vfi" and scale != 1 and model.scale == 1:
+            raise UsageError(f"{entry.name} changes only the frame rate; for --scale {scale} pair it with a "
+                             f"spatial method, e.g. --method {parts[0]}+bicubic")
+        return model
+    built = [_part(p, scale, time_factor, tile, precision) for p in parts]
+    tasks = [entry.task for _, entry in built]
     if sorted(t in SPATIAL_TASKS for t in tasks) != [False, True] or "stvsr" in tasks:
         raise UsageError(f"method {spec!r}: a cascade joins one spatial and one temporal method")
-    models = [create_model(e.name, scale=scale) if e.task in SPATIAL_TASKS
-              else create_model(e.name, time_factor=time_factor) for e in entries]
     spatial_first = tasks[0] in SPATIAL_TASKS
     if order is not None:
         if order not in ("st", "ts"):
             raise UsageError(f"--order must be 'st' (space then time) or 'ts' (time then space), not {order!r}")
         spatial_first = order == "st"
-    spatial = models[0] if tasks[0] in SPATIAL_TASKS else models[1]
-    temporal = models[1] if spatial is models[0] else models[0]
+    spatial = built[0][0] if tasks[0] in SPATIAL_TASKS else built[1][0]
+    temporal = built[1][0] if spatial is built[0][0] else built[0][0]
     return Cascade(spatial, temporal) if spatial_first else Cascade(temporal, spatial)
+
+
+def resolve_tile(tile: str | int, scale: int) -> int:
+    """'auto' keeps each tile's output near 1024×1024 pixels; a number is a tile size in input pixels; 0: none."""
+    if tile == "auto":
+        return max(64, 1024 // max(scale, 1))
+    try:
+        size = int(tile)
+    except ValueError:
+        raise UsageError(f"--tile must be auto, 0 or a size in pixels, not {tile!r}") from None
+    if size < 0 or 0 < size < 16:
+        raise UsageError("--tile must be 0 (no tiling) or at least 16 pixels")
+    return size
 
 
 def default_method(scale: int, time_factor: int) -> str:

@@ -13,13 +13,13 @@ from torch import nn
 
 from ..errors import UsageError
 
-TASKS = ("sr", "vsr", "vfi", "stvsr")
+TASKS = ("sr", "vsr", "vfi", "stvsr", "critic")  # critic: discriminators, used in training only
 
 
 @dataclass(frozen=True)
 class ModelEntry:
     name: str
-    task: str  # sr: one frame -> larger frame; vsr: frames -> larger frames; vfi: more frames; stvsr: both
+    task: str  # sr: frame -> larger frame; vsr: frames -> larger frames; vfi: more frames; stvsr: both; critic
     description: str
     build: Callable[..., nn.Module]
     learned: bool

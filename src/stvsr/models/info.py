@@ -1,0 +1,31 @@
+"""Size and cost of registered models: parameters, and FLOPs per output frame at a reference input size."""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from .registry import ModelEntry, create_model
+
+REFERENCE_SIZE = (144, 180)  # H, W of the input: 180×144 -> 720×576 at ×4, the size the reports quote
+
+
+def describe(entry: ModelEntry, *, flops: bool = True) -> dict:
+    """Task, scale, time factor, parameters and GFLOPs per output frame at 180×144 input (counted by PyTorch's
+    FlopCounterMode: 2 FLOPs per multiply-add of convolutions and matrix products)."""
+    model = create_model(entry.name).eval()
+    info = {"name": entry.name, "task": entry.task, "scale": getattr(model, "scale", None),
+            "time_factor": getattr(model, "time_factor", None),
+            "params": sum(p.numel() for p in model.parameters()), "gflops": None}
+    if flops:
+        h, w = REFERENCE_SIZE
+        with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+            if entry.task == "critic":
+                model(torch.rand(1, 3, h * 4, w * 4))
+                frames = 1
+            else:
+                frames_in = max(getattr(model, "window", 1), 1)
+                out = model(torch.rand(1, frames_in, 3, h, w))
+                frames = out.shape[1]
+        info["gflops"] = counter.get_total_flops() / frames / 1e9
+    return info

@@ -1,0 +1,71 @@
+"""SRGAN (Ledig et al., CVPR 2017): the SRResNet generator and the discriminator it is trained against."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from .base import SpatialModel
+from .layers import PixelShuffleUpsampler, ResBlock, conv
+from .registry import register_model
+
+
+class SRResNet(SpatialModel):
+    """(M, 3, H, W) -> (M, 3, sH, sW): 9×9 head with PReLU, `blocks` residual blocks (conv-BN-PReLU-conv-BN),
+    a long skip, sub-pixel ×2 steps with PReLU, a 9×9 tail."""
+
+    def __init__(self, *, scale: int = 4, features: int = 64, blocks: int = 16):
+        super().__init__()
+        self.scale = scale
+        self.head = nn.Sequential(conv(3, features, 9), nn.PReLU(features))
+        self.body = nn.Sequential(*[ResBlock(features, act="prelu", norm=True) for _ in range(blocks)],
+                                  conv(features, features, bias=False), nn.BatchNorm2d(features))
+        self.up = PixelShuffleUpsampler(features, scale, act=True)
+        self.tail = conv(features, 3, 9)
+
+    def upscale_frames(self, frames: Tensor) -> Tensor:
+        head = self.head(frames)
+        return self.tail(self.up(head + self.body(head)))
+
+
+class Discriminator(nn.Module):
+    """(M, 3, H, W) in [0, 1] -> (M,) logits that the frame is real high-resolution (sigmoid for a probability).
+
+    Eight 3×3 conv-BN-LeakyReLU layers (64 → 512 channels, stride 2 every other), then a dense 1024 and 1. An
+    adaptive average pool before the dense layers lets it take any crop size (the paper fixes 96×96).
+    """
+
+    def __init__(self, *, features: int = 64):
+        super().__init__()
+        layers: list[nn.Module] = [conv(3, features), nn.LeakyReLU(0.2, inplace=True)]
+        c = features
+        for i, width in enumerate([features, features * 2, features * 2, features * 4, features * 4,
+                                   features * 8, features * 8]):
+            layers += [conv(c, width, stride=1 if i % 2 else 2, bias=False), nn.BatchNorm2d(width),
+                       nn.LeakyReLU(0.2, inplace=True)]
+            c = width
+        self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(6))
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(c * 36, features * 16), nn.LeakyReLU(0.2, inplace=True),
+                                  nn.Linear(features * 16, 1))
+
+    def forward(self, frames: Tensor) -> Tensor:
+        return self.head(self.features(frames * 2 - 1))[:, 0]
+
+
+@register_model("srresnet", task="sr", description="SRResNet: the SRGAN generator (train with MSE, VGG or GAN loss)")
+def srresnet(*, scale: int = 4, features: int = 64, blocks: int = 16) -> SRResNet:
+    return SRResNet(scale=scale, features=features, blocks=blocks)
+
+
+@register_model("srresnet_tiny", task="sr", description="SRResNet, tiny variant for tests")
+def srresnet_tiny(*, scale: int = 4) -> SRResNet:
+    return SRResNet(scale=scale, features=8, blocks=2)
+
+
+@register_model("srgan_discriminator", task="critic", description="SRGAN discriminator: P(frame is real HR)")
+def srgan_discriminator(*, features: int = 64) -> Discriminator:
+    return Discriminator(features=features)
+
+
+@register_model("srgan_discriminator_tiny", task="critic", description="SRGAN discriminator, tiny, for tests")
+def srgan_discriminator_tiny() -> Discriminator:
+    return Discriminator(features=4)

@@ -1,0 +1,152 @@
+"""Every learned model from the registry: shapes, finite outputs, gradients, checkpoints, tiling, and upscale."""
+
+import json
+
+import pytest
+import torch
+
+from stvsr.cli import main
+from stvsr.errors import UsageError, WeightsError
+from stvsr.io import probe
+from stvsr.models import build_method, create_model, list_models, load_model, read_metadata, save_weights
+from stvsr.models.layers import feature_shuffle, feature_unshuffle
+from stvsr.ops.tiling import tiled
+
+TINY = [e.name for e in list_models("*_tiny", learned=True)]
+UPSCALERS = [n for n in TINY if list_models(n)[0].task != "critic"]
+
+
+def test_every_family_has_a_tiny_variant():
+    full = {e.name for e in list_models(learned=True) if not e.name.endswith("_tiny")}
+    assert full and all(f"{name}_tiny" in TINY for name in full)
+
+
+@pytest.mark.parametrize("name", UPSCALERS)
+@pytest.mark.parametrize("size", [(17, 23), (32, 32)])  # odd sizes too
+def test_forward_shapes_finite_and_backward(name, size):
+    torch.manual_seed(0)
+    model = create_model(name)
+    frames = max(model.window, 1)
+    clip = torch.rand(2, frames, 3, *size, requires_grad=True)
+    out = model(clip)
+    h, w = size
+    assert out.shape == (2, model.output_length(frames), 3, h * model.scale, w * model.scale)
+    assert torch.isfinite(out).all()
+    out.mean().backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+def test_discriminator_gives_one_logit_per_frame():
+    model = create_model("srgan_discriminator_tiny")
+    assert model(torch.rand(3, 3, 40, 56)).shape == (3,)
+
+
+@pytest.mark.parametrize("name", UPSCALERS)
+def test_save_load_round_trip(tmp_path, name):
+    torch.manual_seed(1)
+    model = create_model(name, scale=2)
+    path = save_weights(model.eval(), tmp_path / f"{name}.safetensors", name=name, kwargs={"scale": 2},
+                        extra={"training": {"steps": 3}})
+    loaded, metadata = load_model(path, scale=2)
+    assert metadata["model"] == name and metadata["scale"] == 2 and metadata["training"]["steps"] == 3
+    clip = torch.rand(1, max(model.window, 1), 3, 16, 20)
+    with torch.no_grad():
+        assert torch.equal(model(clip), loaded(clip))
+
+
+def test_bad_weights_give_clear_errors(tmp_path):
+    model = create_model("espcn_tiny", scale=2)
+    good = save_weights(model, tmp_path / "good.safetensors", name="espcn_tiny", kwargs={"scale": 2})
+    with pytest.raises(WeightsError, match="not found"):
+        load_model(tmp_path / "missing.safetensors")
+    corrupt = tmp_path / "corrupt.safetensors"
+    corrupt.write_bytes(b"\x00" * 100)
+    with pytest.raises(WeightsError, match="corrupt or truncated"):
+        load_model(corrupt)
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(good.read_bytes()[:-200])
+    with pytest.raises(WeightsError, match="corrupt or truncated"):
+        load_model(truncated)
+    with pytest.raises(WeightsError, match="scale 2, not --scale 4"):
+        load_model(good, scale=4)
+    # A file claiming to be a different size of the model: the shapes disagree.
+    other = save_weights(create_model("espcn_tiny", scale=3), tmp_path / "x3.safetensors", name="espcn_tiny",
+                         kwargs={"scale": 2})
+    with pytest.raises(WeightsError, match="wrong shape"):
+        load_model(other)
+    from safetensors.torch import save_file
+
+    bare = tmp_path / "bare.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(bare))
+    with pytest.raises(WeightsError, match="no stvsr metadata"):
+        read_metadata(bare)
+    foreign = tmp_path / "foreign.safetensors"
+    save_file({"w": torch.zeros(1)}, str(foreign), metadata={"stvsr": json.dumps({"format": "stvsr-weights/1",
+                                                                                   "model": "nosuchnet"})})
+    with pytest.raises(WeightsError, match="does not have"):
+        load_model(foreign)
+
+
+def test_tiled_equals_untiled_when_context_covers_the_receptive_field():
+    torch.manual_seed(2)
+    model = create_model("espcn_tiny", scale=2).eval()  # receptive radius 2 + 1 + 1 = 4 input pixels
+    clip = torch.rand(1, 1, 3, 70, 90)
+    with torch.no_grad():
+        whole = model(clip)
+        pieces = tiled(model, clip, scale=2, tile=32, pad=8, overlap=8)
+    assert torch.allclose(whole, pieces, atol=1e-5)
+
+
+def test_tiling_a_deep_model_leaves_no_seam():
+    torch.manual_seed(3)
+    model = create_model("srunet_tiny", scale=2).eval()
+    clip = torch.rand(1, 1, 3, 64, 64)
+    with torch.no_grad():
+        whole = model(clip)
+        pieces = tiled(model, clip, scale=2, tile=32, pad=16, overlap=8)
+    assert (whole - pieces).abs().mean() < 0.01
+
+
+def test_feature_shuffle_is_an_exact_inverse():
+    x = torch.rand(2, 8, 5, 6)
+    shuffled = feature_shuffle(x)
+    assert shuffled.shape == (2, 4, 5, 12)
+    assert torch.equal(feature_unshuffle(shuffled), x)
+    assert torch.equal(shuffled[0, 1, 2, 2 * 3 + 1], x[0, 3, 2, 3])  # channel 2c+r lands at column 2x+r
+
+
+def test_learned_models_need_weights():
+    with pytest.raises(UsageError, match="learned model"):
+        build_method("imdn", scale=4, time_factor=1)
+    with pytest.raises(UsageError, match="training only"):
+        build_method("srgan_discriminator_tiny", scale=4, time_factor=1)
+
+
+def test_upscale_with_fresh_weights_through_the_cli(tmp_path, capsys, ntsc_clip):
+    weights = tmp_path / "imdn.safetensors"
+    assert main(["models", "--init", "imdn_tiny", "--scale", "2", "--out", str(weights)]) == 0
+    out = tmp_path / "out.mp4"
+    code = main(["upscale", str(ntsc_clip), str(out), "--scale", "2", "--model", "imdn_tiny", "--weights",
+                 str(weights), "--tile", "24"])
+    _, err = capsys.readouterr()
+    assert code == 0, err
+    assert (probe(out).width, probe(out).frame_count) == (128, 20)
+    code = main(["upscale", str(ntsc_clip), str(tmp_path / "o2.mp4"), "--model", "espcn_tiny", "--weights",
+                 str(weights)])
+    _, err = capsys.readouterr()
+    assert code == 5 and "holds weights for imdn_tiny" in err
+    code = main(["upscale", str(ntsc_clip), str(tmp_path / "o3.mp4"), "--model", "imdn_tiny"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "needs --weights" in err
+    corrupt = tmp_path / "bad.safetensors"
+    corrupt.write_bytes(weights.read_bytes()[:500])
+    code = main(["upscale", str(ntsc_clip), str(tmp_path / "o4.mp4"), "--weights", str(corrupt)])
+    _, err = capsys.readouterr()
+    assert code == 5 and err.startswith("stvsr: error:") and not (tmp_path / "o4.mp4").exists()
+
+
+def test_models_listing(capsys):
+    assert main(["models", "imdn*"]) == 0
+    out = capsys.readouterr().out
+    assert "imdn_tiny" in out and "GFLOPs" in out
