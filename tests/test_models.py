@@ -45,11 +45,13 @@ def test_discriminator_gives_one_logit_per_frame():
 @pytest.mark.parametrize("name", UPSCALERS)
 def test_save_load_round_trip(tmp_path, name):
     torch.manual_seed(1)
-    model = create_model(name, scale=2)
-    path = save_weights(model.eval(), tmp_path / f"{name}.safetensors", name=name, kwargs={"scale": 2},
+    kwargs = {"time_factor": 2} if list_models(name)[0].task == "vfi" else {"scale": 2}
+    model = create_model(name, **kwargs)
+    path = save_weights(model.eval(), tmp_path / f"{name}.safetensors", name=name, kwargs=kwargs,
                         extra={"training": {"steps": 3}})
-    loaded, metadata = load_model(path, scale=2)
-    assert metadata["model"] == name and metadata["scale"] == 2 and metadata["training"]["steps"] == 3
+    loaded, metadata = load_model(path, **kwargs)
+    assert metadata["model"] == name and metadata["training"]["steps"] == 3
+    assert all(metadata[key] == value for key, value in kwargs.items())
     clip = torch.rand(1, max(model.window, 1), 3, 16, 20)
     with torch.no_grad():
         assert torch.equal(model(clip), loaded(clip))
@@ -150,3 +152,30 @@ def test_models_listing(capsys):
     assert main(["models", "imdn*"]) == 0
     out = capsys.readouterr().out
     assert "imdn_tiny" in out and "GFLOPs" in out
+
+
+@pytest.mark.parametrize("name", ["vsr_delta_tiny", "vsr_5parallel_tiny"])
+def test_streaming_windows_leave_no_seam(name):
+    # Frame by frame, the windowed stream must equal one pass over the whole clip: every kept output saw all the
+    # neighbours it uses.
+    from stvsr.data.synthetic import translating_clip
+    from stvsr.upscale import run_windows
+
+    torch.manual_seed(4)
+    model = create_model(name).eval()
+    clip = translating_clip(30, 24, 24)
+    with torch.no_grad():
+        whole = model(clip[None])[0]
+    streamed = torch.stack(list(run_windows(model, iter(clip), device=torch.device("cpu"))))
+    assert streamed.shape == whole.shape
+    assert torch.allclose(streamed, whole, atol=1e-5)
+
+
+def test_vfinet_any_time():
+    torch.manual_seed(5)
+    model = create_model("vfinet_tiny").eval()
+    a, b = torch.rand(2, 3, 20, 30), torch.rand(2, 3, 20, 30)
+    with torch.no_grad():
+        for t in (0.25, 0.5, torch.tensor([0.1, 0.9])):
+            out = model.at(a, b, t)
+            assert out.shape == a.shape and torch.isfinite(out).all()

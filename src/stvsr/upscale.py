@@ -76,7 +76,9 @@ def run_windows(model: VideoModel, frames: Iterable[Tensor], *, device: torch.de
     last window is aligned to the end of the clip. Memory holds one window of input and its output.
     """
     size = max(1, model.window)
-    if overlap is None:  # interpolators share one frame; multi-frame models get half a window of context
+    if overlap is None:  # the model's own choice; else interpolators share one frame, others get half a window
+        overlap = getattr(model, "window_overlap", None)
+    if overlap is None:
         overlap = 0 if size == 1 else 1 if size == 2 else size // 2
     if not 0 <= overlap < size:
         raise ValueError(f"overlap {overlap} must be in [0, {size})")

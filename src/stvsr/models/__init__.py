@@ -1,7 +1,7 @@
 """The model zoo: every method stvsr runs, behind one registry (`create_model`, `list_models`)."""
 
-from . import classical, espcn, imdn, srgan, srunet, vdsr  # noqa: F401  (each registers its models)
-from .base import Cascade, PairwiseInterpolator, SpatialModel, VideoModel
+from . import classical, espcn, imdn, srgan, srunet, tosr, vdsr, vfinet, vsr2d3d  # noqa: F401  (registration)
+from .base import Cascade, CentreFrameVSR, PairwiseInterpolator, SpatialModel, VideoModel
 from .registry import ModelEntry, create_model, list_models, model_entry, register_model
 from .build import build_method
 from .checkpoint import load_model, read_metadata, save_weights

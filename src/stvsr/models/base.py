@@ -60,6 +60,35 @@ class PairwiseInterpolator(VideoModel):
         raise NotImplementedError
 
 
+class CentreFrameVSR(VideoModel):
+    """A multi-frame SR model that predicts each frame from its 2r + 1 neighbours (`predict_centre`).
+
+    `forward` maps T frames to T: the clip is padded at both ends by mirroring, and every frame is predicted.
+    Streaming windows hold 12 frames and overlap by 2r, so every frame the runner keeps saw all its neighbours.
+    """
+
+    radius = 2
+    window = 12
+
+    @property
+    def window_overlap(self) -> int:
+        return 2 * self.radius
+
+    def forward(self, clip: Tensor) -> Tensor:
+        self.check_clip(clip)
+        n, t = clip.shape[:2]
+        r = self.radius
+        index = [min(max(i, -i), 2 * (t - 1) - i) if t > 1 else 0 for i in range(-r, t + r)]  # mirror
+        padded = clip[:, index]
+        stacks = torch.stack([padded[:, i:i + 2 * r + 1] for i in range(t)], dim=1)  # (N, T, 2r+1, C, H, W)
+        out = self.predict_centre(stacks.flatten(0, 1))
+        return out.view(n, t, *out.shape[1:])
+
+    def predict_centre(self, frames: Tensor) -> Tensor:
+        """(M, 2r + 1, 3, H, W) -> (M, 3, sH, sW): the centre frame, super-resolved."""
+        raise NotImplementedError
+
+
 class Cascade(VideoModel):
     """Two models applied one after the other, e.g. frame interpolation then bicubic (order 'ts') or the reverse."""
 

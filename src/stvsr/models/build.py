@@ -26,6 +26,7 @@ class Prepared(VideoModel):
         self.model = model
         self.scale, self.time_factor = model.scale, model.time_factor
         self.window, self.min_size = model.window, model.min_size
+        self.window_overlap = getattr(model, "window_overlap", None)
         self.tile, self.pad, self.overlap = tile, pad, overlap
         if precision not in PRECISIONS:
             raise UsageError(f"precision must be one of {', '.join(PRECISIONS)}")

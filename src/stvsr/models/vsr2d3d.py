@@ -1,0 +1,121 @@
+"""Multi-frame video SR with 2D CNNs per frame feeding a 3D CNN (the 2D+3D report): "5-parallel" and "Delta".
+
+Both take five low-resolution frames and predict the centre one. The report trains them on frames blurred
+(Gaussian σ = 3) and bicubic-downscaled ×2 (`degrade.blur3_bicubic_down`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ..ops.resize import imresize
+from .base import CentreFrameVSR
+from .layers import conv, modified_sigmoid
+from .registry import register_model
+
+
+class Recursive2d(nn.Module):
+    """One 3×3 convolution applied `times` times with shared weights, plus the block's input (DRCN-style)."""
+
+    def __init__(self, channels: int, times: int):
+        super().__init__()
+        self.conv, self.times = conv(channels, channels), times
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = x
+        for _ in range(self.times):
+            y = torch.relu(self.conv(y))
+        return x + y
+
+
+class Recursive3d(nn.Module):
+    """A 3×3×3 convolution applied `times` times with shared weights, plus the block's input."""
+
+    def __init__(self, channels: int, times: int):
+        super().__init__()
+        self.conv, self.times = nn.Conv3d(channels, channels, 3, padding=1), times
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = x
+        for _ in range(self.times):
+            y = torch.relu(self.conv(y))
+        return x + y
+
+
+class FiveParallel(CentreFrameVSR):
+    """Five separate 2D stacks (one per frame, each a conv and a recursive block) on bicubic-upscaled frames,
+    stacked in time into a 3D stack with a recursive block; a (5, 1, 1) 3D convolution folds time, then a 2D conv
+    and the output layer with the modified sigmoid S(x) = (MAX − MIN)·sigmoid(x/100) + MIN, MIN = 0, MAX = 1."""
+
+    def __init__(self, *, scale: int = 2, features: int = 32, recursions: int = 3):
+        super().__init__()
+        self.scale = scale
+        n = 2 * self.radius + 1
+        self.frame_stacks = nn.ModuleList(nn.Sequential(conv(3, features), nn.ReLU(inplace=True),
+                                                        Recursive2d(features, recursions)) for _ in range(n))
+        self.stack3d = nn.Sequential(nn.Conv3d(features, features, 3, padding=1), nn.ReLU(inplace=True),
+                                     Recursive3d(features, recursions),
+                                     nn.Conv3d(features, features, (n, 1, 1)), nn.ReLU(inplace=True))
+        self.out = nn.Sequential(conv(features, features), nn.ReLU(inplace=True), conv(features, 3))
+
+    def predict_centre(self, frames: Tensor) -> Tensor:
+        m, n, _, h, w = frames.shape
+        up = imresize(frames.flatten(0, 1), self.scale).view(m, n, 3, h * self.scale, w * self.scale)
+        features = torch.stack([stack(up[:, i]) for i, stack in enumerate(self.frame_stacks)], dim=2)
+        fused = self.stack3d(features)[:, :, 0]
+        return modified_sigmoid(self.out(fused))
+
+
+class Delta(CentreFrameVSR):
+    """Shared 2D layers that each frame passes through 1 + |offset| times (symmetric about the centre: frames
+    further away move more, and get more processing to align), fused by a 1×1 convolution; recursive Block 1 and
+    Block 2; Block 3 = convolutions and transposed convolutions (×2 each) to the output size, added to a bicubic
+    upscale of the centre frame. Fewer parameters than 5-parallel: the per-frame layers are shared."""
+
+    def __init__(self, *, scale: int = 2, features: int = 32, recursions: int = 3):
+        super().__init__()
+        if scale not in (2, 4):
+            raise ValueError("Delta upscales x2 or x4")
+        self.scale = scale
+        n = 2 * self.radius + 1
+        self.head = nn.Sequential(conv(3, features), nn.ReLU(inplace=True))
+        self.shared = nn.Sequential(conv(features, features), nn.ReLU(inplace=True))
+        self.fuse = nn.Sequential(nn.Conv2d(features * n, features, 1), nn.ReLU(inplace=True))
+        self.block1 = Recursive2d(features, recursions)
+        self.block2 = Recursive2d(features, recursions)
+        steps = [m for _ in range(scale // 2) for m in (conv(features, features), nn.ReLU(inplace=True),
+                                                         nn.ConvTranspose2d(features, features, 4, 2, 1),
+                                                         nn.ReLU(inplace=True))]
+        self.block3 = nn.Sequential(*steps, conv(features, 3))
+
+    def predict_centre(self, frames: Tensor) -> Tensor:
+        r = self.radius
+        per_frame = []
+        for i in range(frames.shape[1]):
+            y = self.head(frames[:, i])
+            for _ in range(1 + abs(i - r)):
+                y = self.shared(y)
+            per_frame.append(y)
+        y = self.block2(self.block1(self.fuse(torch.cat(per_frame, dim=1))))
+        return imresize(frames[:, r], self.scale) + self.block3(y)
+
+
+@register_model("vsr_5parallel", task="vsr", description="2D+3D multi-frame VSR, five parallel 2D stacks -> 3D")
+def vsr_5parallel(*, scale: int = 2, features: int = 32, recursions: int = 3) -> FiveParallel:
+    return FiveParallel(scale=scale, features=features, recursions=recursions)
+
+
+@register_model("vsr_5parallel_tiny", task="vsr", description="2D+3D 5-parallel, tiny, for tests")
+def vsr_5parallel_tiny(*, scale: int = 2) -> FiveParallel:
+    return FiveParallel(scale=scale, features=4, recursions=1)
+
+
+@register_model("vsr_delta", task="vsr", description="2D+3D multi-frame VSR, shared 'Delta' 2D layers")
+def vsr_delta(*, scale: int = 2, features: int = 32, recursions: int = 3) -> Delta:
+    return Delta(scale=scale, features=features, recursions=recursions)
+
+
+@register_model("vsr_delta_tiny", task="vsr", description="2D+3D Delta, tiny, for tests")
+def vsr_delta_tiny(*, scale: int = 2) -> Delta:
+    return Delta(scale=scale, features=4, recursions=1)
