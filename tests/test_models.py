@@ -179,3 +179,24 @@ def test_vfinet_any_time():
         for t in (0.25, 0.5, torch.tensor([0.1, 0.9])):
             out = model.at(a, b, t)
             assert out.shape == a.shape and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("name", [e.name for e in list_models("*_tiny", task="stvsr")])
+@pytest.mark.parametrize("frames", [2, 3, 4, 7])
+def test_space_time_models_take_any_number_of_frames(name, frames):
+    model = create_model(name).eval()
+    with torch.no_grad():
+        out = model(torch.rand(1, frames, 3, 17, 21))
+    assert out.shape == (1, 2 * frames - 1, 3, 17 * model.scale, 21 * model.scale)
+
+
+def test_tpnet_stages_and_dual_stream_streams():
+    torch.manual_seed(6)
+    tp = create_model("tpnet_tiny")
+    stages = tp.stages(torch.rand(1, 4, 3, 12, 16))
+    assert stages["tpsrm"].shape == (1, 7, 3, 24, 16) and stages["fsm"].shape == (1, 7, 3, 48, 64)
+    assert stages["rm"].shape == stages["fsm"].shape
+    ds = create_model("dual_stream_tiny", masks="one")
+    parts = ds.streams(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16))
+    assert parts["masks"].shape == (1, 1, 64, 64) and parts["out"].shape == (1, 3, 64, 64)
+    assert parts["t_lr"].shape == (1, 3, 16, 16)

@@ -100,11 +100,11 @@ class PixelShuffleUpsampler(nn.Sequential):
 
 class UNet(nn.Module):
     """A U-Net: `depth` levels down (stride-2 conv) and up (transposed conv), skip connections by concatenation,
-    `blocks` residual blocks per level on both paths, `head`/`tail` kernel sizes. Input sizes need not be
+    `blocks` residual blocks per level on both paths and `bottleneck` more at the bottom, `head`/`tail` kernel sizes. Input sizes need not be
     multiples of 2^depth: the input is padded by replication and the output cropped back."""
 
     def __init__(self, c_in: int, c_out: int, *, features: int = 32, depth: int = 4, blocks: int = 1,
-                 head: int = 3, tail: int = 3, max_features: int = 256):
+                 bottleneck: int = 0, head: int = 3, tail: int = 3, max_features: int = 256):
         super().__init__()
         widths = [min(features * 2 ** i, max_features) for i in range(depth + 1)]
         self.depth = depth
@@ -114,6 +114,7 @@ class UNet(nn.Module):
         for i in range(depth):
             self.down.append(nn.Sequential(conv(widths[i], widths[i + 1], 3, stride=2), nn.LeakyReLU(0.2, True)))
             self.enc.append(nn.Sequential(*[ResBlock(widths[i + 1], act="lrelu") for _ in range(blocks)]))
+        self.bottleneck = nn.Sequential(*[ResBlock(widths[depth], act="lrelu") for _ in range(bottleneck)])
         self.up = nn.ModuleList()
         self.dec = nn.ModuleList()
         for i in reversed(range(depth)):
@@ -129,7 +130,7 @@ class UNet(nn.Module):
         skips = [self.head(x)]
         for down, enc in zip(self.down, self.enc):
             skips.append(enc(down(skips[-1])))
-        y = skips.pop()
+        y = self.bottleneck(skips.pop())
         for up, dec in zip(self.up, self.dec):
             y = dec(torch.cat([up(y), skips.pop()], dim=1))
         return self.tail(y)[..., :h, :w]
