@@ -1,0 +1,18 @@
+"""Pixel losses on float images in [0, 1]."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+
+def l1(pred: Tensor, target: Tensor) -> Tensor:
+    return (pred - target).abs().mean()
+
+
+def mse(pred: Tensor, target: Tensor) -> Tensor:
+    return (pred - target).square().mean()
+
+
+def charbonnier(pred: Tensor, target: Tensor, eps: float = 1e-3) -> Tensor:
+    """sqrt((x − y)² + ε²), a differentiable L1 (Lai et al., LapSRN 2017); ε = 1e-3 as in EDVR and Zooming Slow-Mo."""
+    return ((pred - target).square() + eps * eps).sqrt().mean()

@@ -1,0 +1,96 @@
+"""Each loss at a known value, and gradients where training needs them."""
+
+import math
+
+import pytest
+import torch
+
+from stvsr.errors import WeightsError
+from stvsr.losses import (VGG19Features, VGGLoss, adversarial_loss, charbonnier, cycle_loss, discriminator_loss,
+                          dual_stream_losses, l1, load_vgg19, mse, occlusion_weight, ssim_loss, tosr_joint_loss,
+                          warping_loss)
+from stvsr.metrics.fidelity import ssim
+from stvsr.models import create_model
+
+
+def test_pixel_losses():
+    a, b = torch.full((2, 3, 4, 4), 0.5), torch.full((2, 3, 4, 4), 0.25)
+    assert l1(a, b).item() == pytest.approx(0.25)
+    assert mse(a, b).item() == pytest.approx(0.0625)
+    assert charbonnier(a, a).item() == pytest.approx(1e-3)
+    assert charbonnier(a, b).item() == pytest.approx(math.sqrt(0.0625 + 1e-6))
+
+
+def test_ssim_loss_is_one_minus_the_metric():
+    torch.manual_seed(0)
+    a = torch.rand(2, 3, 24, 24, requires_grad=True)
+    b = torch.rand(2, 3, 24, 24)
+    loss = ssim_loss(a, b)
+    metric = ssim(a.detach(), b, channel="rgb", round_pred=False).mean()
+    assert loss.item() == pytest.approx(1 - metric.item(), abs=1e-5)
+    loss.backward()
+    assert a.grad is not None and torch.isfinite(a.grad).all()
+    assert ssim_loss(b, b).item() == pytest.approx(0, abs=1e-6)
+
+
+def test_vgg_loss_with_local_weights(tmp_path, monkeypatch):
+    monkeypatch.delenv("STVSR_VGG19_WEIGHTS", raising=False)
+    with pytest.raises(WeightsError, match="needs VGG-19 weights"):
+        load_vgg19()
+    with pytest.raises(WeightsError, match="not found"):
+        load_vgg19(tmp_path / "nope.pth")
+    torch.manual_seed(1)
+    path = tmp_path / "vgg19.pth"
+    torch.save(VGG19Features(layers=(36,)).state_dict(), path)  # torchvision's layout: features.N.weight
+    monkeypatch.setenv("STVSR_VGG19_WEIGHTS", str(path))
+    loss = VGGLoss(load_vgg19())
+    x = torch.rand(1, 3, 32, 32, requires_grad=True)
+    assert loss(x, x.detach()).item() == 0
+    value = loss(x, torch.rand(1, 3, 32, 32))
+    value.backward()
+    assert value.item() > 0 and x.grad is not None
+    bad = tmp_path / "bad.pth"
+    torch.save({"fc.weight": torch.zeros(1)}, bad)
+    with pytest.raises(WeightsError, match="not a torchvision VGG-19"):
+        load_vgg19(bad)
+
+
+def test_warping_and_joint_losses():
+    frame = torch.rand(1, 3, 16, 16)
+    zero = torch.zeros(1, 2, 16, 16)
+    assert torch.allclose(occlusion_weight(frame, frame, zero), torch.ones(1, 1, 16, 16))
+    assert warping_loss(frame, frame, zero, torch.ones(1, 1, 16, 16)).item() == pytest.approx(0, abs=1e-10)
+    pred = (frame + 0.1).requires_grad_()
+    # Same offset on both frames: the warping term is 0 and the fidelity term is 2·α·0.1² = 0.01.
+    loss = tosr_joint_loss(pred, pred, frame, frame, zero, alpha=0.5, beta=1.0)
+    assert loss.item() == pytest.approx(0.01, abs=1e-6)
+    flicker = tosr_joint_loss(frame + 0.1, frame - 0.1, frame, frame, zero, alpha=0.5, beta=1.0)
+    assert flicker.item() == pytest.approx(0.01 + 3 * 0.2 ** 2, abs=1e-5)  # ‖0.2‖² summed over RGB
+
+
+def test_cycle_loss():
+    lr = torch.full((1, 3, 3, 8, 8), 0.4)
+    hr = torch.full((1, 5, 3, 32, 32), 0.4)
+    assert cycle_loss(hr, lr, scale=4).item() == pytest.approx(0, abs=1e-6)
+    assert cycle_loss(hr + 0.1, lr, scale=4).item() == pytest.approx(0.1, abs=1e-5)
+    long_lr, long_hr = torch.full((1, 11, 3, 8, 12), 0.4), torch.full((1, 21, 3, 32, 48), 0.4)
+    assert cycle_loss(long_hr, long_lr, scale=4, kind="ssim").item() == pytest.approx(0, abs=1e-4)
+
+
+def test_adversarial_losses():
+    zero = torch.zeros(4)
+    assert adversarial_loss(zero).item() == pytest.approx(math.log(2))
+    assert discriminator_loss(zero, zero).item() == pytest.approx(2 * math.log(2))
+    assert adversarial_loss(torch.full((4,), 20.0)).item() < 1e-6
+
+
+def test_dual_stream_losses_sum_their_terms():
+    torch.manual_seed(2)
+    model = create_model("dual_stream_tiny")
+    l0, l1_ = torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16)
+    hr = [torch.rand(1, 3, 64, 64) for _ in range(3)]
+    terms = dual_stream_losses(model.streams(l0, l1_), *hr, scale=4)
+    assert set(terms) == {"out", "fused", "st", "ts", "spatial", "temporal", "mask", "total"}
+    assert terms["total"].item() == pytest.approx(sum(v.item() for k, v in terms.items() if k != "total"), rel=1e-5)
+    terms["total"].backward()
+    assert all(p.grad is not None for p in model.fusion.parameters())
