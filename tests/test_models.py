@@ -200,3 +200,19 @@ def test_tpnet_stages_and_dual_stream_streams():
     parts = ds.streams(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16))
     assert parts["masks"].shape == (1, 1, 64, 64) and parts["out"].shape == (1, 3, 64, 64)
     assert parts["t_lr"].shape == (1, 3, 16, 16)
+
+
+def test_space_time_model_through_upscale_and_evaluate(tmp_path, capsys, ntsc_clip):
+    weights = tmp_path / "tp.safetensors"
+    assert main(["models", "--init", "tpnet_tiny", "--scale", "2", "--out", str(weights)]) == 0
+    out = tmp_path / "tp.mp4"
+    code = main(["upscale", str(ntsc_clip), str(out), "--scale", "2", "--time-factor", "2", "--weights",
+                 str(weights)])
+    _, err = capsys.readouterr()
+    assert code == 0, err
+    info = probe(out)
+    assert info.frame_count == 40 and info.width == 128
+    code = main(["upscale", str(ntsc_clip), str(tmp_path / "bad.mp4"), "--scale", "4", "--time-factor", "2",
+                 "--weights", str(weights)])
+    _, err = capsys.readouterr()
+    assert code == 2 and "x2 in space" in err

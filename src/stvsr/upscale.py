@@ -131,9 +131,6 @@ def upscale_video(config: UpscaleConfig) -> UpscaleSummary:
     method = choose_method(config)
     model = build_method(method, scale=config.scale, time_factor=config.time_factor, order=config.order,
                          tile=resolve_tile(config.tile, config.scale), precision=config.precision)
-    if (model.scale, model.time_factor) != (config.scale, config.time_factor):
-        raise UsageError(f"{method} upscales x{model.scale} in space and x{model.time_factor} in time, "
-                         f"not x{config.scale} and x{config.time_factor}")
     device = pick_device(config.device)
     model = model.to(device).eval()
 

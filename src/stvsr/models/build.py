@@ -81,7 +81,7 @@ def build_method(spec: str, *, scale: int, time_factor: int, order: str | None =
         if entry.task == "vfi" and scale != 1 and model.scale == 1:
             raise UsageError(f"{entry.name} changes only the frame rate; for --scale {scale} pair it with a "
                              f"spatial method, e.g. --method {parts[0]}+bicubic")
-        return model
+        return _checked(model, spec, scale, time_factor)
     built = [_part(p, scale, time_factor, tile, precision) for p in parts]
     tasks = [entry.task for _, entry in built]
     if sorted(t in SPATIAL_TASKS for t in tasks) != [False, True] or "stvsr" in tasks:
@@ -93,7 +93,15 @@ def build_method(spec: str, *, scale: int, time_factor: int, order: str | None =
         spatial_first = order == "st"
     spatial = built[0][0] if tasks[0] in SPATIAL_TASKS else built[1][0]
     temporal = built[1][0] if spatial is built[0][0] else built[0][0]
-    return Cascade(spatial, temporal) if spatial_first else Cascade(temporal, spatial)
+    return _checked(Cascade(spatial, temporal) if spatial_first else Cascade(temporal, spatial), spec, scale,
+                    time_factor)
+
+
+def _checked(model: VideoModel, spec: str, scale: int, time_factor: int) -> VideoModel:
+    if (model.scale, model.time_factor) != (scale, time_factor):
+        raise UsageError(f"{spec} upscales x{model.scale} in space and x{model.time_factor} in time, not "
+                         f"x{scale} and x{time_factor}")
+    return model
 
 
 def resolve_tile(tile: str | int, scale: int) -> int:
