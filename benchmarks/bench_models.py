@@ -94,7 +94,7 @@ def main() -> None:
     for entry in list_models(learned=True):
         if entry.name.endswith("_tiny"):
             continue
-        info = describe(entry)
+        info = describe(entry, **kwargs_for(entry.task))
         seconds, _ = time_model(entry.name, entry.task, args.repeats)
         status = "-" if clip is None or entry.task == "critic" else smoke(entry.name, entry.task, clip, folder)
         print(f"| {entry.name} | {entry.task} | {info['params']:,} | {info['gflops']:.2f} | {seconds:.3f} | "

@@ -1,4 +1,5 @@
-"""Size and cost of registered models: parameters, and FLOPs per output frame at a reference input size."""
+"""Size and cost of registered models: parameters, and FLOPs per output frame at a reference input size
+(for frame interpolators: per interpolated frame, at that size)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from .registry import ModelEntry, create_model
 REFERENCE_SIZE = (144, 180)  # H, W of the input: 180×144 -> 720×576 at ×4, the size the reports quote
 
 
-def describe(entry: ModelEntry, *, flops: bool = True) -> dict:
+def describe(entry: ModelEntry, *, flops: bool = True, **kwargs) -> dict:
     """Task, scale, time factor, parameters and GFLOPs per output frame at 180×144 input (counted by PyTorch's
-    FlopCounterMode: 2 FLOPs per multiply-add of convolutions and matrix products)."""
-    model = create_model(entry.name).eval()
+    FlopCounterMode: 2 FLOPs per multiply-add of convolutions and matrix products), built with `kwargs`."""
+    model = create_model(entry.name, **kwargs).eval()
     info = {"name": entry.name, "task": entry.task, "scale": getattr(model, "scale", None),
             "time_factor": getattr(model, "time_factor", None),
             "params": sum(p.numel() for p in model.parameters()), "gflops": None}
@@ -26,6 +27,7 @@ def describe(entry: ModelEntry, *, flops: bool = True) -> dict:
             else:
                 frames_in = max(getattr(model, "window", 1), 1)
                 out = model(torch.rand(1, frames_in, 3, h, w))
-                frames = out.shape[1]
+                # an interpolator's outputs include its inputs; count only the frames it makes
+                frames = out.shape[1] - frames_in if entry.task == "vfi" else out.shape[1]
         info["gflops"] = counter.get_total_flops() / frames / 1e9
     return info

@@ -1,0 +1,1 @@
+"""Training: typed configs, sample pipelines, and one readable loop."""

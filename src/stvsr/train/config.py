@@ -1,0 +1,176 @@
+"""Typed training configuration: defaults < YAML file < `--set key=value` overrides (STYLE §7).
+
+Unknown keys are errors; values are coerced to the field's type, so `lr: 2e-4` (which YAML reads as a string)
+is a float. The resolved config is saved with every run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ..errors import UsageError
+
+
+@dataclass
+class DataConfig:
+    roots: list[str] = field(default_factory=lambda: ["../shared/data/train"])
+    hr_downscale: float = 0.5  # antialiased: the sources' compression artefacts must not be learned as detail
+    patch: int = 32  # low-resolution patch size; the high-resolution patch is patch * scale
+    frames: int = 7  # high-resolution frames per sample (stvsr: 7 -> the 4 even ones are the input)
+    photo_motion: bool = True  # make clips with synthetic camera motion from still photos
+    degradation: str = "BI"
+    workers: int = 2
+    cache: str = ""  # folder for the decoded, downscaled sources (default: a temp folder)
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adam"  # adam | radam
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.9, 0.99)
+    weight_decay: float = 0.0
+    schedule: str = "cosine"  # cosine | step | constant
+    step_size: int = 10_000
+    gamma: float = 0.5
+    min_lr: float = 1e-7
+    clip_grad: float = 1.0
+    ema: float = 0.999
+
+
+@dataclass
+class StageConfig:
+    name: str = "main"
+    steps: int = 10_000
+    train: list[str] = field(default_factory=lambda: ["*"])  # parameter-name patterns to train; others frozen
+    losses: dict[str, float] = field(default_factory=lambda: {"l1": 1.0})
+    lr: float | None = None
+
+
+@dataclass
+class ValConfig:
+    data: str = "../shared/data/dev/vimeo_septuplet"
+    layout: str = "vimeo"
+    every: int = 1000
+    clips: int = 0  # 0: all
+
+
+@dataclass
+class TrainConfig:
+    model: str = "tpnet"
+    model_kwargs: dict = field(default_factory=dict)
+    task: str = "stvsr"
+    scale: int = 4
+    batch: int = 8
+    seed: int = 0
+    precision: str = "fp32"  # fp32 | bf16 (CPU autocast) | fp16 (CUDA, with a gradient scaler)
+    stages: list[StageConfig] = field(default_factory=lambda: [StageConfig()])
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    val: ValConfig = field(default_factory=ValConfig)
+    log_every: int = 50
+    checkpoint_every: int = 500
+    out: str = "runs/train"
+    vgg_weights: str = ""
+
+
+def _coerce(value, hint, where: str):
+    """`value` as the type `hint` describes (dataclasses recursively), or a UsageError naming `where`."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise UsageError(f"{where}: expected a mapping")
+        return _build(hint, value, where)
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        if value is None and type(None) in args:
+            return None
+        return _coerce(value, next(a for a in args if a is not type(None)), where)
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            value = [value]
+        return [_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise UsageError(f"{where}: expected {len(args)} values")
+        return tuple(_coerce(v, a, where) for v, a in zip(value, args))
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            raise UsageError(f"{where}: expected a mapping")
+        value_type = args[1] if args else None
+        return {str(k): _coerce(v, value_type, f"{where}.{k}") if value_type else v for k, v in value.items()}
+    if hint is bool:
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+            return value.lower() in ("true", "yes", "1")
+        if isinstance(value, bool):
+            return value
+        raise UsageError(f"{where}: expected true or false, got {value!r}")
+    if hint in (int, float, str):
+        try:
+            if hint is int and isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return hint(value)
+        except (TypeError, ValueError):
+            raise UsageError(f"{where}: expected {hint.__name__}, got {value!r}") from None
+    return value
+
+
+def _build(cls, values: dict, where: str = ""):
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        prefix = f"{where}." if where else ""
+        raise UsageError(f"unknown config key {prefix}{unknown[0]}; valid keys: {', '.join(sorted(names))}")
+    kwargs = {k: _coerce(v, hints[k], f"{where}.{k}" if where else k) for k, v in values.items()}
+    return cls(**kwargs)
+
+
+def _set(tree: dict, dotted: str, raw: str) -> None:
+    keys = dotted.split(".")
+    node = tree
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise UsageError(f"--set {dotted}: {key} is not a section")
+    node[keys[-1]] = yaml.safe_load(raw) if raw != "" else ""
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> TrainConfig:
+    """Defaults, then the YAML file at `path`, then each `key=value` override."""
+    tree: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise UsageError(f"config not found: {path}")
+        try:
+            tree = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise UsageError(f"config {path} is not valid YAML: {str(error).splitlines()[0]}") from None
+        if not isinstance(tree, dict):
+            raise UsageError(f"config {path} must be a mapping of keys to values")
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set takes key=value, got {item!r}")
+        _set(tree, key.strip(), value.strip())
+    return _build(TrainConfig, tree)
+
+
+def dump_config(config: TrainConfig) -> str:
+    """The resolved config as YAML (saved in every run folder)."""
+    return yaml.safe_dump(_plain(dataclasses.asdict(config)), sort_keys=False)
+
+
+def _plain(value):
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,47 @@
+"""Training configuration: defaults < file < --set, strict keys, typed values."""
+
+import pytest
+
+from stvsr.errors import UsageError
+from stvsr.train.config import TrainConfig, dump_config, load_config
+
+
+def test_defaults_file_and_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("model: tpnet\nbatch: 4\noptim:\n  lr: 2e-4\nstages:\n  - name: tpsrm\n    steps: 10\n"
+                    "    train: [tpsrm]\n")
+    config = load_config(path, ["batch=2", "optim.betas=[0.9, 0.999]", "data.photo_motion=false"])
+    assert config.batch == 2  # --set beats the file
+    assert config.optim.lr == 2e-4 and isinstance(config.optim.lr, float)  # YAML reads 2e-4 as a string
+    assert config.optim.betas == (0.9, 0.999) and config.data.photo_motion is False
+    assert config.stages[0].name == "tpsrm" and config.stages[0].losses == {"l1": 1.0}  # a default inside a list
+    assert config.scale == TrainConfig().scale  # untouched default
+    again = tmp_path / "again.yaml"
+    again.write_text(dump_config(config))
+    assert load_config(again) == config  # the saved config reproduces the run's
+
+
+@pytest.mark.parametrize("override,message", [
+    ("optim.lrr=1", "unknown config key optim.lrr"),
+    ("batch=many", "batch: expected int"),
+    ("batch=2.5", "batch: expected int"),
+    ("data.photo_motion=perhaps", "expected true or false"),
+    ("nonsense", "key=value"),
+    ("batch.size=3", "batch: expected int"),
+])
+def test_bad_overrides(override, message):
+    with pytest.raises(UsageError, match=message):
+        load_config(None, [override])
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(UsageError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("model: [unclosed\n")
+    with pytest.raises(UsageError, match="not valid YAML"):
+        load_config(broken)
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- a\n- b\n")
+    with pytest.raises(UsageError, match="must be a mapping"):
+        load_config(listed)
