@@ -10,10 +10,10 @@ def test_defaults_file_and_overrides(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("model: tpnet\nbatch: 4\noptim:\n  lr: 2e-4\nstages:\n  - name: tpsrm\n    steps: 10\n"
                     "    train: [tpsrm]\n")
-    config = load_config(path, ["batch=2", "optim.betas=[0.9, 0.999]", "data.photo_motion=false"])
+    config = load_config(path, ["batch=2", "optim.betas=[0.9, 0.999]", "data.photo_share=0"])
     assert config.batch == 2  # --set beats the file
     assert config.optim.lr == 2e-4 and isinstance(config.optim.lr, float)  # YAML reads 2e-4 as a string
-    assert config.optim.betas == (0.9, 0.999) and config.data.photo_motion is False
+    assert config.optim.betas == (0.9, 0.999) and config.data.photo_share == 0.0
     assert config.stages[0].name == "tpsrm" and config.stages[0].losses == {"l1": 1.0}  # a default inside a list
     assert config.scale == TrainConfig().scale  # untouched default
     again = tmp_path / "again.yaml"
@@ -25,7 +25,7 @@ def test_defaults_file_and_overrides(tmp_path):
     ("optim.lrr=1", "unknown config key optim.lrr"),
     ("batch=many", "batch: expected int"),
     ("batch=2.5", "batch: expected int"),
-    ("data.photo_motion=perhaps", "expected true or false"),
+    ("data.photo_share=some", "expected float"),
     ("nonsense", "key=value"),
     ("batch.size=3", "batch: expected int"),
 ])

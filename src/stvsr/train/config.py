@@ -18,11 +18,12 @@ from ..errors import UsageError
 
 @dataclass
 class DataConfig:
-    roots: list[str] = field(default_factory=lambda: ["../shared/data/train"])
+    videos: list[str] = field(default_factory=lambda: ["../shared/data/train"])  # video files and frame folders
+    photos: list[str] = field(default_factory=lambda: ["../shared/data/train/photos"])  # stills, for camera motion
     hr_downscale: float = 0.5  # antialiased: the sources' compression artefacts must not be learned as detail
     patch: int = 32  # low-resolution patch size; the high-resolution patch is patch * scale
     frames: int = 7  # high-resolution frames per sample (stvsr: 7 -> the 4 even ones are the input)
-    photo_motion: bool = True  # make clips with synthetic camera motion from still photos
+    photo_share: float = 0.1  # share of samples made from still photos with synthetic camera motion
     degradation: str = "BI"
     workers: int = 2
     cache: str = ""  # folder for the decoded, downscaled sources (default: a temp folder)

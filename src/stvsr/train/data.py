@@ -1,0 +1,157 @@
+"""Training samples from real footage: sources decoded once, downscaled, then random crops with augmentation.
+
+High-resolution frames are the sources downscaled ×0.5 with MATLAB's antialiased bicubic (the sources are JPEG
+and H.264 at 1-3 Mb/s: their artefacts must not be learned as detail); low-resolution inputs are made on the fly
+with the evaluation's degradation. Every sample is a pure function of (seed, sample index), so any DataLoader
+worker layout, and a resumed run, sees exactly the same stream of samples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from ..degrade import degrade
+from ..errors import InputError
+from ..io import VideoReader
+from ..io.probe import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, list_frame_files, read_image
+from ..ops.resize import imresize
+from .config import DataConfig
+
+
+def find_sources(roots: list[str], exclude: list[str] = ()) -> list[Path]:
+    """Video files and frame folders under `roots` (recursively), sorted; folders in `exclude` are skipped."""
+    skip = {Path(p).resolve() for p in exclude}
+    found: list[Path] = []
+    for root in map(Path, roots):
+        if not root.exists():
+            raise InputError(f"training data not found: {root}")
+        if root.is_file():
+            found.append(root)
+            continue
+        for path in sorted(root.rglob("*")):
+            if any(parent in skip for parent in (path, *path.parents)):
+                continue
+            if path.is_file() and path.suffix.lower() in VIDEO_EXTENSIONS:
+                found.append(path)
+            elif path.is_dir() and list_frame_files(path):
+                found.append(path)
+    return found
+
+
+def _to_uint8(frames: Tensor) -> Tensor:
+    return frames.clamp(0, 1).mul(255).round().to(torch.uint8)
+
+
+class FrameStore:
+    """Every source clip as uint8 (T, 3, H, W) at training resolution, cached on disk between runs."""
+
+    def __init__(self, sources: list[Path], *, downscale: float, cache: str | Path | None = None,
+                 max_frames: int = 2000):
+        self.cache = Path(cache) if cache else Path(tempfile.gettempdir()) / "stvsr-train-cache"
+        self.cache.mkdir(parents=True, exist_ok=True)
+        self.clips: list[Tensor] = []
+        self.names: list[str] = []
+        for source in sources:
+            clip = self._load(source, downscale, max_frames)
+            self.clips.append(clip)
+            self.names.append(source.name)
+
+    def _load(self, source: Path, downscale: float, max_frames: int) -> Tensor:
+        stamp = f"{source.resolve()}|{source.stat().st_mtime_ns}|{downscale}|{max_frames}"
+        cached = self.cache / f"{hashlib.sha1(stamp.encode()).hexdigest()[:16]}.pt"
+        if cached.exists():
+            return torch.load(cached, weights_only=True)
+        frames = []
+        with VideoReader(source) as reader:
+            for frame in reader:
+                small = imresize(frame, downscale) if downscale != 1 else frame
+                frames.append(_to_uint8(small))
+                if len(frames) >= max_frames:
+                    break
+        clip = torch.stack(frames)
+        partial = cached.with_suffix(".partial")
+        torch.save(clip, partial)
+        partial.replace(cached)
+        return clip
+
+
+def load_photos(roots: list[str], downscale: float) -> list[Tensor]:
+    photos = []
+    for root in map(Path, roots):
+        if not root.exists():
+            raise InputError(f"photo folder not found: {root}")
+        for path in sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS):
+            image = torch.from_numpy(read_image(path)).permute(2, 0, 1).float().div(255)
+            photos.append(_to_uint8(imresize(image, downscale)))
+    return photos
+
+
+@dataclass
+class Sample:
+    hr: Tensor  # (T, 3, P·s, P·s) float in [0, 1]
+    lr: Tensor  # (T, 3, P, P), degraded from hr
+
+
+class TrainSamples(Dataset):
+    """Item i: T consecutive frames of a random clip (or a still photo panned by a random camera motion), a random
+    crop, random flips, 90° rotation and time reversal, as HR and degraded LR. Pure in (seed, i)."""
+
+    def __init__(self, store: FrameStore, photos: list[Tensor], config: DataConfig, *, scale: int, seed: int,
+                 length: int = 10 ** 9):
+        self.config, self.scale, self.seed, self.length = config, scale, seed, length
+        size = config.patch * scale
+        self.clips = [c for c in store.clips if len(c) >= config.frames and min(c.shape[-2:]) >= size]
+        # Room for a crop that moves up to 4 px per frame.
+        margin = 4 * (config.frames - 1)
+        self.photos = [p for p in photos if min(p.shape[-2:]) >= size + margin]
+        if not self.clips:
+            raise InputError(f"no training clip has {config.frames} frames of at least {size}x{size} pixels")
+        self.weights = np.array([len(c) - config.frames + 1 for c in self.clips], dtype=np.float64)
+        self.weights /= self.weights.sum()
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> Sample:
+        rng = np.random.default_rng([self.seed, index])
+        t, size = self.config.frames, self.config.patch * self.scale
+        if self.photos and rng.random() < self.config.photo_share:
+            hr = self._panned_photo(rng, t, size)
+        else:
+            clip = self.clips[rng.choice(len(self.clips), p=self.weights)]
+            start = rng.integers(0, len(clip) - t + 1)
+            y = rng.integers(0, clip.shape[-2] - size + 1)
+            x = rng.integers(0, clip.shape[-1] - size + 1)
+            hr = clip[start:start + t, :, y:y + size, x:x + size]
+        hr = hr.float().div(255)
+        if rng.random() < 0.5:
+            hr = hr.flip(-1)
+        if rng.random() < 0.5:
+            hr = hr.flip(-2)
+        if rng.random() < 0.5:
+            hr = hr.transpose(-1, -2)
+        if rng.random() < 0.5:
+            hr = hr.flip(0)
+        hr = hr.contiguous()
+        return Sample(hr=hr, lr=degrade(hr, self.config.degradation, self.scale))
+
+    def _panned_photo(self, rng: np.random.Generator, t: int, size: int) -> Tensor:
+        photo = self.photos[rng.integers(len(self.photos))]
+        vy, vx = rng.integers(-4, 5, size=2)
+        span_y, span_x = abs(vy) * (t - 1), abs(vx) * (t - 1)
+        y0 = rng.integers(0, photo.shape[-2] - size - span_y + 1) + (span_y if vy < 0 else 0)
+        x0 = rng.integers(0, photo.shape[-1] - size - span_x + 1) + (span_x if vx < 0 else 0)
+        return torch.stack([photo[:, y0 + i * vy: y0 + i * vy + size, x0 + i * vx: x0 + i * vx + size]
+                            for i in range(t)])
+
+
+def collate(samples: list[Sample]) -> Sample:
+    return Sample(hr=torch.stack([s.hr for s in samples]), lr=torch.stack([s.lr for s in samples]))
