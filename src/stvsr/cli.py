@@ -125,6 +125,31 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from .train.config import load_config
+    from .train.loop import train
+
+    command = "stvsr " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0] else "stvsr train"
+    if args.resume is not None:
+        if args.config or args.set:
+            raise UsageError("--resume continues a run with its saved config; give no --config or --set")
+        from .train.config import parse_config
+
+        saved = args.resume / "config.yaml"
+        if not saved.is_file():
+            raise UsageError(f"nothing to resume: {saved} not found")
+        config = parse_config(saved.read_text())
+        config.out = str(args.resume)
+        run = train(config, resume=True, command=command, max_steps=args.max_steps)
+    else:
+        if args.config is None:
+            raise UsageError("give --config FILE (see configs/) or --resume RUN_DIR")
+        config = load_config(args.config, args.set or [])
+        run = train(config, command=command, max_steps=args.max_steps)
+    print(f"run folder: {run}")
+    return 0
+
+
 def cmd_methods(args: argparse.Namespace) -> int:
     from .models import list_models
 
@@ -256,6 +281,15 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--seed", type=int, default=0, help="with --init: random seed (default 0)")
     models.add_argument("--overwrite", action="store_true", help="with --init: replace --out")
     models.set_defaults(func=cmd_models)
+
+    tr = sub.add_parser("train", help="train a model from a config (configs/*.yaml)",
+                        description="Train with a YAML config; --set key=value overrides (e.g. optim.lr=1e-4). "
+                                    "Under torchrun, one process per device (DDP).")
+    tr.add_argument("--config", type=Path, help="YAML config")
+    tr.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
+    tr.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR exactly")
+    tr.add_argument("--max-steps", type=int, help="stop after this many steps in this call (resume later)")
+    tr.set_defaults(func=cmd_train)
 
     methods = sub.add_parser("methods", help="list the methods upscale and evaluate can run")
     methods.set_defaults(func=cmd_methods)

@@ -152,5 +152,7 @@ class VideoReader:
         if decoded == 0:
             raise InputError(f"no decodable video frames in {self.path}")
         expected = max(header_frames or 0, info.frame_count)
-        if decoded < expected:
+        # Decoders may drop a frame or two that the index lists (edit lists, a last frame without a reference:
+        # seen on a real phone clip, 455 of 456); missing packets were already caught by probe().
+        if decoded < expected - max(2, expected // 100):
             raise InputError(f"input is truncated or corrupt: decoded {decoded} of {expected} frames in {self.path}")

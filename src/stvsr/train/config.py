@@ -162,6 +162,14 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Tr
     return _build(TrainConfig, tree)
 
 
+def parse_config(text: str) -> TrainConfig:
+    """A config from YAML text (as `dump_config` writes it)."""
+    tree = yaml.safe_load(text) or {}
+    if not isinstance(tree, dict):
+        raise UsageError("a config must be a mapping of keys to values")
+    return _build(TrainConfig, tree)
+
+
 def dump_config(config: TrainConfig) -> str:
     """The resolved config as YAML (saved in every run folder)."""
     return yaml.safe_dump(_plain(dataclasses.asdict(config)), sort_keys=False)

@@ -1,0 +1,310 @@
+"""`stvsr train`: one readable training loop (STYLE §9) — batches in, loss, step, EMA, log, validate, checkpoint.
+
+Runs on one device, or as one process per device under `torchrun` (DDP: gloo on CPU, NCCL on CUDA; only rank 0
+writes). A checkpoint holds the unwrapped model, its EMA, optimiser, scheduler, step, RNG states and the config,
+written atomically; since every sample is a pure function of (seed, index), `--resume` continues exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import fnmatch
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, Sampler
+
+from ..data.clips import open_clips
+from ..errors import StvsrError, UsageError
+from ..evaluate.runner import score
+from ..evaluate.tasks import Task, run_task
+from ..models import create_model, model_entry, save_weights
+from .config import StageConfig, TrainConfig, dump_config, parse_config
+from .data import FrameStore, TrainSamples, collate, find_sources, load_photos
+from .objectives import Objective, task_batch
+
+CHECKPOINT = "checkpoint.pt"
+
+
+class TrainingError(StvsrError):
+    """Training cannot go on (the loss diverged); exit 6."""
+
+    exit_code = 6
+
+
+class StepSampler(Sampler):
+    """Sample indices for steps `start`, `start` + 1, …: step s, rank r takes s·B·W + r·B … + B − 1."""
+
+    def __init__(self, start: int, total: int, batch: int, world: int, rank: int):
+        self.start, self.total, self.batch, self.world, self.rank = start, total, batch, world, rank
+
+    def __iter__(self):
+        for step in range(self.start, self.total):
+            first = (step * self.world + self.rank) * self.batch
+            yield from range(first, first + self.batch)
+
+    def __len__(self) -> int:
+        return (self.total - self.start) * self.batch
+
+
+@dataclass
+class Runtime:
+    rank: int
+    world: int
+    device: torch.device
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def start_runtime() -> Runtime:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return Runtime(0, 1, torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    cuda = torch.cuda.is_available()
+    if cuda:
+        torch.cuda.set_device(local)
+    dist.init_process_group("nccl" if cuda else "gloo")
+    return Runtime(dist.get_rank(), world, torch.device(f"cuda:{local}" if cuda else "cpu"))
+
+
+def build_model(config: TrainConfig) -> tuple[nn.Module, dict]:
+    entry = model_entry(config.model)
+    kwargs = dict(config.model_kwargs)
+    if entry.task != "vfi":
+        kwargs.setdefault("scale", config.scale)
+    return create_model(config.model, **kwargs), kwargs
+
+
+def set_trainable(model: nn.Module, patterns: list[str]) -> int:
+    count = 0
+    for name, param in model.named_parameters():
+        param.requires_grad = any(fnmatch.fnmatch(name, p) or name.startswith(p + ".") for p in patterns)
+        count += param.numel() if param.requires_grad else 0
+    if count == 0:
+        raise UsageError(f"stage trains nothing: no parameter matches {patterns}")
+    return count
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig, stage: StageConfig):
+    params = [p for p in model.parameters() if p.requires_grad]
+    lr = stage.lr or config.optim.lr
+    kinds = {"adam": torch.optim.Adam, "radam": torch.optim.RAdam}
+    if config.optim.name not in kinds:
+        raise UsageError(f"optim.name must be one of {', '.join(kinds)}")
+    optimizer = kinds[config.optim.name](params, lr=lr, betas=config.optim.betas,
+                                         weight_decay=config.optim.weight_decay)
+    if config.optim.schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(stage.steps, 1),
+                                                               eta_min=config.optim.min_lr)
+    elif config.optim.schedule == "step":
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, config.optim.step_size, config.optim.gamma)
+    elif config.optim.schedule == "constant":
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+    else:
+        raise UsageError("optim.schedule must be cosine, step or constant")
+    return optimizer, scheduler
+
+
+@torch.no_grad()
+def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    for e, p in zip(ema.parameters(), model.parameters()):
+        e.lerp_(p.detach(), 1 - decay)
+    for e, b in zip(ema.buffers(), model.buffers()):
+        e.copy_(b)
+
+
+def rng_state() -> dict:
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if state["cuda"]:
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: Path, payload: dict) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    torch.save(payload, partial)
+    os.replace(partial, path)
+
+
+def validate(model: nn.Module, config: TrainConfig, clips: list, device: torch.device) -> dict[str, float]:
+    """Dev-set PSNR/SSIM on Y and warping error under the task's evaluation protocol."""
+    task = Task("vsr" if config.task == "sr" else config.task, config.scale)
+    metrics = ["psnr_y", "ssim_y", "warp_err@dis"]
+    totals = {m: 0.0 for m in metrics}
+    model.eval()
+    with torch.no_grad():
+        for clip in clips:
+            run = run_task(model, clip, task, device)
+            values, _ = score(run, metrics, 0, {})
+            for m in metrics:
+                totals[m] += values[m] / len(clips)
+    model.train()
+    return totals
+
+
+def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_steps: int | None = None) -> Path:
+    """Train `config` (or continue the run in `config.out` with `resume`); returns the run folder.
+
+    `max_steps` stops early (after that many steps in this call), for tests and time-boxed sessions.
+    """
+    runtime = start_runtime()
+    run = Path(config.out)
+    checkpoint_path = run / CHECKPOINT
+    state = None
+    if resume:
+        if not checkpoint_path.is_file():
+            raise UsageError(f"nothing to resume: {checkpoint_path} not found")
+        state = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+        config = parse_config(state["config"])
+    elif runtime.main:
+        if checkpoint_path.exists():
+            raise UsageError(f"{run} already holds a run; use --resume {run} or another train.out")
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "config.yaml").write_text(dump_config(config))
+
+    for stage in config.stages:  # fail on a bad loss name before spending minutes loading data
+        Objective(stage.losses, scale=config.scale, vgg_weights=config.vgg_weights)
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+    random.seed(config.seed)
+    model, kwargs = build_model(config)
+    model.to(runtime.device).train()
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    step, stage_index, best = 0, -1, -math.inf
+    if state is not None:
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        step, best = state["step"], state["best"]
+
+    sources = find_sources(config.data.videos, exclude=config.data.photos)
+    store = FrameStore(sources, downscale=config.data.hr_downscale, cache=config.data.cache or None)
+    photos = load_photos(config.data.photos, config.data.hr_downscale) if config.data.photo_share > 0 else []
+    samples = TrainSamples(store, photos, config.data, scale=config.scale, seed=config.seed)
+    total = sum(s.steps for s in config.stages)
+    stop = total if max_steps is None else min(total, step + max_steps)
+    loader = DataLoader(samples, batch_size=config.batch, collate_fn=collate, num_workers=config.data.workers,
+                        sampler=StepSampler(step, stop, config.batch, runtime.world, runtime.rank))
+    val_clips = []
+    if runtime.main and config.val.every > 0 and config.val.data:
+        source = open_clips(config.val.data, config.val.layout)
+        val_clips = [c for i, c in enumerate(source) if not config.val.clips or i < config.val.clips]
+
+    autocast = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[config.precision]
+    scaler = torch.amp.GradScaler(enabled=config.precision == "fp16")
+    log = run / "log.csv"
+    writer = _tensorboard(run) if runtime.main else None
+    started, seen = time.perf_counter(), 0
+    optimizer = scheduler = objective = wrapped = None
+    bounds = np.cumsum([s.steps for s in config.stages])
+    for batch_sample in loader:
+        index = int(np.searchsorted(bounds, step, side="right"))
+        if index != stage_index:  # a new stage: what trains, the optimiser, the schedule, the losses
+            stage_index, stage = index, config.stages[index]
+            set_trainable(model, stage.train)
+            wrapped = model if runtime.world == 1 else nn.parallel.DistributedDataParallel(
+                model, find_unused_parameters=True)
+            optimizer, scheduler = make_optimizer(model, config, stage)
+            objective = Objective(stage.losses, scale=config.scale, vgg_weights=config.vgg_weights)
+            objective.to(runtime.device)
+            if state is not None and state["stage"] == index:
+                optimizer.load_state_dict(state["optimizer"])
+                scheduler.load_state_dict(state["scheduler"])
+                scaler.load_state_dict(state["scaler"])
+                set_rng_state(state["rng"])
+            if runtime.main:
+                print(f"stage {stage.name}: steps {int(bounds[index] - stage.steps)}-{int(bounds[index])}, "
+                      f"losses {stage.losses}, training {stage.train}", flush=True)
+        batch = task_batch(batch_sample, config.task)
+        batch.inputs, batch.target = batch.inputs.to(runtime.device), batch.target.to(runtime.device)
+        with torch.autocast(runtime.device.type, dtype=autocast, enabled=autocast is not None):
+            loss, parts = objective(wrapped, batch)
+        if not torch.isfinite(loss):
+            raise TrainingError(f"loss became {loss.item()} at step {step} (stage {stage.name}, terms {parts}); "
+                                f"lower optim.lr or check the data")
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], config.optim.clip_grad)
+        scaler.step(optimizer)
+        scaler.update()
+        scheduler.step()
+        update_ema(ema, model, config.optim.ema)
+        step += 1
+        seen += config.batch * runtime.world
+        if runtime.main and (step % config.log_every == 0 or step == stop):
+            rate = seen / (time.perf_counter() - started)
+            _log(log, writer, step, stage.name, loss.item(), parts, optimizer.param_groups[0]["lr"], rate)
+        if runtime.main and val_clips and (step % config.val.every == 0 or step == total):
+            metrics = validate(ema, config, val_clips, runtime.device)
+            _log(log, writer, step, stage.name, loss.item(), {f"val_{k}": v for k, v in metrics.items()},
+                 optimizer.param_groups[0]["lr"], None)
+            if metrics["psnr_y"] > best:
+                best = metrics["psnr_y"]
+                _export(ema, run / "best.safetensors", config, kwargs, step, metrics, command, started)
+        if runtime.main and (step % config.checkpoint_every == 0 or step == stop):
+            save_checkpoint(checkpoint_path, {"model": model.state_dict(), "ema": ema.state_dict(),
+                                              "optimizer": optimizer.state_dict(),
+                                              "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+                                              "step": step, "stage": stage_index, "best": best, "rng": rng_state(),
+                                              "config": dump_config(config)})
+    if runtime.main and step == total:
+        _export(ema, run / "last.safetensors", config, kwargs, step, None, command, started)
+    if runtime.world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return run
+
+
+
+
+def _export(ema, path: Path, config: TrainConfig, kwargs: dict, step: int, metrics, command: str, started) -> None:
+    extra = {"training": {"data": config.data.videos + config.data.photos, "steps": step, "command": command,
+                          "wall_seconds": round(time.perf_counter() - started, 1), "config": dump_config(config)},
+             "validation": {"metrics": metrics, "protocol": f"{config.task} on {config.val.data}"} if metrics
+             else None}
+    save_weights(ema, path, name=config.model, kwargs=kwargs, extra=extra)
+
+
+def _tensorboard(run: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # optional: `pip install tensorboard`; the CSV log is always written
+        return None
+    return SummaryWriter(str(run / "tensorboard"))
+
+
+def _log(path: Path, writer, step: int, stage: str, loss: float, parts: dict, lr: float, rate: float | None) -> None:
+    line = f"step {step:>7} [{stage}] loss {loss:.5f} " + " ".join(f"{k} {v:.4f}" for k, v in parts.items())
+    line += f" lr {lr:.2e}" + (f" {rate:.1f} samples/s" if rate else "")
+    print(line, file=sys.stdout, flush=True)
+    new = not path.exists()
+    with open(path, "a", newline="") as handle:
+        out = csv.writer(handle)
+        if new:
+            out.writerow(["step", "stage", "key", "value"])
+        out.writerow([step, stage, "loss", loss])
+        for key, value in parts.items():
+            out.writerow([step, stage, key, value])
+    if writer is not None:
+        writer.add_scalar("loss", loss, step)
+        for key, value in parts.items():
+            writer.add_scalar(key, value, step)

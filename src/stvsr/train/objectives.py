@@ -1,0 +1,91 @@
+"""What a training step optimises, per task: which tensors go in, what they are compared with, and the loss terms.
+
+A loss name may carry a stage output: `l1@tpsrm` compares `model.stages(x)["tpsrm"]` with the target resized to
+that output's size (TP-net's staged training); plain names use the model's final output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import UsageError
+from ..losses import VGGLoss, charbonnier, cycle_loss, dual_stream_losses, l1, load_vgg19, mse, ssim_loss
+from ..ops.resize import imresize
+from .data import Sample
+
+SIMPLE = {"l1": l1, "charbonnier": charbonnier, "mse": mse, "ssim": ssim_loss}
+KNOWN = set(SIMPLE) | {"vgg", "cycle", "dual_stream"}
+
+
+@dataclass
+class Batch:
+    inputs: Tensor  # (B, T_in, 3, h, w)
+    target: Tensor  # (B, T_out, 3, H, W)
+    lr: Tensor  # the low-resolution frames the inputs came from
+
+
+def task_batch(sample: Sample, task: str) -> Batch:
+    """stvsr: even LR frames in, all HR out; vsr/sr: LR in, HR out; vfi: even HR frames in, all HR out."""
+    hr, lr = sample.hr, sample.lr
+    if task == "stvsr":
+        return Batch(lr[:, 0::2], hr, lr)
+    if task in ("vsr", "sr"):
+        return Batch(lr, hr, lr)
+    if task == "vfi":
+        return Batch(hr[:, 0::2], hr, lr)
+    raise UsageError(f"cannot train task {task!r}")
+
+
+class Objective:
+    """The weighted loss terms of one stage."""
+
+    def __init__(self, weights: dict[str, float], *, scale: int, vgg_weights: str = ""):
+        for name in weights:
+            base = name.split("@")[0]
+            if base not in KNOWN:
+                raise UsageError(f"unknown loss {name!r}; choose from {', '.join(sorted(KNOWN))} "
+                                 f"(optionally name@stage)")
+        self.weights, self.scale = weights, scale
+        self.vgg = VGGLoss(load_vgg19(vgg_weights or None)) if any(n.startswith("vgg") for n in weights) else None
+
+    def to(self, device: torch.device) -> Objective:
+        if self.vgg is not None:
+            self.vgg.to(device)
+        return self
+
+    def __call__(self, model: nn.Module, batch: Batch) -> tuple[Tensor, dict[str, float]]:
+        core = getattr(model, "module", model)  # unwrapped under DDP, for stages() and streams()
+        needs_stages = any("@" in name for name in self.weights)
+        stages = core.stages(batch.inputs) if needs_stages else None
+        output = model(batch.inputs) if any("@" not in n and n != "dual_stream" for n in self.weights) else None
+        total, parts = 0.0, {}
+        for name, weight in self.weights.items():
+            base, _, stage = name.partition("@")
+            if base == "dual_stream":
+                value = self._dual_stream(core, batch)
+            else:
+                pred = stages[stage] if stage else output
+                target = batch.target
+                if pred.shape[-2:] != target.shape[-2:]:
+                    target = imresize(target, size=tuple(pred.shape[-2:]))
+                value = self._term(base, pred, target, batch)
+            parts[name] = float(value.detach())
+            total = total + weight * value
+        return total, parts
+
+    def _term(self, base: str, pred: Tensor, target: Tensor, batch: Batch) -> Tensor:
+        if base in SIMPLE:
+            return SIMPLE[base](pred, target)
+        if base == "vgg":
+            return self.vgg(pred, target)
+        if base == "cycle":
+            return cycle_loss(pred, batch.inputs, scale=self.scale)
+        raise AssertionError(base)
+
+    def _dual_stream(self, core: nn.Module, batch: Batch) -> Tensor:
+        parts = core.streams(batch.inputs[:, 0], batch.inputs[:, 1])
+        hr = batch.target
+        return dual_stream_losses(parts, hr[:, 0], hr[:, 1], hr[:, 2], scale=self.scale)["total"]

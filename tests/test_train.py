@@ -1,0 +1,116 @@
+"""`stvsr train` end to end on a tiny model: staged losses, exports, exact resume after SIGKILL, DDP, NaN guard."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from stvsr.cli import main
+from stvsr.data.synthetic import translating_clip
+from stvsr.io.testing import write_test_video
+from stvsr.models import load_model
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("traindata")
+    write_test_video(root / "a.mp4", translating_clip(12, 96, 128, seed=1))
+    write_test_video(root / "b.mp4", translating_clip(10, 96, 96, velocity=(-1, 2), seed=2))
+    return root
+
+
+def write_config(path: Path, data: Path, out: Path, **changes) -> Path:
+    config = {"model": "tpnet_tiny", "task": "stvsr", "scale": 4, "batch": 2, "seed": 3,
+              "stages": [{"name": "tpsrm", "steps": 2, "train": ["tpsrm"], "losses": {"l1@tpsrm": 1.0}},
+                         {"name": "all", "steps": 4, "losses": {"l1": 1.0, "ssim": 0.1, "cycle": 1.0}}],
+              "data": {"videos": [str(data)], "photos": [], "photo_share": 0.0, "patch": 8, "frames": 7,
+                       "workers": 0, "cache": str(path.parent / "cache")},
+              "val": {"every": 0}, "log_every": 1, "checkpoint_every": 1, "out": str(out)}
+    config.update(changes)
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_train_exports_weights_with_their_contract(tmp_path, data, capsys):
+    config = write_config(tmp_path / "c.yaml", data, tmp_path / "run")
+    assert main(["train", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "stage tpsrm" in out and "stage all" in out and "cycle" in out
+    model, metadata = load_model(tmp_path / "run/last.safetensors", scale=4, time_factor=2)
+    assert metadata["model"] == "tpnet_tiny" and metadata["training"]["steps"] == 6
+    assert (tmp_path / "run/config.yaml").is_file() and (tmp_path / "run/log.csv").is_file()
+    assert main(["train", "--config", str(config)]) == 2  # the run folder is taken
+
+
+def test_first_stage_trains_only_its_module(tmp_path, data):
+    config = write_config(tmp_path / "c.yaml", data, tmp_path / "run",
+                          stages=[{"name": "tpsrm", "steps": 2, "train": ["tpsrm"], "losses": {"l1@tpsrm": 1.0}}])
+    from stvsr.models import create_model
+
+    torch.manual_seed(3)
+    initial = create_model("tpnet_tiny", scale=4).state_dict()
+    assert main(["train", "--config", str(config), "--set", "optim.ema=0"]) == 0
+    trained = load_file(str(tmp_path / "run/last.safetensors"))
+    changed = {k for k in initial if not torch.equal(initial[k], trained[k])}
+    assert changed and all(k.startswith("tpsrm.") for k in changed)
+
+
+def test_resume_after_sigkill_is_exact(tmp_path, data):
+    stages = [{"name": "all", "steps": 12, "losses": {"l1": 1.0}}]
+    whole = write_config(tmp_path / "whole.yaml", data, tmp_path / "whole", stages=stages)
+    assert main(["train", "--config", str(whole)]) == 0
+
+    killed = write_config(tmp_path / "killed.yaml", data, tmp_path / "killed", stages=stages)
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
+    process = subprocess.Popen([sys.executable, "-m", "stvsr", "train", "--config", str(killed)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    checkpoint = tmp_path / "killed/checkpoint.pt"
+    deadline = time.time() + 120
+    while time.time() < deadline and not checkpoint.exists():
+        time.sleep(0.05)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (tmp_path / "killed/last.safetensors").exists(), "the run finished before it could be killed"
+    assert main(["train", "--resume", str(tmp_path / "killed")]) == 0
+    a = load_file(str(tmp_path / "whole/last.safetensors"))
+    b = load_file(str(tmp_path / "killed/last.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_nan_guard(tmp_path, data, capsys):
+    config = write_config(tmp_path / "c.yaml", data, tmp_path / "run",
+                          stages=[{"name": "all", "steps": 2, "losses": {"l1": float("nan")}}])
+    assert main(["train", "--config", str(config)]) == 6
+    assert "loss became nan at step 0" in capsys.readouterr().err
+
+
+def test_bad_train_arguments(tmp_path, capsys):
+    assert main(["train"]) == 2
+    assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
+    config = tmp_path / "c.yaml"
+    config.write_text("model: tpnet_tiny\nstages: [{losses: {lpips: 1}}]\n")
+    assert main(["train", "--config", str(config)]) == 2
+    assert "unknown loss 'lpips'" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("torchrun", path=str(Path(sys.executable).parent)) is None, reason="no torchrun")
+def test_ddp_with_two_cpu_processes(tmp_path, data):
+    config = write_config(tmp_path / "c.yaml", data, tmp_path / "run",
+                          stages=[{"name": "all", "steps": 3, "losses": {"l1": 1.0}}])
+    torchrun = str(Path(sys.executable).parent / "torchrun")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", "-m", "stvsr", "train", "--config",
+                             str(config)], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("stage all") == 1  # only rank 0 speaks
+    _, metadata = load_model(tmp_path / "run/last.safetensors")
+    assert metadata["training"]["steps"] == 3
