@@ -217,8 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--scale", type=int, choices=(1, 2, 3, 4), default=2, help="spatial factor (default 2)")
     up.add_argument("--time-factor", type=int, choices=(1, 2), default=1,
                     help="frame-rate factor (default 1); 2 doubles the rate, N frames become 2N")
-    up.add_argument("--method", help="method from `stvsr methods`, or spatial+temporal cascade such as dis+bicubic "
-                                     "(default: bicubic; dis for time only; dis+bicubic for both)")
+    up.add_argument("--method", help="method from `stvsr methods`, or spatial+temporal cascade such as bicubic+dis "
+                                     "(default: bicubic; dis for time only; bicubic+dis for both)")
     up.add_argument("--order", choices=("st", "ts"), help="cascade order: st = space then time, ts = time then space")
     up.add_argument("--model", help="a learned model from `stvsr models` (with --weights)")
     up.add_argument("--weights", help="a .safetensors checkpoint; the model is read from it")

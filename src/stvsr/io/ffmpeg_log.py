@@ -13,10 +13,12 @@ _done = False
 
 
 def use_native_ffmpeg_log() -> None:
-    """Switch (once) to FFmpeg's native log handler, keeping its level."""
+    """Switch (once) to FFmpeg's native log handler, showing errors only (FFmpeg's default, INFO, prints every
+    encoder's statistics; stvsr raises its own errors for what matters)."""
     global _done
     if not _done:
         av.logging.restore_default_callback()
+        av.logging.set_libav_level(av.logging.ERROR)
         _done = True
 
 
