@@ -206,7 +206,8 @@ def test_bad_arguments(capsys, tmp_path, ntsc_clip):
     assert not (tmp_path / "o.mp4").exists()
 
 
-def test_ctrl_c_leaves_nothing(tmp_path):
+@pytest.mark.parametrize("sig,code,word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_ctrl_c_or_kill_leaves_nothing(tmp_path, sig, code, word):
     src = tmp_path / "long.mp4"
     write_test_video(src, (translating_clip(1, 240, 320, seed=i)[0] for i in range(150)), tone_hz=440)
     before = digest(src)
@@ -218,9 +219,9 @@ def test_ctrl_c_leaves_nothing(tmp_path):
         time.sleep(0.05)
     assert leftovers(tmp_path), "never started writing"
     time.sleep(0.5)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(sig)
     _, err = process.communicate(timeout=60)
-    assert process.returncode == 130
-    assert err.strip().splitlines() == ["stvsr: interrupted; nothing was written"]
+    assert process.returncode == code
+    assert err.strip().splitlines() == [f"stvsr: {word}; nothing was written"]
     assert not dst.exists() and leftovers(tmp_path) == []
     assert digest(src) == before

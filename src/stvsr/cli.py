@@ -1,19 +1,21 @@
 """The `stvsr` command: thin subcommands over library functions (STYLE §8).
 
 Exit codes: 0 done; 1 internal error (a bug: please report it); 2 bad arguments; 3 unusable input;
-4 output cannot be written; 5 bad weights; 130 interrupted (Ctrl-C).
+4 output cannot be written; 5 bad weights; 6 training diverged; 130 interrupted (Ctrl-C); 143 terminated.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from fractions import Fraction
 from pathlib import Path
 
 from . import __version__
-from .errors import EXIT_INTERRUPTED, StvsrError, UsageError
+from .errors import EXIT_INTERRUPTED, EXIT_TERMINATED, StvsrError, UsageError
 
 
 def _fraction(text: str) -> Fraction:
@@ -218,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--time-factor", type=int, choices=(1, 2), default=1,
                     help="frame-rate factor (default 1); 2 doubles the rate, N frames become 2N")
     up.add_argument("--method", help="method from `stvsr methods`, or spatial+temporal cascade such as bicubic+dis "
-                                     "(default: bicubic; dis for time only; bicubic+dis for both)")
+                                     "(default: bicubic; dis for time only; for both, bicubic+dis up to 1280x720 "
+                                     "output, dis+bicubic above)")
     up.add_argument("--order", choices=("st", "ts"), help="cascade order: st = space then time, ts = time then space")
     up.add_argument("--model", help="a learned model from `stvsr models` (with --weights)")
     up.add_argument("--weights", help="a .safetensors checkpoint; the model is read from it")
@@ -296,9 +299,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM (kill, a shutdown): unwound like Ctrl-C so writers remove their temporary files."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     from .io.ffmpeg_log import silence_ffmpeg
 
     # FFmpeg's own log lines (NAL unit errors and the like) would bury the one line we print about them.
@@ -311,6 +324,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("stvsr: interrupted; nothing was written", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Terminated:
+        print("stvsr: terminated; nothing was written", file=sys.stderr)
+        return EXIT_TERMINATED
     except BrokenPipeError:  # e.g. `stvsr methods | head`
         return 0
 

@@ -35,6 +35,6 @@ class WeightsError(StvsrError):
     exit_code = 5
 
 
-# Ctrl-C: the shell convention 128 + SIGINT.
+# The shell convention 128 + signal number: Ctrl-C (SIGINT) and kill (SIGTERM).
 EXIT_INTERRUPTED = 130
-EXIT_INTERNAL = 1
+EXIT_TERMINATED = 143

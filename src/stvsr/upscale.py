@@ -108,7 +108,7 @@ def run_windows(model: VideoModel, frames: Iterable[Tensor], *, device: torch.de
     yield from outs[next_out - first * k:]
 
 
-def choose_method(config: UpscaleConfig) -> str:
+def choose_method(config: UpscaleConfig, output_pixels: int = 0) -> str:
     """The method spec for `config`: --weights (checked against --model), --method, or the default."""
     if config.weights is not None:
         if config.method:
@@ -121,22 +121,21 @@ def choose_method(config: UpscaleConfig) -> str:
     if config.model:
         raise UsageError(f"--model {config.model} needs --weights FILE "
                          f"(`stvsr models --init {config.model} --out FILE` writes freshly initialised ones)")
-    return config.method or default_method(config.scale, config.time_factor)
+    return config.method or default_method(config.scale, config.time_factor, output_pixels)
 
 
 def upscale_video(config: UpscaleConfig) -> UpscaleSummary:
     """Read `config.input`, upscale it with the chosen method, and write `config.output` atomically."""
     if config.scale < 1 or config.time_factor < 1:
         raise UsageError("--scale and --time-factor must be positive integers")
-    method = choose_method(config)
+    started = time.perf_counter()
+    reader = VideoReader(config.input, folder_fps=config.input_fps)
+    info = reader.info
+    method = choose_method(config, info.width * info.height * config.scale ** 2)
     model = build_method(method, scale=config.scale, time_factor=config.time_factor, order=config.order,
                          tile=resolve_tile(config.tile, config.scale), precision=config.precision)
     device = pick_device(config.device)
     model = model.to(device).eval()
-
-    started = time.perf_counter()
-    reader = VideoReader(config.input, folder_fps=config.input_fps)
-    info = reader.info
     check_destination(config.output, inputs=(config.input,), overwrite=config.overwrite)
     if min(info.width, info.height) < model.min_size:
         raise InputError(f"frames of {info.width}x{info.height} are too small for {method}: it needs at least "
