@@ -97,9 +97,10 @@ def test_bad_train_arguments(tmp_path, capsys):
     assert main(["train"]) == 2
     assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
     config = tmp_path / "c.yaml"
-    config.write_text("model: tpnet_tiny\nstages: [{losses: {lpips: 1}}]\n")
+    config.write_text(f"model: tpnet_tiny\nout: {tmp_path / 'run'}\nstages: [{{losses: {{lpips: 1}}}}]\n")
     assert main(["train", "--config", str(config)]) == 2
     assert "unknown loss 'lpips'" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.skipif(shutil.which("torchrun", path=str(Path(sys.executable).parent)) is None, reason="no torchrun")

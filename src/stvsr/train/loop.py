@@ -166,6 +166,8 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_s
 
     `max_steps` stops early (after that many steps in this call), for tests and time-boxed sessions.
     """
+    for stage in config.stages:  # a bad loss name fails before anything is written or loaded
+        Objective(stage.losses, scale=config.scale, vgg_weights=config.vgg_weights)
     runtime = start_runtime()
     run = Path(config.out)
     checkpoint_path = run / CHECKPOINT
@@ -181,8 +183,6 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_s
         run.mkdir(parents=True, exist_ok=True)
         (run / "config.yaml").write_text(dump_config(config))
 
-    for stage in config.stages:  # fail on a bad loss name before spending minutes loading data
-        Objective(stage.losses, scale=config.scale, vgg_weights=config.vgg_weights)
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     random.seed(config.seed)
