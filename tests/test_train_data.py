@@ -1,5 +1,7 @@
 """Training samples: sources found and cached, crops and augmentation, determinism in (seed, index)."""
 
+import os
+
 import pytest
 import torch
 
@@ -37,6 +39,8 @@ def make(sources, tmp_path, **overrides):
 def test_sources_store_and_cache(sources, tmp_path):
     found = find_sources([str(sources)], exclude=[str(sources / "photos")])
     assert [p.name for p in found] == ["a.mp4", "seq"]
+    relative = os.path.relpath(sources)  # configs give paths relative to the working folder
+    assert [p.name for p in find_sources([relative], exclude=[os.path.join(relative, "photos")])] == ["a.mp4", "seq"]
     store, _ = make(sources, tmp_path)
     assert [tuple(c.shape) for c in store.clips] == [(12, 3, 48, 64), (10, 3, 40, 48)]  # x0.5
     assert store.clips[0].dtype == torch.uint8

@@ -37,7 +37,8 @@ def find_sources(roots: list[str], exclude: list[str] = ()) -> list[Path]:
             found.append(root)
             continue
         for path in sorted(root.rglob("*")):
-            if any(parent in skip for parent in (path, *path.parents)):
+            resolved = path.resolve()
+            if any(parent in skip for parent in (resolved, *resolved.parents)):
                 continue
             if path.is_file() and path.suffix.lower() in VIDEO_EXTENSIONS:
                 found.append(path)
