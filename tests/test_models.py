@@ -216,3 +216,13 @@ def test_space_time_model_through_upscale_and_evaluate(tmp_path, capsys, ntsc_cl
                  "--weights", str(weights)])
     _, err = capsys.readouterr()
     assert code == 2 and "x2 in space" in err
+
+
+def test_tpnet_stages_stop_early():
+    model = create_model("tpnet_tiny")
+    clip = torch.rand(1, 3, 3, 10, 12)
+    assert set(model.stages(clip, until="tpsrm")) == {"tpsrm"}
+    assert set(model.stages(clip, until="fsm")) == {"tpsrm", "fsm"}
+    torch.manual_seed(0)
+    with torch.no_grad():
+        assert torch.equal(model.stages(clip, until="tpsrm")["tpsrm"], model.stages(clip)["tpsrm"])

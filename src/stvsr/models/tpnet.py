@@ -114,19 +114,24 @@ class TPNet(VideoModel):
         self.rm = UNet(9, 3, features=rm_features, depth=2, blocks=3, bottleneck=3, head=5, tail=5) if refine \
             else None
 
-    def stages(self, clip: Tensor) -> dict[str, Tensor]:
-        """Every stage's output: 'tpsrm' (2T−1, ×2 height), 'fsm' (×a, before refinement), 'rm' (final)."""
+    STAGES = ("tpsrm", "fsm", "rm")
+
+    def stages(self, clip: Tensor, *, until: str = "rm") -> dict[str, Tensor]:
+        """Each stage's output up to `until`: 'tpsrm' (2T−1, ×2 height), 'fsm' (×a, before refinement), 'rm'
+        (final). Staged training stops early: the TPSRM stage need not run the later modules."""
         self.check_clip(clip)
         n, t, _, h, w = clip.shape
         vertical = to_vertical_profiles(clip).flatten(0, 1)  # (N·w, 3, h, T)
         v1 = from_vertical_profiles(self.tpsrm(vertical).view(n, w, 3, 2 * h, 2 * t - 1))  # (N, T', 3, 2h, w)
+        if until == "tpsrm":
+            return {"tpsrm": v1}
         horizontal = to_horizontal_profiles(v1).flatten(0, 1)  # (N·2h, 3, T', w)
         v2 = from_horizontal_profiles(self.fsm(horizontal).view(n, 2 * h, 3, 2 * t - 1, 2 * w))
         if self.sr is not None:
             frames = v2.flatten(0, 1)
             v2 = (imresize(frames, 2) + self.sr(frames)).view(n, 2 * t - 1, 3, 4 * h, 4 * w)
         out = {"tpsrm": v1, "fsm": v2}
-        if self.rm is not None:
+        if self.rm is not None and until != "fsm":
             index = torch.arange(2 * t - 1)
             prev, nxt = v2[:, (index - 1).clamp(min=0)], v2[:, (index + 1).clamp(max=2 * t - 2)]
             stacked = torch.cat([prev, v2, nxt], dim=2).flatten(0, 1)

@@ -58,8 +58,11 @@ class Objective:
 
     def __call__(self, model: nn.Module, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         core = getattr(model, "module", model)  # unwrapped under DDP, for stages() and streams()
-        needs_stages = any("@" in name for name in self.weights)
-        stages = core.stages(batch.inputs) if needs_stages else None
+        wanted = [name.partition("@")[2] for name in self.weights if "@" in name]
+        order = getattr(core, "STAGES", ())
+        until = max(wanted, key=order.index) if wanted and all(w in order for w in wanted) else None
+        stages = (core.stages(batch.inputs, until=until) if until else core.stages(batch.inputs)) if wanted \
+            else None
         output = model(batch.inputs) if any("@" not in n and n != "dual_stream" for n in self.weights) else None
         total, parts = 0.0, {}
         for name, weight in self.weights.items():
