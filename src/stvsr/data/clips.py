@@ -32,7 +32,8 @@ class Clip:
         return self.frames.float().div_(255)
 
 
-def _load_frames(files: Sequence[Path], what: str) -> Tensor:
+def load_frames(files: Sequence[Path], what: str) -> Tensor:
+    """8-bit image files of one clip as uint8 (T, 3, H, W); `InputError` naming `what` if sizes differ."""
     arrays = []
     for file in files:
         array = read_image(file)
@@ -98,7 +99,7 @@ class VimeoClips:
         missing = [f.name for f in files if not f.is_file()]
         if missing:
             raise InputError(f"clip {key} is missing {', '.join(missing)}")
-        return Clip(name=key, frames=_load_frames(files, f"clip {key}"))
+        return Clip(name=key, frames=load_frames(files, f"clip {key}"))
 
 
 class FolderClips:
@@ -122,13 +123,13 @@ class FolderClips:
 
     def __iter__(self) -> Iterator[Clip]:
         for name in self.names:
-            frames = _load_frames(list_frame_files(self.gt_root / name), f"clip {name}")
+            frames = load_frames(list_frame_files(self.gt_root / name), f"clip {name}")
             lr = None
             if self.lr_root is not None:
                 lr_files = list_frame_files(self.lr_root / name) if (self.lr_root / name).is_dir() else []
                 if len(lr_files) != len(frames):
                     raise InputError(f"clip {name}: {len(lr_files)} LR frames for {len(frames)} ground-truth frames")
-                lr = _load_frames(lr_files, f"LR clip {name}")
+                lr = load_frames(lr_files, f"LR clip {name}")
             yield Clip(name=name, frames=frames, lr=lr)
 
 

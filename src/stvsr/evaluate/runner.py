@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..data.clips import Clip, open_clips
+from ..data.clips import Clip, load_frames, open_clips
 from ..errors import InputError, UsageError
-from ..io.probe import list_frame_files, read_image
+from ..io.probe import list_frame_files
 from ..metrics import DEFAULT_METRICS, METRICS
 from ..models import build_method
 from ..runtime import pick_device
@@ -86,8 +86,7 @@ def _load_prediction(folder: Path, clip: Clip, target_len: int) -> torch.Tensor:
     if len(files) != target_len:
         raise InputError(f"predictions for {clip.name}: expected {target_len} frames in {clip_dir}, found "
                          f"{len(files)}")
-    frames = [torch.from_numpy(read_image(f)).permute(2, 0, 1).float().div(255) for f in files]
-    return torch.stack(frames)
+    return load_frames(files, f"predictions for {clip.name}").float().div(255)
 
 
 def evaluate(config: EvalConfig) -> EvalResult:

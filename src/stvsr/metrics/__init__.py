@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from torch import Tensor
 
 from .fidelity import mse, psnr, ssim
 from .niqe import niqe

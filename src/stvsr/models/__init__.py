@@ -6,5 +6,5 @@ from .registry import ModelEntry, create_model, list_models, model_entry, regist
 from .build import build_method
 from .checkpoint import load_model, read_metadata, save_weights
 
-__all__ = ["load_model", "read_metadata", "save_weights", "Cascade", "ModelEntry", "PairwiseInterpolator", "SpatialModel", "VideoModel", "build_method",
+__all__ = ["load_model", "read_metadata", "save_weights", "Cascade", "CentreFrameVSR", "ModelEntry", "PairwiseInterpolator", "SpatialModel", "VideoModel", "build_method",
            "create_model", "list_models", "model_entry", "register_model"]
