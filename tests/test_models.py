@@ -154,7 +154,7 @@ def test_models_listing(capsys):
     assert "imdn_tiny" in out and "GFLOPs" in out
 
 
-@pytest.mark.parametrize("name", ["vsr_delta_tiny", "vsr_5parallel_tiny"])
+@pytest.mark.parametrize("name", ["vsr_delta_tiny", "vsr_5parallel_tiny", "flowvsr_tiny", "flowstvsr_tiny"])
 def test_streaming_windows_leave_no_seam(name):
     # Frame by frame, the windowed stream must equal one pass over the whole clip: every kept output saw all the
     # neighbours it uses.
@@ -169,6 +169,29 @@ def test_streaming_windows_leave_no_seam(name):
     streamed = torch.stack(list(run_windows(model, iter(clip), device=torch.device("cpu"))))
     assert streamed.shape == whole.shape
     assert torch.allclose(streamed, whole, atol=1e-5)
+
+
+def test_untrained_flow_refinement_is_exactly_dis():
+    # flowvfi starts from the classical method and learns a correction: before training it must be DIS itself.
+    from stvsr.data.synthetic import translating_clip
+
+    clip = translating_clip(3, 32, 40, velocity=(1, -2))[None]
+    with torch.no_grad():
+        refined = create_model("flowvfi_tiny")(clip)
+        classical = create_model("dis", preset="ultrafast")(clip)
+    assert torch.equal(refined, classical)
+
+
+def test_flow_alignment_brings_neighbours_onto_the_frame():
+    # On a clip that translates, the warped neighbours should match the centre frame far better than unwarped ones.
+    from stvsr.data.synthetic import translating_clip
+
+    model = create_model("flowvsr_tiny")
+    clip = translating_clip(3, 48, 48, velocity=(2, 1))[None]
+    previous, following = model._aligned_neighbours(clip)
+    centre = clip[0, 1, :, 8:-8, 8:-8]
+    for aligned, raw in ((previous[1], clip[0, 0]), (following[1], clip[0, 2])):
+        assert (aligned[:, 8:-8, 8:-8] - centre).abs().mean() < 0.25 * (raw[:, 8:-8, 8:-8] - centre).abs().mean()
 
 
 def test_vfinet_any_time():

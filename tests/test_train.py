@@ -86,6 +86,47 @@ def test_resume_after_sigkill_is_exact(tmp_path, data):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+def sr_config(path: Path, data: Path, out: Path, stages: list, **changes) -> Path:
+    config = write_config(path, data, out, model="imdn_tiny", task="sr", stages=stages, **changes)
+    tree = yaml.safe_load(config.read_text())
+    tree["data"]["frames"] = 1
+    config.write_text(yaml.safe_dump(tree))
+    return config
+
+
+def test_adversarial_stage_trains_the_critic_too(tmp_path, data, capsys):
+    stages = [{"name": "mse", "steps": 2, "losses": {"mse": 1.0}},
+              {"name": "gan", "steps": 2, "losses": {"mse": 1.0, "adversarial": 1e-3}}]
+    config = sr_config(tmp_path / "c.yaml", data, tmp_path / "run", stages, critic="srgan_discriminator_tiny")
+    assert main(["train", "--config", str(config)]) == 0
+    log = capsys.readouterr().out
+    assert "adversarial" in log and "critic" in log.split("stage gan")[1]
+    state = torch.load(tmp_path / "run/checkpoint.pt", weights_only=False)
+    torch.manual_seed(3)
+    from stvsr.models import create_model
+
+    fresh = create_model("srgan_discriminator_tiny").state_dict()
+    assert any(not torch.equal(fresh[k], v) for k, v in state["critic"].items() if v.is_floating_point())
+    assert state["critic_optimizer"]["state"]
+
+
+def test_init_starts_from_given_weights(tmp_path, data, capsys):
+    stages = [{"name": "all", "steps": 2, "losses": {"l1": 1.0}}]
+    first = sr_config(tmp_path / "a.yaml", data, tmp_path / "a", stages)
+    assert main(["train", "--config", str(first), "--set", "optim.ema=0"]) == 0  # exported = trained weights
+    trained = load_file(str(tmp_path / "a/last.safetensors"))
+    # Started from those weights with a vanishing learning rate, the second run must end where the first did.
+    second = sr_config(tmp_path / "b.yaml", data, tmp_path / "b", stages, init=str(tmp_path / "a/last.safetensors"))
+    assert main(["train", "--config", str(second), "--set", "optim.lr=1e-12", "--set", "optim.min_lr=0",
+                 "--set", "optim.ema=0"]) == 0
+    again = load_file(str(tmp_path / "b/last.safetensors"))
+    assert all(torch.allclose(trained[k], again[k], atol=1e-6) for k in trained)
+    # Weights of another model are refused with a clear error.
+    other = write_config(tmp_path / "t.yaml", data, tmp_path / "t", stages=stages)
+    assert main(["train", "--config", str(other), "--set", f"init={tmp_path / 'a/last.safetensors'}"]) == 5
+    assert "do not fit" in capsys.readouterr().err
+
+
 def test_nan_guard(tmp_path, data, capsys):
     config = write_config(tmp_path / "c.yaml", data, tmp_path / "run",
                           stages=[{"name": "all", "steps": 2, "losses": {"l1": float("nan")}}])

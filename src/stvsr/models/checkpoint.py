@@ -62,6 +62,16 @@ def read_metadata(path: str | Path) -> dict:
     return metadata
 
 
+def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
+    """Every tensor of a stvsr weights file (its metadata checked first)."""
+    read_metadata(path)
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return {k: handle.get_tensor(k) for k in handle.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        raise WeightsError(f"cannot read the tensors of {path} (corrupt or truncated?): {error}") from None
+
+
 def load_model(path: str | Path, *, scale: int | None = None, time_factor: int | None = None,
                device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
     """Rebuild the model a weights file describes, load its tensors, and check it against what the caller needs."""
@@ -79,11 +89,7 @@ def load_model(path: str | Path, *, scale: int | None = None, time_factor: int |
         if wanted is not None and have != wanted:
             label = "--scale" if key == "scale" else "--time-factor"
             raise WeightsError(f"{path} holds {name} for {key.replace('_', ' ')} {have}, not {label} {wanted}")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            tensors = {k: handle.get_tensor(k) for k in handle.keys()}
-    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
-        raise WeightsError(f"cannot read the tensors of {path} (corrupt or truncated?): {error}") from None
+    tensors = read_tensors(path)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))

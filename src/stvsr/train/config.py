@@ -77,6 +77,9 @@ class TrainConfig:
     checkpoint_every: int = 500
     out: str = "runs/train"
     vgg_weights: str = ""
+    critic: str = "srgan_discriminator"  # the discriminator of stages with an `adversarial` loss
+    critic_kwargs: dict = field(default_factory=dict)
+    init: str = ""  # weights (.safetensors) to start from: every tensor in the file must fit the model
 
 
 def _coerce(value, hint, where: str):

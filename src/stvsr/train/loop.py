@@ -21,14 +21,16 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch import nn
+from torch import Tensor, nn
 from torch.utils.data import DataLoader, Sampler
 
 from ..data.clips import open_clips
-from ..errors import StvsrError, UsageError
+from ..errors import StvsrError, UsageError, WeightsError
 from ..evaluate.runner import score
 from ..evaluate.tasks import Task, run_task
+from ..losses import discriminator_loss
 from ..models import create_model, model_entry, save_weights
+from ..models.checkpoint import read_tensors
 from .config import StageConfig, TrainConfig, dump_config, parse_config
 from .data import FrameStore, TrainSamples, collate, find_sources, load_photos
 from .objectives import Objective, task_batch
@@ -88,6 +90,19 @@ def build_model(config: TrainConfig) -> tuple[nn.Module, dict]:
     return create_model(config.model, **kwargs), kwargs
 
 
+def init_from(model: nn.Module, path: str) -> None:
+    """Start from the weights in `path` (e.g. an SR model before its adversarial stage, or a VSR model before its
+    space-time fine-tuning): every tensor in the file must exist in `model` with the same shape; tensors the file
+    lacks keep their initialisation."""
+    tensors = read_tensors(path)
+    own = model.state_dict()
+    foreign = [k for k in tensors if k not in own or own[k].shape != tensors[k].shape]
+    if foreign:
+        raise WeightsError(f"init weights {path} do not fit {type(model).__name__}: {len(foreign)} tensors "
+                           f"missing or of another shape (e.g. {foreign[0]})")
+    model.load_state_dict(tensors, strict=False)
+
+
 def set_trainable(model: nn.Module, patterns: list[str]) -> int:
     count = 0
     for name, param in model.named_parameters():
@@ -124,6 +139,19 @@ def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
         e.lerp_(p.detach(), 1 - decay)
     for e, b in zip(ema.buffers(), model.buffers()):
         e.copy_(b)
+
+
+def critic_step(critic: nn.Module, optimizer, real: Tensor, fake: Tensor) -> float:
+    """One discriminator update on real high-resolution frames against the generator's (detached) output."""
+    optimizer.zero_grad(set_to_none=True)
+    loss = discriminator_loss(critic(real.flatten(0, 1)), critic(fake.flatten(0, 1).float()))
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
+def _unwrapped(module: nn.Module | None) -> nn.Module | None:
+    return getattr(module, "module", module)
 
 
 def rng_state() -> dict:
@@ -190,10 +218,22 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_s
     model.to(runtime.device).train()
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     step, stage_index, best = 0, -1, -math.inf
+    if state is None and config.init:
+        init_from(model, config.init)
+        ema.load_state_dict(model.state_dict())
     if state is not None:
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         step, best = state["step"], state["best"]
+    critic = critic_optimizer = None
+    if any("adversarial" in s.losses for s in config.stages):  # SRGAN-style: a discriminator trains alongside
+        critic = create_model(config.critic, **config.critic_kwargs).to(runtime.device).train()
+        critic_optimizer = torch.optim.Adam(critic.parameters(), lr=config.optim.lr, betas=config.optim.betas)
+        if state is not None:
+            critic.load_state_dict(state["critic"])
+            critic_optimizer.load_state_dict(state["critic_optimizer"])
+        if runtime.world > 1:
+            critic = nn.parallel.DistributedDataParallel(critic)
 
     sources = find_sources(config.data.videos, exclude=config.data.photos)
     store = FrameStore(sources, downscale=config.data.hr_downscale, cache=config.data.cache or None)
@@ -236,7 +276,7 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_s
         batch = task_batch(batch_sample, config.task)
         batch.inputs, batch.target = batch.inputs.to(runtime.device), batch.target.to(runtime.device)
         with torch.autocast(runtime.device.type, dtype=autocast, enabled=autocast is not None):
-            loss, parts = objective(wrapped, batch)
+            loss, parts = objective(wrapped, batch, critic)
         if not torch.isfinite(loss):
             raise TrainingError(f"loss became {loss.item()} at step {step} (stage {stage.name}, terms {parts}); "
                                 f"lower optim.lr or check the data")
@@ -247,6 +287,8 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_s
         scaler.step(optimizer)
         scaler.update()
         scheduler.step()
+        if objective.adversarial:
+            parts["critic"] = critic_step(critic, critic_optimizer, batch.target, objective.output.detach())
         update_ema(ema, model, config.optim.ema)
         step += 1
         seen += config.batch * runtime.world
@@ -265,7 +307,9 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_s
                                               "optimizer": optimizer.state_dict(),
                                               "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
                                               "step": step, "stage": stage_index, "best": best, "rng": rng_state(),
-                                              "config": dump_config(config)})
+                                              "config": dump_config(config),
+                                              "critic": _unwrapped(critic).state_dict() if critic else None,
+                                              "critic_optimizer": critic_optimizer.state_dict() if critic else None})
     if runtime.main and step == total:
         _export(ema, run / "last.safetensors", config, kwargs, step, None, command, started)
     if runtime.world > 1:

@@ -12,12 +12,13 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import UsageError
-from ..losses import VGGLoss, charbonnier, cycle_loss, dual_stream_losses, l1, load_vgg19, mse, ssim_loss
+from ..losses import (VGGLoss, adversarial_loss, charbonnier, cycle_loss, dual_stream_losses, l1, load_vgg19, mse,
+                      ssim_loss)
 from ..ops.resize import imresize
 from .data import Sample
 
 SIMPLE = {"l1": l1, "charbonnier": charbonnier, "mse": mse, "ssim": ssim_loss}
-KNOWN = set(SIMPLE) | {"vgg", "cycle", "dual_stream"}
+KNOWN = set(SIMPLE) | {"vgg", "cycle", "dual_stream", "adversarial"}
 
 
 @dataclass
@@ -56,7 +57,14 @@ class Objective:
             self.vgg.to(device)
         return self
 
-    def __call__(self, model: nn.Module, batch: Batch) -> tuple[Tensor, dict[str, float]]:
+    @property
+    def adversarial(self) -> bool:
+        """Whether this stage trains against a critic (the loop then also updates the critic)."""
+        return "adversarial" in self.weights
+
+    def __call__(self, model: nn.Module, batch: Batch, critic: nn.Module | None = None
+                 ) -> tuple[Tensor, dict[str, float]]:
+        """The stage's weighted loss and its terms; the final output is kept in `self.output` for the critic."""
         core = getattr(model, "module", model)  # unwrapped under DDP, for stages() and streams()
         wanted = [name.partition("@")[2] for name in self.weights if "@" in name]
         order = getattr(core, "STAGES", ())
@@ -64,11 +72,14 @@ class Objective:
         stages = (core.stages(batch.inputs, until=until) if until else core.stages(batch.inputs)) if wanted \
             else None
         output = model(batch.inputs) if any("@" not in n and n != "dual_stream" for n in self.weights) else None
+        self.output = output
         total, parts = 0.0, {}
         for name, weight in self.weights.items():
             base, _, stage = name.partition("@")
             if base == "dual_stream":
                 value = self._dual_stream(core, batch)
+            elif base == "adversarial":  # the generator's term: the critic should take its frames for real ones
+                value = adversarial_loss(critic(output.flatten(0, 1)))
             else:
                 pred = stages[stage] if stage else output
                 target = batch.target
