@@ -63,6 +63,28 @@ def test_first_stage_trains_only_its_module(tmp_path, data):
     assert changed and all(k.startswith("tpsrm.") for k in changed)
 
 
+def test_dual_stream_stages_train_streams_then_fusion(tmp_path, data):
+    stages = [{"name": "streams", "steps": 1, "train": ["spatial", "temporal"],
+               "losses": {"dual_stream@spatial": 1.0, "dual_stream@temporal": 1.0}},
+              {"name": "fusion", "steps": 1, "train": ["fusion", "refine"],
+               "losses": {"dual_stream@out": 1.0, "dual_stream@mask": 0.1}}]
+    from stvsr.models import create_model
+
+    for count, allowed in ((1, ("spatial.", "temporal.")), (2, ("spatial.", "temporal.", "fusion.", "refine."))):
+        out = tmp_path / f"run{count}"
+        config = write_config(tmp_path / f"c{count}.yaml", data, out, model="dual_stream_tiny",
+                              stages=stages[:count])
+        tree = yaml.safe_load(config.read_text())
+        tree["data"]["frames"] = 3
+        config.write_text(yaml.safe_dump(tree))
+        torch.manual_seed(3)
+        initial = create_model("dual_stream_tiny", scale=4).state_dict()
+        assert main(["train", "--config", str(config), "--set", "optim.ema=0"]) == 0
+        trained = load_file(str(out / "last.safetensors"))
+        changed = {k.split(".")[0] + "." for k in initial if not torch.equal(initial[k], trained[k])}
+        assert changed == set(allowed)
+
+
 def test_resume_after_sigkill_is_exact(tmp_path, data):
     stages = [{"name": "all", "steps": 12, "losses": {"l1": 1.0}}]
     whole = write_config(tmp_path / "whole.yaml", data, tmp_path / "whole", stages=stages)

@@ -117,6 +117,8 @@ def cmd_models(args: argparse.Namespace) -> int:
                      extra={"training": {"steps": 0, "note": f"freshly initialised, seed {args.seed}"}})
         print(f"wrote {args.out}: {entry.name} {kwargs or ''} with random weights (seed {args.seed})")
         return 0
+    if args.details:
+        return _model_details(args.details)
     rows = [describe(e, flops=not args.no_flops) for e in list_models(args.pattern, learned=True)]
     print(f"{'name':<26} {'task':<7} {'scale':>5} {'time':>5} {'params':>12} {'GFLOPs/frame':>13}")
     for r in rows:
@@ -124,7 +126,47 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"{r['name']:<26} {r['task']:<7} {r['scale'] or '-':>5} {r['time_factor'] or '-':>5} "
               f"{r['params']:>12,} {gflops:>13}")
     print("\nGFLOPs per output frame at 180x144 input (2 FLOPs per multiply-add). Classical methods: `stvsr methods`.")
+    _print_shipped()
     return 0
+
+
+def _print_shipped() -> None:
+    from .models.checkpoint import read_metadata
+    from .models.shipped import SHIPPED
+
+    installed = [s for s in SHIPPED.values() if s.available]
+    if not installed:
+        return
+    print("\nShipped weights (use as --method NAME; model card: stvsr models --details NAME):")
+    width = max(len(s.name) for s in installed)
+    for s in installed:
+        print(f"  {s.name:<{width}}  {read_metadata(s.path)['model']:<16} {s.role}")
+
+
+def _model_details(name: str) -> int:
+    from .models import model_entry
+    from .models.info import describe
+    from .models.shipped import SHIPPED, model_card
+
+    card = model_card(name)
+    if card:
+        print(card.rstrip())
+        return 0
+    entry = model_entry(name)  # a registered model: what it is and what it costs
+    info = describe(entry)
+    print(f"{entry.name} ({entry.task}): {entry.description}")
+    print(f"parameters {info['params']:,}; {info['gflops']:.2f} GFLOPs per output frame at 180x144 input"
+          if info["gflops"] is not None else f"parameters {info['params']:,}")
+    weights = [s.name for s in SHIPPED.values() if s.available and _model_of(s) == entry.name]
+    print(f"shipped weights: {', '.join(weights)}" if weights else
+          f"no shipped weights: train with `stvsr train` or write fresh ones with `stvsr models --init {name}`")
+    return 0
+
+
+def _model_of(entry) -> str:
+    from .models.checkpoint import read_metadata
+
+    return read_metadata(entry.path)["model"]
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -278,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list the learned models, or write freshly initialised weights")
     models.add_argument("pattern", nargs="?", default="*", help="name pattern, e.g. 'imdn*'")
     models.add_argument("--no-flops", action="store_true", help="skip counting FLOPs (faster)")
+    models.add_argument("--details", metavar="NAME", help="the model card of shipped weights, or a model's facts")
     models.add_argument("--init", metavar="NAME", help="write a freshly initialised checkpoint of NAME")
     models.add_argument("--out", type=Path, help="with --init: the .safetensors file to write")
     models.add_argument("--scale", type=int, help="with --init: the model's spatial factor")

@@ -20,6 +20,7 @@ from ..errors import InputError, UsageError
 from ..io.probe import list_frame_files
 from ..metrics import DEFAULT_METRICS, METRICS
 from ..models import build_method
+from ..models.shipped import SHIPPED
 from ..runtime import pick_device
 from .tables import write_outputs
 from .tasks import Task, TaskRun, run_task, target_of
@@ -55,8 +56,11 @@ class EvalResult:
 
 
 def default_methods(task: str) -> list[str]:
-    return {"vsr": ["bicubic", "lanczos"], "vfi": ["repeat", "blend", "dis"],
-            "stvsr": ["repeat+bicubic", "blend+bicubic", "dis+bicubic", "bicubic+dis"]}[task]
+    """The classical baselines of `task`, then every shipped model made for it."""
+    classical = {"vsr": ["bicubic", "lanczos"], "vfi": ["repeat", "blend", "dis"],
+                 "stvsr": ["repeat+bicubic", "blend+bicubic", "dis+bicubic", "bicubic+dis"]}[task]
+    tasks = {"vsr": ("sr", "vsr"), "vfi": ("vfi",), "stvsr": ("stvsr",)}[task]
+    return classical + [s.name for s in SHIPPED.values() if s.available and s.task in tasks]
 
 
 def score(run: TaskRun, names: list[str], crop: int, cache: dict) -> tuple[dict[str, float], list[str]]:

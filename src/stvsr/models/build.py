@@ -11,6 +11,7 @@ from ..errors import UsageError
 from ..ops.tiling import tiled
 from .base import Cascade, VideoModel
 from .checkpoint import load_model
+from .shipped import shipped
 from .registry import ModelEntry, _REGISTRY, create_model, model_entry
 
 SPATIAL_TASKS = ("sr", "vsr")
@@ -43,7 +44,10 @@ class Prepared(VideoModel):
 
 
 def _part(spec: str, scale: int, time_factor: int, tile: int, precision: str) -> tuple[VideoModel, ModelEntry]:
-    """One model of a method spec: a registered classical method, or a weights file."""
+    """One model of a method spec: a registered classical method, shipped weights, or a weights file."""
+    bundled = shipped(spec)
+    if bundled is not None:
+        spec = str(bundled.path)
     if spec.endswith(".safetensors"):
         model, metadata = load_model(Path(spec))
         entry = _REGISTRY[metadata["model"]]
@@ -122,10 +126,18 @@ def resolve_tile(tile: str | int, scale: int) -> int:
 HIGH_RES_FLOW_MAX_PIXELS = 1280 * 720
 
 
+# The shipped model `stvsr upscale` uses for each (scale, time factor) it was trained for; each beats the classical
+# methods on the dev set (numbers in its model card and BENCHMARKS.md).
+DEFAULT_MODELS = {(4, 2): "flowstvsr", (4, 1): "flowvsr", (1, 2): "flowvfi"}
+
+
 def default_method(scale: int, time_factor: int, output_pixels: int = 0) -> str:
-    """The method `stvsr upscale` uses when none is named. For both axes: bicubic then DIS at the high resolution
-    (34.81 dB PSNR-Y on the dev set) up to 1280×720 output, DIS at the input resolution then bicubic (34.16 dB,
-    4.5x faster) for larger outputs."""
+    """The method `stvsr upscale` uses when none is named: the shipped model for this combination, else classical:
+    for both axes, bicubic then DIS at the high resolution (34.81 dB PSNR-Y on the dev set) up to 1280×720 output,
+    DIS at the input resolution then bicubic (34.16 dB, 4.5x faster) for larger outputs."""
+    name = DEFAULT_MODELS.get((scale, time_factor))
+    if name is not None and shipped(name) is not None:
+        return name
     if time_factor == 1:
         return "bicubic"
     if scale == 1:

@@ -19,6 +19,9 @@ from .data import Sample
 
 SIMPLE = {"l1": l1, "charbonnier": charbonnier, "mse": mse, "ssim": ssim_loss}
 KNOWN = set(SIMPLE) | {"vgg", "cycle", "dual_stream", "adversarial"}
+# `dual_stream` is the sum of the dual-stream report's terms (Eq. 11-17); `dual_stream@spatial` etc. one of them,
+# for its staged training (pretrain M_S and M_T, then fusion and refinement, then everything).
+DUAL_STREAM_TERMS = ("out", "fused", "st", "ts", "spatial", "temporal", "mask")
 
 
 @dataclass
@@ -45,10 +48,12 @@ class Objective:
 
     def __init__(self, weights: dict[str, float], *, scale: int, vgg_weights: str = ""):
         for name in weights:
-            base = name.split("@")[0]
+            base, _, part = name.partition("@")
             if base not in KNOWN:
                 raise UsageError(f"unknown loss {name!r}; choose from {', '.join(sorted(KNOWN))} "
                                  f"(optionally name@stage)")
+            if base == "dual_stream" and part and part not in DUAL_STREAM_TERMS:
+                raise UsageError(f"unknown dual-stream term {part!r}; choose from {', '.join(DUAL_STREAM_TERMS)}")
         self.weights, self.scale = weights, scale
         self.vgg = VGGLoss(load_vgg19(vgg_weights or None)) if any(n.startswith("vgg") for n in weights) else None
 
@@ -66,18 +71,21 @@ class Objective:
                  ) -> tuple[Tensor, dict[str, float]]:
         """The stage's weighted loss and its terms; the final output is kept in `self.output` for the critic."""
         core = getattr(model, "module", model)  # unwrapped under DDP, for stages() and streams()
-        wanted = [name.partition("@")[2] for name in self.weights if "@" in name]
+        wanted = [name.partition("@")[2] for name in self.weights if "@" in name and not name.startswith("dual")]
         order = getattr(core, "STAGES", ())
         until = max(wanted, key=order.index) if wanted and all(w in order for w in wanted) else None
         stages = (core.stages(batch.inputs, until=until) if until else core.stages(batch.inputs)) if wanted \
             else None
         output = model(batch.inputs) if any("@" not in n and n != "dual_stream" for n in self.weights) else None
-        self.output = output
+        self.output, self._terms = output, None
         total, parts = 0.0, {}
         for name, weight in self.weights.items():
             base, _, stage = name.partition("@")
             if base == "dual_stream":
-                value = self._dual_stream(core, batch)
+                terms = self._dual_stream(core, batch)
+                if (stage or "total") not in terms:
+                    raise UsageError(f"loss {name}: this model has no {stage!r} term (one mask: no 'mask' term)")
+                value = terms[stage or "total"]
             elif base == "adversarial":  # the generator's term: the critic should take its frames for real ones
                 value = adversarial_loss(critic(output.flatten(0, 1)))
             else:
@@ -99,7 +107,9 @@ class Objective:
             return cycle_loss(pred, batch.inputs, scale=self.scale)
         raise AssertionError(base)
 
-    def _dual_stream(self, core: nn.Module, batch: Batch) -> Tensor:
-        parts = core.streams(batch.inputs[:, 0], batch.inputs[:, 1])
-        hr = batch.target
-        return dual_stream_losses(parts, hr[:, 0], hr[:, 1], hr[:, 2], scale=self.scale)["total"]
+    def _dual_stream(self, core: nn.Module, batch: Batch) -> dict[str, Tensor]:
+        if self._terms is None:  # one pass through both streams serves every dual-stream term of the step
+            parts = core.streams(batch.inputs[:, 0], batch.inputs[:, 1])
+            hr = batch.target
+            self._terms = dual_stream_losses(parts, hr[:, 0], hr[:, 1], hr[:, 2], scale=self.scale)
+        return self._terms

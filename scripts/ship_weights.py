@@ -1,0 +1,129 @@
+"""Install trained weights as a shipped model and write its model card from a fresh dev-set evaluation.
+
+    python scripts/ship_weights.py NAME RUN/best.safetensors [--data ../shared/data/dev/vimeo_septuplet]
+    python scripts/ship_weights.py NAME --card-only      # re-evaluate the installed weights, rewrite the card
+
+NAME is one of stvsr.models.shipped.SHIPPED. The card holds what the weights file says about its training (data,
+steps, wall time, command, config) and a table of the model against the classical baselines for its task, all
+measured in this run with `stvsr evaluate`'s runner on the dev set (never trained on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import torch
+import yaml
+
+from stvsr.evaluate.runner import EvalConfig, evaluate
+from stvsr.evaluate.tables import markdown_tables
+from stvsr.models import create_model, read_metadata
+from stvsr.models.checkpoint import load_model
+from stvsr.models.info import describe
+from stvsr.models.registry import model_entry
+from stvsr.models.shipped import SHIPPED
+
+BASELINES = {
+    "stvsr": ["blend+bicubic", "dis+bicubic", "bicubic+dis"],
+    "vsr": ["bicubic", "imdn_x4"],
+    "vfi": ["blend", "dis"],
+}
+METRICS = ["psnr_y", "ssim_y", "warp_err@dis", "tof"]
+
+
+def task_of(model_task: str) -> str:
+    return "vsr" if model_task == "sr" else model_task
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("name", choices=sorted(SHIPPED))
+    parser.add_argument("weights", nargs="?", type=Path, help="trained weights to install")
+    parser.add_argument("--card-only", action="store_true", help="keep the installed weights; rewrite the card")
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/dev/vimeo_septuplet"))
+    parser.add_argument("--layout", default="vimeo")
+    parser.add_argument("--extra", default="", help="more methods for the table, comma-separated")
+    args = parser.parse_args()
+    entry = SHIPPED[args.name]
+    if args.weights is None and not args.card_only:
+        parser.error("give the weights to install, or --card-only")
+    if args.weights is not None:
+        load_model(args.weights)  # refuses corrupt or mismatched files before anything is replaced
+        entry.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = entry.path.with_name(f".{entry.path.name}.partial")
+        shutil.copyfile(args.weights, partial)
+        partial.replace(entry.path)
+
+    metadata = read_metadata(entry.path)
+    model_name, kwargs = metadata["model"], metadata.get("kwargs", {})
+    task = task_of(model_entry(model_name).task)
+    methods = [args.name] + [m for m in BASELINES[task] if m != args.name]
+    methods += [m for m in args.extra.split(",") if m]
+    started = time.perf_counter()
+    result = evaluate(EvalConfig(data=args.data, layout=args.layout, task=task, methods=methods,
+                                 metrics=METRICS, scale=metadata.get("scale") if task != "vfi" else 4))
+    seconds = time.perf_counter() - started
+    info = describe(model_entry(model_name), **kwargs)
+    card = render_card(entry, metadata, info, result, task, args, seconds)
+    partial = entry.card_path.with_name(f".{entry.card_path.name}.partial")
+    partial.write_text(card)
+    partial.replace(entry.card_path)
+    print(card)
+    return 0
+
+
+def render_card(entry, metadata: dict, info: dict, result, task: str, args, seconds: float) -> str:
+    training = metadata.get("training") or {}
+    config = yaml.safe_load(training.get("config", "")) or {}
+    size = entry.path.stat().st_size / 1e6
+    ours = result.means[entry.name]
+    lines = [
+        f"# {entry.name}",
+        "",
+        f"{entry.role}. Model `{metadata['model']}` {json.dumps(metadata.get('kwargs', {}))}: "
+        f"{model_entry(metadata['model']).description}.",
+        "",
+        f"- Parameters: {info['params']:,}; {info['gflops']:.2f} GFLOPs per output frame at 180x144 input; "
+        f"weights file {size:.2f} MB (safetensors, EMA of the trained weights).",
+        f"- Scale x{metadata.get('scale')}, time x{metadata.get('time_factor')}; input "
+        f"{metadata.get('input')}.",
+        "",
+        "## Training",
+        "",
+        f"- Recipe: `configs/{entry.recipe}.yaml`; reproduce with `stvsr train --config configs/{entry.recipe}.yaml`"
+        + (" (after `configs/sr.yaml`, whose weights it starts from)" if config.get("init") else "") + ".",
+        f"- Data: {', '.join(training.get('data', []))} (antialiased x0.5 HR, BI degradation on the fly); "
+        "never the dev set.",
+        f"- Steps: {training.get('steps')} x batch {config.get('batch')} "
+        f"(LR patch {config.get('data', {}).get('patch')}, precision {config.get('precision')}); "
+        f"wall time {training.get('wall_seconds', 0) / 60:.0f} min on a 2-core CPU (no GPU).",
+        f"- Losses: " + "; ".join(f"{s.get('name')}: {s.get('losses')}" for s in config.get("stages", [])) + ".",
+        f"- Command: `{training.get('command')}`",
+        "",
+        f"## Dev-set results ({task} protocol)",
+        "",
+        f"Measured {time.strftime('%Y-%m-%d')} by `python scripts/ship_weights.py {entry.name} --card-only` on "
+        f"{result.protocol['dataset']['clips']} clips of {args.data} ({args.layout} layout), with the baselines "
+        f"in the same run ({seconds:.0f} s, {platform.machine()}, {torch.get_num_threads()} threads). "
+        "Warping error x1e-3 and tOF: lower is better.",
+        "",
+        markdown_tables(result, METRICS).split("\n\nPer clip")[0],
+        "",
+        f"Protocol: {json.dumps(result.protocol['task'])}.",
+        "",
+    ]
+    best_baseline = max((m for m in result.means if m != entry.name), key=lambda m: result.means[m]["psnr_y"])
+    gain = ours["psnr_y"] - result.means[best_baseline]["psnr_y"]
+    lines += [f"PSNR-Y {ours['psnr_y']:.2f} dB: {gain:+.2f} dB against the best baseline here ({best_baseline}).",
+              ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

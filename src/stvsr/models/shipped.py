@@ -1,0 +1,56 @@
+"""The trained weights stvsr ships, by name: `--method flowstvsr` runs the bundled flowstvsr weights.
+
+Every file was trained on this project's training footage on a 2-core CPU with a recipe in `configs/`; its model
+card (Markdown beside it, `stvsr models --details NAME`) says how, and what it reached on the dev set next to the
+classical baselines measured in the same run (`python scripts/ship_weights.py` writes both).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+
+@dataclass(frozen=True)
+class Shipped:
+    name: str  # what users type: --method NAME
+    task: str  # sr | vsr | vfi | stvsr
+    recipe: str  # configs/<recipe>.yaml
+    role: str
+
+    @property
+    def path(self) -> Path:
+        return WEIGHTS_DIR / f"{self.name}.safetensors"
+
+    @property
+    def card_path(self) -> Path:
+        return WEIGHTS_DIR / f"{self.name}.md"
+
+    @property
+    def available(self) -> bool:
+        return self.path.is_file()
+
+
+SHIPPED = {s.name: s for s in [
+    Shipped("flowstvsr", "stvsr", "flowstvsr", "default space-time model: x4 space, x2 time"),
+    Shipped("flowstvsr_fast", "stvsr", "flowstvsr_fast", "fast space-time model for CPUs: x4 space, x2 time"),
+    Shipped("flowvsr", "vsr", "flowvsr", "multi-frame video SR, x4"),
+    Shipped("flowvfi", "vfi", "flowvfi", "frame interpolation, x2"),
+    Shipped("imdn_x4", "sr", "sr", "per-frame SR, x4 (pixel loss)"),
+    Shipped("imdn_x4_gan", "sr", "sr_gan", "per-frame SR, x4, GAN-trained twin of imdn_x4"),
+]}
+
+
+def shipped(name: str) -> Shipped | None:
+    """The shipped weights called `name`, if stvsr has them installed."""
+    entry = SHIPPED.get(name)
+    return entry if entry is not None and entry.available else None
+
+
+def model_card(name: str) -> str:
+    entry = shipped(name)
+    if entry is None:
+        return ""
+    return entry.card_path.read_text() if entry.card_path.is_file() else f"# {name}\n\n{entry.role}\n"
