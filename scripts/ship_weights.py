@@ -23,7 +23,7 @@ import yaml
 
 from stvsr.evaluate.runner import EvalConfig, evaluate
 from stvsr.evaluate.tables import markdown_tables
-from stvsr.models import create_model, read_metadata
+from stvsr.models import read_metadata
 from stvsr.models.checkpoint import load_model
 from stvsr.models.info import describe
 from stvsr.models.registry import model_entry
@@ -103,7 +103,7 @@ def render_card(entry, metadata: dict, info: dict, result, task: str, args, seco
         f"- Steps: {training.get('steps')} x batch {config.get('batch')} "
         f"(LR patch {config.get('data', {}).get('patch')}, precision {config.get('precision')}); "
         f"wall time {training.get('wall_seconds', 0) / 60:.0f} min on a 2-core CPU (no GPU).",
-        f"- Losses: " + "; ".join(f"{s.get('name')}: {s.get('losses')}" for s in config.get("stages", [])) + ".",
+        "- Losses: " + "; ".join(f"{s.get('name')}: {s.get('losses')}" for s in config.get("stages", [])) + ".",
         f"- Command: `{training.get('command')}`",
         "",
         f"## Dev-set results ({task} protocol)",

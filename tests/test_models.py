@@ -182,6 +182,17 @@ def test_untrained_flow_refinement_is_exactly_dis():
     assert torch.equal(refined, classical)
 
 
+def test_untrained_flow_space_time_model_is_exactly_dis_then_bicubic():
+    from stvsr.data.synthetic import translating_clip
+    from stvsr.models import Cascade
+
+    clip = translating_clip(4, 24, 32, velocity=(1, 1))[None]
+    with torch.no_grad():
+        model = create_model("flowstvsr_tiny")(clip)
+        classical = Cascade(create_model("dis", preset="ultrafast"), create_model("bicubic", scale=4))(clip)
+    assert torch.allclose(model, classical, atol=1e-6)
+
+
 def test_flow_alignment_brings_neighbours_onto_the_frame():
     # On a clip that translates, the warped neighbours should match the centre frame far better than unwarped ones.
     from stvsr.data.synthetic import translating_clip

@@ -41,6 +41,9 @@ class FlowVSR(VideoModel):
         self.scale, self.time_factor, self.preset = scale, time_factor, preset
         self.interpolate = FlowInterpolation(time_factor=2, preset=preset) if time_factor == 2 else None
         self.net = IMDNBackbone(c_in=9, features=features, blocks=blocks, scale=(scale, scale))
+        last = self.net.up[0]  # zero residual: an untrained model is exactly the classical pipeline
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
         # Each output frame needs one frame of context each side (one input frame, or one interpolated frame).
         self.window = 12 if time_factor == 1 else 6
         self.window_overlap = 2

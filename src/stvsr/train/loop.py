@@ -134,7 +134,10 @@ def make_optimizer(model: nn.Module, config: TrainConfig, stage: StageConfig):
 
 
 @torch.no_grad()
-def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
+def update_ema(ema: nn.Module, model: nn.Module, decay: float, step: int) -> None:
+    """EMA with warm-up (decay (1 + step) / (10 + step) until it reaches `decay`): a plain 0.999 EMA would still
+    be 60% random initialisation after 500 steps, and 5% after 3000."""
+    decay = min(decay, (1 + step) / (10 + step))
     for e, p in zip(ema.parameters(), model.parameters()):
         e.lerp_(p.detach(), 1 - decay)
     for e, b in zip(ema.buffers(), model.buffers()):
@@ -289,7 +292,7 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_s
         scheduler.step()
         if objective.adversarial:
             parts["critic"] = critic_step(critic, critic_optimizer, batch.target, objective.output.detach())
-        update_ema(ema, model, config.optim.ema)
+        update_ema(ema, model, config.optim.ema, step)
         step += 1
         seen += config.batch * runtime.world
         if runtime.main and (step % config.log_every == 0 or step == stop):
