@@ -233,7 +233,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                         scale=args.scale, degradation=args.degradation, window_mode=args.windows, metrics=metrics,
                         crop_border=args.crop_border, predictions=_predictions(args.pred), out=Path(out),
                         device=args.device, max_clips=args.max_clips, list_file=args.list_file, lr_dir=args.lr_dir,
-                        progress=not args.quiet and sys.stderr.isatty())
+                        progress=not args.quiet and sys.stderr.isatty(), visuals=args.visuals)
     for name, folder in config.predictions.items():
         if not folder.is_dir():
             raise UsageError(f"--pred {name}: folder not found: {folder}")
@@ -241,7 +241,60 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(markdown_tables(result, metrics))
     for note in result.protocol["notes"]:
         print(f"note: {note}")
-    print(f"wrote {result.out}/results.json, per_clip.csv, table.md")
+    print(f"wrote {result.out}/results.json, per_clip.csv, table.md" + (", visuals/" if result.visuals else ""))
+    print(f"report: stvsr report {result.out}")
+    return 0
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    import time
+
+    if args.study == "tradeoff":
+        from .evaluate.study import TradeoffConfig, tradeoff
+
+        classifiers = {}
+        for item in args.classifier or []:
+            stream, sep, path = item.partition("=")
+            if not sep or stream not in ("frame", "flow"):
+                raise UsageError(f"--classifier takes frame=FILE or flow=FILE, got {item!r}")
+            classifiers[stream] = path
+        out = args.out or Path("runs") / time.strftime("tradeoff-%Y%m%d-%H%M%S")
+        config = TradeoffConfig(data=Path(args.data), layout=args.layout, task=args.task,
+                                methods=_split(args.methods), out=Path(out), scale=args.scale,
+                                max_clips=args.max_clips, device=args.device, classifiers=classifiers,
+                                recognition=not args.no_recognition, action_clips=args.action_clips,
+                                visuals=args.visuals, progress=not args.quiet and sys.stderr.isatty())
+        study = tradeoff(config)
+        from .evaluate.study import study_table
+
+        print(study_table(study))
+        print(f"wrote {config.out}/study.json, study.md, plots/ ({len(study['plots'])} plots), results.json")
+        print(f"report: stvsr report {config.out}")
+        return 0
+    from .evaluate.beta import BetaConfig, beta_study
+
+    betas = [float(b) for b in _split(args.betas)] if args.betas else None
+    if betas is not None and any(b < 0 for b in betas):
+        raise UsageError("--betas must be zero or positive")
+    config = BetaConfig(out=Path(args.out or "runs/beta-study"), steps=args.steps, max_steps=args.max_steps,
+                        videos=[args.train_data], photos=[], cache=args.cache or "", data=Path(args.data),
+                        layout=args.layout, max_clips=args.max_clips)
+    if betas:
+        config.betas = betas
+    beta_study(config)
+    print((config.out / "study.md").read_text())
+    print(f"wrote {config.out}/beta.png, study.json, study.md; runs in {config.out}/beta_*")
+    print(f"report: stvsr report {config.out}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .evaluate.report import build_report
+
+    if not args.run.is_dir():
+        raise UsageError(f"run folder not found: {args.run}")
+    page = build_report(args.run)
+    print(f"wrote {page} (open it in a browser; the folder works offline)")
     return 0
 
 
@@ -315,7 +368,47 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", type=Path, help="results folder (default runs/evaluate-<time>)")
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda[:N]")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
+    ev.add_argument("--visuals", type=int, default=4, metavar="N",
+                    help="keep crops, error maps and scanlines of the first N clips for `stvsr report` (default 4)")
     ev.set_defaults(func=cmd_evaluate)
+
+    st = sub.add_parser("study", help="the spatial-temporal trade-off study (tradeoff) and the beta sweep (beta)",
+                        description="tradeoff: score methods on spatial and temporal axes (and recognition "
+                                    "error) and plot each pair with its Pareto front. beta: train the siamese "
+                                    "two-frame model for several warping-loss weights and plot the metrics.")
+    study = st.add_subparsers(dest="study", required=True, metavar="STUDY")
+    to = study.add_parser("tradeoff", help="methods on spatial vs temporal axes, with Pareto fronts")
+    to.add_argument("--data", required=True, help="dataset folder or video")
+    to.add_argument("--layout", required=True, choices=("vimeo", "folders", "video"))
+    to.add_argument("--task", default="stvsr", choices=("vsr", "stvsr"))
+    to.add_argument("--methods", help="comma-separated (default: bicubic, the shipped SR, VSR and STVSR models "
+                                      "and, for stvsr, the classical cascades)")
+    to.add_argument("--scale", type=int, default=4)
+    to.add_argument("--max-clips", type=int, help="only the first N clips")
+    to.add_argument("--classifier", action="append", metavar="STREAM=FILE",
+                    help="recognition axis: frame=FILE or flow=FILE (TorchScript .pt or stvsr .safetensors); "
+                         "default: the shipped action classifiers")
+    to.add_argument("--no-recognition", action="store_true", help="skip the recognition axis")
+    to.add_argument("--action-clips", type=int, default=64, help="procedural action clips scored (default 64)")
+    to.add_argument("--visuals", type=int, default=4, metavar="N", help="clips with crops for the report")
+    to.add_argument("--out", type=Path, help="study folder (default runs/tradeoff-<time>)")
+    to.add_argument("--device", default="auto")
+    to.add_argument("--quiet", action="store_true")
+    be = study.add_parser("beta", help="train the siamese model per warping-loss weight beta and plot")
+    be.add_argument("--betas", help="comma-separated beta values (default 0,0.01,0.1,1,10)")
+    be.add_argument("--steps", type=int, default=400, help="training steps per beta (default 400)")
+    be.add_argument("--max-steps", type=int, help="stop each run after N steps in this call (resume later)")
+    be.add_argument("--train-data", default="../shared/data/train", help="training videos/frame folders")
+    be.add_argument("--cache", help="folder for decoded training sources")
+    be.add_argument("--data", default="../shared/data/dev/vimeo_septuplet", help="where each beta is scored")
+    be.add_argument("--layout", default="vimeo", choices=("vimeo", "folders", "video"))
+    be.add_argument("--max-clips", type=int)
+    be.add_argument("--out", type=Path, help="study folder (default runs/beta-study); runs are cached there")
+    st.set_defaults(func=cmd_study)
+
+    rp = sub.add_parser("report", help="a static HTML page from an evaluate or study run")
+    rp.add_argument("run", type=Path, metavar="RUN_DIR")
+    rp.set_defaults(func=cmd_report)
 
     models = sub.add_parser("models", help="list the learned models, or write freshly initialised weights")
     models.add_argument("pattern", nargs="?", default="*", help="name pattern, e.g. 'imdn*'")

@@ -118,13 +118,17 @@ def load_classifier(stream: str, path: str | Path | None = None) -> Classifier:
     return Classifier(stream, tuple(meta["classes"]), net.eval())
 
 
-def recognition_errors(method: nn.Module, clips: list[ActionClip], task: Task, classifiers: list[Classifier],
-                       device: torch.device) -> dict[str, float]:
-    """Error rate (1 − accuracy) of each classifier on the method's outputs for `clips` under `task`."""
+def recognition_errors(method: nn.Module | None, clips: list[ActionClip], task: Task,
+                       classifiers: list[Classifier], device: torch.device) -> dict[str, float]:
+    """Error rate (1 − accuracy) of each classifier on the method's outputs for `clips` under `task`; with
+    `method` None, on the ground-truth clips themselves (the classifiers' own error, the floor of the axis)."""
     wrong = {c.stream: 0 for c in classifiers}
     for i, action in enumerate(clips):
         clip = Clip(name=f"action{i}", frames=action.frames.mul(255).round().to(torch.uint8))
-        output = run_task(method, clip, task, device).prediction.clamp(0, 1)
+        if method is None:
+            output = clip.float_frames()
+        else:
+            output = run_task(method, clip, task, device).prediction.clamp(0, 1)
         # The study scores what the method made: the rounded 8-bit frames a user would see.
         output = output.mul(255).round().div(255)[None]
         for classifier in classifiers:

@@ -24,6 +24,7 @@ from ..models.shipped import SHIPPED
 from ..runtime import pick_device
 from .tables import write_outputs
 from .tasks import Task, TaskRun, run_task, target_of
+from .visuals import save_visuals, slug
 
 
 @dataclass
@@ -44,6 +45,7 @@ class EvalConfig:
     list_file: Path | None = None
     lr_dir: str | None = None
     progress: bool = False
+    visuals: int = 0  # with `out`: keep crops, error maps and scanlines of this many clips (for `stvsr report`)
 
 
 @dataclass
@@ -53,6 +55,7 @@ class EvalResult:
     means: dict[str, dict]  # method -> metric -> mean over clips
     methods: dict[str, dict]  # method -> {"params": n, ...}
     out: Path | None = None
+    visuals: dict = field(default_factory=dict)  # clip -> its pictures (visuals.save_visuals)
 
 
 def default_methods(task: str) -> list[str]:
@@ -106,7 +109,7 @@ def evaluate(config: EvalConfig) -> EvalResult:
         models[spec] = model.to(device).eval()
     clips = open_clips(config.data, config.layout, list_file=config.list_file, lr_dir=config.lr_dir)
 
-    rows, notes = [], set()
+    rows, notes, visuals = [], set(), {}
     started = time.perf_counter()
     total = min(len(clips), config.max_clips) if config.max_clips is not None else len(clips)
     bar = tqdm(total=total, unit="clip", disable=not config.progress, leave=False)
@@ -121,6 +124,8 @@ def evaluate(config: EvalConfig) -> EvalResult:
             target, scored = target_of(clip, task)
             runs[name] = TaskRun(prediction=_load_prediction(folder, clip, len(target)), target=target,
                                  scored=scored, seconds=math.nan)
+        if config.out is not None and index < config.visuals:
+            visuals[clip.name] = save_visuals(Path(config.out) / "visuals" / slug(clip.name), runs, task)
         cache: dict = {}
         for name, run in runs.items():
             values, clip_notes = score(run, config.metrics, config.crop_border, cache)
@@ -150,7 +155,7 @@ def evaluate(config: EvalConfig) -> EvalResult:
         "wall_seconds": round(time.perf_counter() - started, 2),
         "notes": sorted(notes),
     }
-    result = EvalResult(protocol=protocol, rows=rows, means=means, methods=info)
+    result = EvalResult(protocol=protocol, rows=rows, means=means, methods=info, visuals=visuals)
     if config.out is not None:
         result.out = write_outputs(result, config.out, config.metrics)
     return result

@@ -56,7 +56,8 @@ def write_outputs(result, out: Path, metrics: list[str]) -> Path:
     """Write results.json, per_clip.csv and table.md into `out` (created), each file replaced atomically."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    document = {"protocol": result.protocol, "methods": result.methods, "means": result.means, "rows": result.rows}
+    document = {"protocol": result.protocol, "methods": result.methods, "means": result.means, "rows": result.rows,
+                "metrics": metrics, "visuals": getattr(result, "visuals", {})}
     _atomic_write(out / "results.json", json.dumps(_json_safe(document), indent=2))
     keys = ["clip", "method"] + metrics + ["seconds_per_frame"]
     tmp = out / ".per_clip.csv.tmp"

@@ -13,12 +13,13 @@ from torch import Tensor, nn
 
 from ..errors import UsageError
 from ..losses import (VGGLoss, adversarial_loss, charbonnier, cycle_loss, dual_stream_losses, l1, load_vgg19, mse,
-                      ssim_loss)
+                      occlusion_weight, ssim_loss, warping_loss)
+from ..ops.flow import dis_flow
 from ..ops.resize import imresize
 from .data import Sample
 
 SIMPLE = {"l1": l1, "charbonnier": charbonnier, "mse": mse, "ssim": ssim_loss}
-KNOWN = set(SIMPLE) | {"vgg", "cycle", "dual_stream", "adversarial"}
+KNOWN = set(SIMPLE) | {"vgg", "cycle", "dual_stream", "adversarial", "warp"}
 # `dual_stream` is the sum of the dual-stream report's terms (Eq. 11-17); `dual_stream@spatial` etc. one of them,
 # for its staged training (pretrain M_S and M_T, then fusion and refinement, then everything).
 DUAL_STREAM_TERMS = ("out", "fused", "st", "ts", "spatial", "temporal", "mask")
@@ -105,6 +106,8 @@ class Objective:
             return self.vgg(pred, target)
         if base == "cycle":
             return cycle_loss(pred, batch.inputs, scale=self.scale)
+        if base == "warp":
+            return _warp_term(pred, target)
         raise AssertionError(base)
 
     def _dual_stream(self, core: nn.Module, batch: Batch) -> dict[str, Tensor]:
@@ -113,3 +116,14 @@ class Objective:
             hr = batch.target
             self._terms = dual_stream_losses(parts, hr[:, 0], hr[:, 1], hr[:, 2], scale=self.scale)
         return self._terms
+
+
+def _warp_term(pred: Tensor, target: Tensor) -> Tensor:
+    """The trade-off study's E_warp: each output frame against the next one warped onto it, with the ground
+    truth's DIS flow and occlusion weight, averaged over the consecutive pairs of (B, T, 3, H, W) clips."""
+    a, b = target[:, :-1].flatten(0, 1), target[:, 1:].flatten(0, 1)
+    with torch.no_grad():
+        flow = dis_flow(a.float(), b.float())
+        weight = occlusion_weight(a.float(), b.float(), flow)
+    return warping_loss(pred[:, :-1].flatten(0, 1), pred[:, 1:].flatten(0, 1), flow.to(pred.dtype),
+                        weight.to(pred.dtype))
