@@ -103,6 +103,8 @@ def niqe_y(y: Tensor) -> float:
     features = np.concatenate(per_scale, axis=1)
     mu = np.nanmean(features, axis=0)
     complete = features[~np.isnan(features).any(axis=1)]
+    if len(complete) < 2:  # a single block has no covariance: NIQE is undefined
+        return float("nan")
     cov = np.cov(complete, rowvar=False)
     diff = mu_p - mu
     return float(np.sqrt(diff @ np.linalg.pinv((cov_p + cov) / 2) @ diff))
