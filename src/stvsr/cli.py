@@ -204,6 +204,7 @@ def cmd_methods(args: argparse.Namespace) -> int:
     print("\nCombine a spatial (sr) and a temporal (vfi) method with '+', applied in the order written: "
           "dis+bicubic interpolates, then resizes. A .safetensors file of a learned model (`stvsr models`) is a "
           "method too.")
+    _print_shipped()
     return 0
 
 

@@ -34,7 +34,7 @@ class FlowVSR(VideoModel):
     min_size = 16  # DIS needs room for its 8×8 patches
 
     def __init__(self, *, scale: int = 4, time_factor: int = 1, features: int = 32, blocks: int = 4,
-                 preset: str = "medium"):
+                 preset: str = "medium", window: int | None = None):
         super().__init__()
         if time_factor not in (1, 2):
             raise ValueError("FlowVSR supports time_factor 1 or 2")
@@ -44,8 +44,11 @@ class FlowVSR(VideoModel):
         last = self.net.up[0]  # zero residual: an untrained model is exactly the classical pipeline
         nn.init.zeros_(last.weight)
         nn.init.zeros_(last.bias)
-        # Each output frame needs one frame of context each side (one input frame, or one interpolated frame).
-        self.window = 12 if time_factor == 1 else 6
+        # Each output frame needs one frame of context each side (one input frame, or one interpolated frame),
+        # so streaming windows overlap by 2 input frames; longer windows recompute less, shorter ones hold less.
+        self.window = window or (12 if time_factor == 1 else 6)
+        if self.window < 3:
+            raise ValueError("window must be at least 3 frames")
         self.window_overlap = 2
 
     def forward(self, clip: Tensor) -> Tensor:
@@ -114,8 +117,10 @@ def flowstvsr(*, scale: int = 4, time_factor: int = 2, features: int = 48, block
 
 @register_model("flowstvsr_fast", task="stvsr", description="flowstvsr sized for 10+ output frames/s on 2 CPU cores")
 def flowstvsr_fast(*, scale: int = 4, time_factor: int = 2, features: int = 24, blocks: int = 3,
-                   preset: str = "fast") -> FlowVSR:
-    return FlowVSR(scale=scale, time_factor=time_factor, features=features, blocks=blocks, preset=preset)
+                   preset: str = "fast", window: int = 12) -> FlowVSR:
+    # 12-frame windows: 2 of every 12 input frames are recomputed, not 2 of 6 (1.15x the work instead of 1.4x).
+    return FlowVSR(scale=scale, time_factor=time_factor, features=features, blocks=blocks, preset=preset,
+                   window=window)
 
 
 @register_model("flowstvsr_tiny", task="stvsr", description="flowstvsr, tiny variant for tests")

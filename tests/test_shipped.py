@@ -1,0 +1,87 @@
+"""The shipped weights: present, loadable, documented, used by default, and better than the classical methods on a
+clip they never saw."""
+
+import pytest
+import torch
+
+from stvsr.cli import main
+from stvsr.data.synthetic import translating_clip
+from stvsr.evaluate.tasks import Task
+from stvsr.io import probe
+from stvsr.metrics.fidelity import psnr
+from stvsr.models import build_method, load_model
+from stvsr.models.build import DEFAULT_MODELS, default_method
+from stvsr.models.shipped import SHIPPED, WEIGHTS_DIR
+
+EXPECTED = {"flowstvsr": ("stvsr", 4, 2), "flowstvsr_fast": ("stvsr", 4, 2), "flowvsr": ("vsr", 4, 1),
+            "flowvfi": ("vfi", 1, 2), "imdn_x4": ("sr", 4, 1), "imdn_x4_gan": ("sr", 4, 1)}
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_every_shipped_model_is_in_the_package_with_its_card(name):
+    entry = SHIPPED[name]
+    assert entry.available, f"{entry.path} missing"
+    assert entry.path.stat().st_size < 5_000_000  # the repo stays light
+    model, metadata = load_model(entry.path)
+    assert (metadata["task"], metadata["scale"], metadata["time_factor"]) == EXPECTED[name]
+    assert metadata["training"]["steps"] > 0 and "command" in metadata["training"]
+    card = entry.card_path.read_text()
+    assert "## Dev-set results" in card and f"configs/{entry.recipe}.yaml" in card
+
+
+def test_model_card_and_details(capsys):
+    assert main(["models", "--details", "flowstvsr"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# flowstvsr") and "bicubic+dis" in out
+    assert main(["models", "--details", "imdn"]) == 0
+    assert "shipped weights: imdn_x4, imdn_x4_gan" in capsys.readouterr().out
+    assert main(["models", "--details", "nonexistent"]) == 2
+
+
+def test_defaults_are_the_shipped_models():
+    assert default_method(4, 2) == DEFAULT_MODELS[(4, 2)] == "flowstvsr"
+    assert default_method(4, 1) == "flowvsr"
+    assert default_method(2, 2) in ("bicubic+dis", "dis+bicubic")  # no x2 model is shipped
+
+
+def _clip():
+    # A real-footage-like test: smooth texture plus fine detail, moving; the models never saw it.
+    return translating_clip(7, 96, 128, velocity=(2, 1), seed=21)
+
+
+def _psnr(method: str, task: Task) -> float:
+    from stvsr.data.clips import Clip
+    from stvsr.evaluate.tasks import run_task
+
+    clip = Clip("c", _clip().mul(255).round().to(torch.uint8))
+    model = build_method(method, scale=task.model_scale, time_factor=task.time_factor)
+    run = run_task(model, clip, task, torch.device("cpu"))
+    frames = run.scored
+    return float(psnr(run.prediction[frames], run.target[frames]).mean())
+
+
+def test_shipped_space_time_model_beats_flow_and_bicubic():
+    task = Task("stvsr", 4)
+    assert _psnr("flowstvsr", task) > _psnr("bicubic+dis", task) + 0.3
+
+
+def test_shipped_sr_models_beat_bicubic():
+    task = Task("vsr", 4)
+    bicubic = _psnr("bicubic", task)
+    assert _psnr("imdn_x4", task) > bicubic + 0.3
+    assert _psnr("flowvsr", task) > bicubic + 0.3
+
+
+def test_upscale_uses_the_default_model(tmp_path, capsys, ntsc_clip):
+    out = tmp_path / "out.mp4"
+    assert main(["upscale", str(ntsc_clip), str(out), "--scale", "4", "--time-factor", "2"]) == 0
+    assert "flowstvsr" in capsys.readouterr().out
+    info = probe(out)
+    assert (info.width, info.height, info.frames) == (256, 192, 40)
+
+
+def test_weights_folder_holds_only_shipped_files():
+    names = {p.name for p in WEIGHTS_DIR.iterdir()}
+    expected = {f"{n}.{ext}" for n in SHIPPED for ext in ("safetensors", "md")}
+    expected |= {"action_frame.safetensors", "action_flow.safetensors", "README.md"}
+    assert names <= expected, names - expected
