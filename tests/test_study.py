@@ -144,10 +144,40 @@ def test_report_page_from_a_study(tradeoff_run, tmp_path):
     shutil.copyfile(shot, artifacts / "report-screenshot.png")
 
 
+def test_report_from_an_evaluation(tmp_path, capsys):
+    data = make_vimeo(tmp_path / "vimeo", height=64, width=96)
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--data", str(data), "--layout", "vimeo", "--task", "vsr", "--methods",
+                 "bicubic,lanczos", "--metrics", "psnr_y,ssim_y", "--visuals", "1", "--out", str(out),
+                 "--quiet"]) == 0
+    assert main(["report", str(out)]) == 0
+    text = (out / "report/index.html").read_text()
+    assert text.count("<h3>00001/0001") == 1 and "00001/0002 —" not in text  # visuals of the first clip only
+    assert "lanczos" in text and "ground truth" in text and "Protocol" in text
+    for image in (out / "report/img").iterdir():
+        assert image.read_bytes()[:4] == b"\x89PNG"
+    assert not (out / ".report.partial").exists()
+
+
 def test_report_errors(tmp_path, capsys):
     assert main(["report", str(tmp_path / "missing")]) == 2
     assert main(["report", str(tmp_path)]) == 3
     assert "no results.json or study.json" in capsys.readouterr().err
+    (tmp_path / "results.json").write_text('{"protocol": {')  # a run cut short
+    assert main(["report", str(tmp_path)]) == 3
+    assert "not valid JSON" in capsys.readouterr().err
+    assert not (tmp_path / "report").exists()
+
+
+def test_study_bad_arguments(tmp_path, capsys):
+    missing = ["study", "tradeoff", "--data", str(tmp_path / "none"), "--layout", "vimeo", "--out", str(tmp_path / "o")]
+    assert main(missing) == 3
+    data = make_vimeo(tmp_path / "vimeo")
+    assert main(["study", "tradeoff", "--data", str(data), "--layout", "vimeo", "--classifier", "audio=x.pt"]) == 2
+    assert main(["study", "beta", "--betas", "-1,1"]) == 2
+    assert main(["study", "beta", "--betas", "one"]) == 2
+    err = capsys.readouterr().err
+    assert "--classifier takes frame=FILE or flow=FILE" in err and "zero or positive" in err
 
 
 def test_beta_study_trains_resumes_and_plots(tmp_path):

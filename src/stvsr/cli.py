@@ -274,11 +274,16 @@ def cmd_study(args: argparse.Namespace) -> int:
         return 0
     from .evaluate.beta import BetaConfig, beta_study
 
-    betas = [float(b) for b in _split(args.betas)] if args.betas else None
-    if betas is not None and any(b < 0 for b in betas):
+    try:
+        betas = [float(b) for b in _split(args.betas)] if args.betas else None
+    except ValueError:
+        raise UsageError(f"--betas takes comma-separated numbers, e.g. 0,0.1,1 (got {args.betas!r})") from None
+    if betas is not None and (not betas or any(not b >= 0 for b in betas)):
         raise UsageError("--betas must be zero or positive")
     config = BetaConfig(out=Path(args.out or "runs/beta-study"), steps=args.steps, max_steps=args.max_steps,
-                        videos=[args.train_data], photos=[], cache=args.cache or "", data=Path(args.data),
+                        videos=[args.train_data], photos=[str(p) for p in [Path(args.train_data) / "photos"]
+                                                          if p.is_dir()],  # stills: not a clip, left out
+                        cache=args.cache or "", data=Path(args.data),
                         layout=args.layout, max_clips=args.max_clips)
     if betas:
         config.betas = betas

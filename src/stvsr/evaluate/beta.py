@@ -32,7 +32,7 @@ class BetaConfig:
     steps: int = 400  # per β: a short CPU budget; raise it for a smoother curve
     max_steps: int | None = None  # stop each run after this many steps in this call (resume later)
     videos: list[str] = field(default_factory=lambda: ["../shared/data/train"])
-    photos: list[str] = field(default_factory=list)
+    photos: list[str] = field(default_factory=list)  # folders of stills under `videos`, excluded (not clips)
     cache: str = ""
     data: Path = Path("../shared/data/dev/vimeo_septuplet")  # where each β is scored
     layout: str = "vimeo"
