@@ -174,7 +174,7 @@ def test_study_bad_arguments(tmp_path, capsys):
     assert main(missing) == 3
     data = make_vimeo(tmp_path / "vimeo")
     assert main(["study", "tradeoff", "--data", str(data), "--layout", "vimeo", "--classifier", "audio=x.pt"]) == 2
-    assert main(["study", "beta", "--betas", "-1,1"]) == 2
+    assert main(["study", "beta", "--betas=-1,1"]) == 2
     assert main(["study", "beta", "--betas", "one"]) == 2
     err = capsys.readouterr().err
     assert "--classifier takes frame=FILE or flow=FILE" in err and "zero or positive" in err
