@@ -102,7 +102,8 @@ def render_card(entry, metadata: dict, info: dict, result, task: str, args, seco
         "never the dev set.",
         f"- Steps: {training.get('steps')} x batch {config.get('batch')} "
         f"(LR patch {config.get('data', {}).get('patch')}, precision {config.get('precision')}); "
-        f"wall time {training.get('wall_seconds', 0) / 60:.0f} min on a 2-core CPU (no GPU).",
+        f"wall time {training.get('wall_seconds', 0) / 60:.0f} min on a 2-core CPU (no GPU), sharing it with "
+        "the other shipped models' training runs.",
         "- Losses: " + "; ".join(f"{s.get('name')}: {s.get('losses')}" for s in config.get("stages", [])) + ".",
         f"- Command: `{training.get('command')}`",
         "",
@@ -110,7 +111,8 @@ def render_card(entry, metadata: dict, info: dict, result, task: str, args, seco
         "",
         f"Measured {time.strftime('%Y-%m-%d')} by `python scripts/ship_weights.py {entry.name} --card-only` on "
         f"{result.protocol['dataset']['clips']} clips of {args.data} ({args.layout} layout), with the baselines "
-        f"in the same run ({seconds:.0f} s, {platform.machine()}, {torch.get_num_threads()} threads). "
+        f"in the same run ({seconds:.0f} s, {platform.machine()}, {torch.get_num_threads()} thread"
+        f"{'s' if torch.get_num_threads() != 1 else ''}). "
         "Warping error x1e-3 and tOF: lower is better.",
         "",
         markdown_tables(result, METRICS).split("\n\nPer clip")[0],
