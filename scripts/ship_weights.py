@@ -1,9 +1,10 @@
 """Install trained weights as a shipped model and write its model card from a fresh dev-set evaluation.
 
-    python scripts/ship_weights.py NAME RUN/best.safetensors [--data ../shared/data/dev/vimeo_septuplet]
+    python scripts/ship_weights.py NAME RUN/last.safetensors [--data ../shared/data/dev/vimeo_septuplet]
     python scripts/ship_weights.py NAME --card-only      # re-evaluate the installed weights, rewrite the card
 
-NAME is one of stvsr.models.shipped.SHIPPED. The card holds what the weights file says about its training (data,
+NAME is one of stvsr.models.shipped.SHIPPED. Ship the end-of-schedule weights (last.safetensors), not the run's
+best.safetensors: that one was picked by dev-set PSNR, and the card reports dev-set PSNR. The card holds what the weights file says about its training (data,
 steps, wall time, command, config) and a table of the model against the classical baselines for its task, all
 measured in this run with `stvsr evaluate`'s runner on the dev set (never trained on).
 """
@@ -64,13 +65,14 @@ def main() -> int:
     model_name, kwargs = metadata["model"], metadata.get("kwargs", {})
     task = task_of(model_entry(model_name).task)
     methods = [args.name] + [m for m in BASELINES[task] if m != args.name]
-    methods += [m for m in args.extra.split(",") if m]
+    methods = list(dict.fromkeys(methods + [m for m in args.extra.split(",") if m]))
     started = time.perf_counter()
+    metrics = METRICS + (["niqe"] if task == "vsr" else [])  # per-frame detail: NIQE tells GAN-trained apart
     result = evaluate(EvalConfig(data=args.data, layout=args.layout, task=task, methods=methods,
-                                 metrics=METRICS, scale=metadata.get("scale") if task != "vfi" else 4))
+                                 metrics=metrics, scale=metadata.get("scale") if task != "vfi" else 4))
     seconds = time.perf_counter() - started
     info = describe(model_entry(model_name), **kwargs)
-    card = render_card(entry, metadata, info, result, task, args, seconds)
+    card = render_card(entry, metadata, info, result, task, args, seconds, metrics)
     partial = entry.card_path.with_name(f".{entry.card_path.name}.partial")
     partial.write_text(card)
     partial.replace(entry.card_path)
@@ -78,7 +80,8 @@ def main() -> int:
     return 0
 
 
-def render_card(entry, metadata: dict, info: dict, result, task: str, args, seconds: float) -> str:
+def render_card(entry, metadata: dict, info: dict, result, task: str, args, seconds: float,
+                metrics: list[str]) -> str:
     training = metadata.get("training") or {}
     config = yaml.safe_load(training.get("config", "")) or {}
     size = entry.path.stat().st_size / 1e6
@@ -113,9 +116,9 @@ def render_card(entry, metadata: dict, info: dict, result, task: str, args, seco
         f"{result.protocol['dataset']['clips']} clips of {args.data} ({args.layout} layout), with the baselines "
         f"in the same run ({seconds:.0f} s, {platform.machine()}, {torch.get_num_threads()} thread"
         f"{'s' if torch.get_num_threads() != 1 else ''}). "
-        "Warping error x1e-3 and tOF: lower is better.",
+        "Warping error x1e-3, tOF and NIQE: lower is better.",
         "",
-        markdown_tables(result, METRICS).split("\n\nPer clip")[0],
+        markdown_tables(result, metrics).split("\n\nPer clip")[0],
         "",
         f"Protocol: {json.dumps(result.protocol['task'])}.",
         "",
