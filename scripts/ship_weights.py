@@ -4,9 +4,10 @@
     python scripts/ship_weights.py NAME --card-only      # re-evaluate the installed weights, rewrite the card
 
 NAME is one of stvsr.models.shipped.SHIPPED. Ship the end-of-schedule weights (last.safetensors), not the run's
-best.safetensors: that one was picked by dev-set PSNR, and the card reports dev-set PSNR. The card holds what the weights file says about its training (data,
-steps, wall time, command, config) and a table of the model against the classical baselines for its task, all
-measured in this run with `stvsr evaluate`'s runner on the dev set (never trained on).
+best.safetensors: that one was picked by dev-set PSNR, and the card reports dev-set PSNR. The card holds what the
+weights file says about its training (data, steps, wall time, command, config) and a table of the model against
+the classical baselines for its task, all measured in this run with `stvsr evaluate`'s runner on the dev set
+(never trained on).
 """
 
 from __future__ import annotations
