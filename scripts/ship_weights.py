@@ -51,6 +51,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=Path("../shared/data/dev/vimeo_septuplet"))
     parser.add_argument("--layout", default="vimeo")
     parser.add_argument("--extra", default="", help="more methods for the table, comma-separated")
+    parser.add_argument("--note", default="", help="known limitations, added to the card as written")
     args = parser.parse_args()
     entry = SHIPPED[args.name]
     if args.weights is None and not args.card_only:
@@ -128,6 +129,8 @@ def render_card(entry, metadata: dict, info: dict, result, task: str, args, seco
     gain = ours["psnr_y"] - result.means[best_baseline]["psnr_y"]
     lines += [f"PSNR-Y {ours['psnr_y']:.2f} dB: {gain:+.2f} dB against the best baseline here ({best_baseline}).",
               ""]
+    if args.note:
+        lines += ["## Known limitations", "", args.note, ""]
     return "\n".join(lines)
 
 

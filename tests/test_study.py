@@ -193,7 +193,10 @@ def test_beta_study_trains_resumes_and_plots(tmp_path):
     study = beta_study(config, log=lambda *_: None)
     assert [r["complete"] for r in study["rows"]] == [False, False]  # 2 of 3 steps: partial points
     assert (tmp_path / "beta/beta.png").is_file()
-    config.max_steps = None
+    config.betas, config.max_steps = [0.0, 1.0, 5.0], 0  # plot what exists; β = 5 has not started
+    study = beta_study(config, log=lambda *_: None)
+    assert [r["beta"] for r in study["rows"]] == [0.0, 1.0] and study["not_started"] == [5.0]
+    config.betas, config.max_steps = [0.0, 1.0], None
     study = beta_study(config, log=lambda *_: None)  # resumes each run for its last step
     assert [(r["steps"], r["complete"]) for r in study["rows"]] == [(3, True), (3, True)]
     assert all(math.isfinite(r["warp_err@dis"]) for r in study["rows"])

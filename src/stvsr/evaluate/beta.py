@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from ..errors import UsageError
 from ..models import save_weights
 from ..train.config import DataConfig, OptimConfig, StageConfig, TrainConfig, ValConfig
 from ..train.loop import CHECKPOINT, build_model, train
@@ -67,17 +68,24 @@ def beta_study(config: BetaConfig, log=print) -> dict:
     for beta in config.betas:
         run = run_folder(config, beta)
         done = run / "last.safetensors"
-        if not done.exists():
+        if not done.exists() and config.max_steps != 0:  # --max-steps 0: plot what exists, train nothing
             resume = (run / CHECKPOINT).exists()
             log(f"β = {beta:g}: {'resuming' if resume else 'training'} ({config.steps} steps)")
             train(run_config(config, beta), resume=resume, max_steps=config.max_steps,
                   command=f"stvsr study beta (β = {beta:g})")
-        weights[beta] = done if done.exists() else _export_partial(run, config, beta)
+        if done.exists():
+            weights[beta] = done
+        elif (run / CHECKPOINT).exists():
+            weights[beta] = _export_partial(run, config, beta)
+        else:  # not a single step yet (e.g. --max-steps 0): nothing to score
+            log(f"β = {beta:g}: not started, left out of the plot")
+    if not weights:
+        raise UsageError("no β run has trained a step yet: run without --max-steps 0")
     rows = []
     result = evaluate(EvalConfig(data=config.data, layout=config.layout, task="vsr",
-                                 methods=[str(weights[b]) for b in config.betas], metrics=METRICS,
+                                 methods=[str(w) for w in weights.values()], metrics=METRICS,
                                  max_clips=config.max_clips))
-    for beta in config.betas:
+    for beta in weights:
         means = result.means[str(weights[beta])]
         steps = _steps(run_folder(config, beta))
         rows.append({"beta": beta, "steps": steps, "complete": steps >= config.steps,
@@ -86,6 +94,7 @@ def beta_study(config: BetaConfig, log=print) -> dict:
     beta_plot(rows, config.out / "beta.png", metrics={"mse_rgb": "MSE on RGB (x1e-3)", "1-ssim_y": "1 - SSIM on Y",
                                                        "warp_err@dis": "warping error (x1e-3)"})
     study = {"kind": "beta", "alpha": ALPHA, "steps_per_beta": config.steps, "rows": rows,
+             "not_started": [b for b in config.betas if b not in weights],
              "plots": [{"file": "beta.png"}], "protocol": result.protocol, "data": str(config.data)}
     (config.out / "study.json").write_text(json.dumps(study, indent=2))
     lines = ["| β | steps | MSE-RGB x1e3 | 1 − SSIM-Y | WarpErr x1e3 | PSNR-Y |", "|---:|---:|---:|---:|---:|---:|"]
