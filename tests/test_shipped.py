@@ -41,6 +41,7 @@ def test_model_card_and_details(capsys):
 def test_defaults_are_the_shipped_models():
     assert default_method(4, 2) == DEFAULT_MODELS[(4, 2)] == "flowstvsr"
     assert default_method(4, 1) == "flowvsr"
+    assert default_method(1, 2) == "dis"  # flowvfi only equals DIS on the dev set so far
     assert default_method(2, 2) in ("bicubic+dis", "dis+bicubic")  # no x2 model is shipped
 
 
