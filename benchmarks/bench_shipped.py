@@ -40,19 +40,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--methods", default="imdn_x4+dis,imdn_x4+dis_fast,dis+imdn_x4",
+                        help="more x4 x2 methods (cascades of shipped models) to time, comma-separated")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"# {platform.processor() or platform.machine()}, {args.threads} threads, torch {torch.__version__}")
     print("| model | task | input | output | output frames/s | s per output frame |")
     print("|---|---|---|---:|---:|---:|")
-    for entry in SHIPPED.values():
-        if not entry.available:
-            continue
-        meta = read_metadata(entry.path)
+    runs = [(e.name, read_metadata(e.path)) for e in SHIPPED.values() if e.available]
+    runs += [(m, {"scale": 4, "time_factor": 2, "task": "stvsr (cascade)"}) for m in args.methods.split(",") if m]
+    for name, meta in runs:
         scale, k = meta["scale"], meta["time_factor"]
         size = (576, 720) if scale == 1 else (144, 180)
         frames = frames_at(size, args.frames)
-        model = build_method(entry.name, scale=scale, time_factor=k, tile=resolve_tile("auto", scale)).eval()
+        model = build_method(name, scale=scale, time_factor=k, tile=resolve_tile("auto", scale)).eval()
         list(run_windows(model, iter(frames[:8]), device=torch.device("cpu")))  # warm-up
         started = time.perf_counter()
         count = sum(1 for _ in run_windows(model, iter(frames), device=torch.device("cpu")))
@@ -62,7 +63,7 @@ def main() -> None:
             label, fps = "new frames", made / seconds
         else:
             label, fps = "frames", count / seconds
-        print(f"| {entry.name} | {meta['task']} | {size[1]}x{size[0]} x{args.frames} | {count} {label if scale == 1 else ''}"
+        print(f"| {name} | {meta['task']} | {size[1]}x{size[0]} x{args.frames} | {made if scale == 1 else count} {label}"
               f" | {fps:.2f} | {1 / fps:.3f} |")
 
 

