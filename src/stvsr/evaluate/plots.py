@@ -40,6 +40,10 @@ def tradeoff_plot(points: dict[str, tuple[float, float]], path: Path, *, xlabel:
         xs, ys = zip(*(points[n] for n in front))
         ax.step(xs, ys, where="post", color="C3", linewidth=1.2, alpha=0.8, label="Pareto front")
         ax.legend(loc="upper right", fontsize=8, frameon=False)
+    valid = [p for p in points.values() if not any(math.isnan(v) for v in p)]
+    for axis, values in (("x", [p[0] for p in valid]), ("y", [p[1] for p in valid])):
+        if values and min(values) > 0 and max(values) / min(values) > 8:  # one outlier would squash the rest
+            (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
     ax.set_xlabel(xlabel + " (lower is better)")
     ax.set_ylabel(ylabel + " (lower is better)")
     if title:
