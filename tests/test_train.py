@@ -147,6 +147,7 @@ def test_init_starts_from_given_weights(tmp_path, data, capsys):
     other = write_config(tmp_path / "t.yaml", data, tmp_path / "t", stages=stages)
     assert main(["train", "--config", str(other), "--set", f"init={tmp_path / 'a/last.safetensors'}"]) == 5
     assert "do not fit" in capsys.readouterr().err
+    assert not (tmp_path / "t").exists()  # nothing written for a run that could not start
 
 
 def test_nan_guard(tmp_path, data, capsys):

@@ -211,8 +211,6 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_s
     elif runtime.main:
         if checkpoint_path.exists():
             raise UsageError(f"{run} already holds a run; use --resume {run} or another train.out")
-        run.mkdir(parents=True, exist_ok=True)
-        (run / "config.yaml").write_text(dump_config(config))
 
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
@@ -237,6 +235,9 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_s
             critic_optimizer.load_state_dict(state["critic_optimizer"])
         if runtime.world > 1:
             critic = nn.parallel.DistributedDataParallel(critic)
+    if state is None and runtime.main:  # only now: bad init weights or critic leave no run folder behind
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "config.yaml").write_text(dump_config(config))
 
     sources = find_sources(config.data.videos, exclude=config.data.photos)
     store = FrameStore(sources, downscale=config.data.hr_downscale, cache=config.data.cache or None)
