@@ -21,6 +21,7 @@ from ..train.config import DataConfig, OptimConfig, StageConfig, TrainConfig, Va
 from ..train.loop import CHECKPOINT, build_model, train
 from .plots import beta_plot
 from .runner import EvalConfig, evaluate
+from .tables import atomic_write, json_safe
 
 ALPHA = 0.5
 METRICS = ["mse_rgb", "ssim_y", "warp_err@dis", "psnr_y"]
@@ -96,11 +97,11 @@ def beta_study(config: BetaConfig, log=print) -> dict:
     study = {"kind": "beta", "alpha": ALPHA, "steps_per_beta": config.steps, "rows": rows,
              "not_started": [b for b in config.betas if b not in weights],
              "plots": [{"file": "beta.png"}], "protocol": result.protocol, "data": str(config.data)}
-    (config.out / "study.json").write_text(json.dumps(study, indent=2))
+    atomic_write(config.out / "study.json", json.dumps(json_safe(study), indent=2))
     lines = ["| β | steps | MSE-RGB x1e3 | 1 − SSIM-Y | WarpErr x1e3 | PSNR-Y |", "|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| {r['beta']:g} | {r['steps']}{'' if r['complete'] else ' (partial)'} | {r['mse_rgb']:.4f} | "
               f"{r['1-ssim_y']:.4f} | {r['warp_err@dis']:.4f} | {r['psnr_y']:.2f} |" for r in rows]
-    (config.out / "study.md").write_text("\n".join(lines) + "\n")
+    atomic_write(config.out / "study.md", "\n".join(lines) + "\n")
     return study
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from ..data.actions import APPEARANCES, FRAMES, MOTIONS, ActionClip, action_set
@@ -67,15 +68,24 @@ class Classifier:
 
     def scores(self, frames: Tensor) -> Tensor:
         with torch.no_grad():
-            if self.stream == "frame":
-                if not self.shipped_net:
-                    return self.module(frames)
-                n, t = frames.shape[:2]
-                return self.module(frames.flatten(0, 1)).view(n, t, -1).mean(1)
-            flows = clip_flows(frames)
-            if not self.shipped_net:
-                return self.module(flows)
-            return self.module(flows.flatten(1, 2) * FLOW_SCALE)
+            if not self.shipped_net:  # a user's TorchScript module takes frames or flows as they are
+                return self.module(frames if self.stream == "frame" else clip_flows(frames))
+            return net_scores(self.module, stream_inputs(frames, self.stream), self.stream)
+
+
+def stream_inputs(frames: Tensor, stream: str) -> Tensor:
+    """What a shipped StreamNet reads from clips (N, T, 3, H, W): the frames, or the stacked scaled flows."""
+    if stream == "frame":
+        return frames
+    return clip_flows(frames).flatten(1, 2) * FLOW_SCALE
+
+
+def net_scores(net: nn.Module, inputs: Tensor, stream: str) -> Tensor:
+    """Class scores (N, C) of a StreamNet; the frame stream averages its per-frame scores over the clip."""
+    if stream == "frame":
+        n, t = inputs.shape[:2]
+        return net(inputs.flatten(0, 1)).view(n, t, -1).mean(1)
+    return net(inputs)
 
 
 def label_of(clip: ActionClip, stream: str) -> int:
@@ -101,13 +111,11 @@ def load_classifier(stream: str, path: str | Path | None = None) -> Classifier:
         classes = tuple(APPEARANCES if stream == "frame" else MOTIONS)
         return Classifier(stream, classes, module, shipped_net=False)
     try:
-        tensors = load_file(str(path))
-        from safetensors import safe_open
-
         with safe_open(str(path), framework="pt") as handle:
             meta = json.loads((handle.metadata() or {}).get("stvsr_classifier", "{}"))
-    except Exception as error:  # safetensors raises several types for corrupt files
-        raise WeightsError(f"cannot read classifier {path} (corrupt?): {error}") from None
+            tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        raise WeightsError(f"cannot read classifier {path} (corrupt or truncated?): {error}") from None
     if meta.get("stream") != stream:
         raise WeightsError(f"{path} is not a {stream}-stream classifier")
     net = StreamNet(meta["c_in"], len(meta["classes"]), meta.get("features", 32))
@@ -170,9 +178,8 @@ def train_classifiers(out: Path, *, clips: int = 1200, val_clips: int = 256, epo
                 optimizer.step()
             schedule.step()
             net.eval()
-            classifier = Classifier(stream, tuple(classes), net)
             with torch.no_grad():
-                predicted = _predict(classifier, val_inputs)
+                predicted = net_scores(net, val_inputs, stream).argmax(1)
             accuracies[stream] = float((predicted == val_labels).float().mean())
             log(f"{stream} stream epoch {epoch + 1}/{epochs}: loss {loss.item():.3f}, "
                 f"held-out accuracy {accuracies[stream]:.3f}")
@@ -187,13 +194,4 @@ def train_classifiers(out: Path, *, clips: int = 1200, val_clips: int = 256, epo
 
 def _stream_inputs(clips: list[ActionClip], stream: str) -> Tensor:
     frames = torch.stack([c.frames for c in clips])
-    if stream == "frame":
-        return frames
-    return torch.cat([clip_flows(chunk) for chunk in frames.split(64)]).flatten(1, 2) * FLOW_SCALE
-
-
-def _predict(classifier: Classifier, inputs: Tensor) -> Tensor:
-    if classifier.stream == "frame":
-        n, t = inputs.shape[:2]
-        return classifier.module(inputs.flatten(0, 1)).view(n, t, -1).mean(1).argmax(1)
-    return classifier.module(inputs).argmax(1)
+    return torch.cat([stream_inputs(chunk, stream) for chunk in frames.split(64)])

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..errors import InputError, OutputError
 from ..metrics import METRICS
+from .tables import fmt
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:#1d2430;background:#fafbfc}
@@ -136,11 +137,11 @@ class _Page:
             cells = [f'<td data-v="{_e(method)}">{_e(method)}</td>']
             for m in metrics:
                 value = means.get(m)
-                shown = _fmt(value, METRICS[m].display_scale)
+                shown = fmt(value, METRICS[m].display_scale)
                 mark = " style='background:#e8f4ea'" if best.get(m) == method else ""
                 cells.append(f'<td data-v="{value if _finite(value) else ""}"{mark}>{shown}</td>')
             spf = means.get("seconds_per_frame")
-            cells.append(f'<td data-v="{spf if _finite(spf) else ""}">{_fmt(spf, 1, 4)}</td>')
+            cells.append(f'<td data-v="{spf if _finite(spf) else ""}">{fmt(spf, 1, 4)}</td>')
             rows.append("<tr>" + "".join(cells) + "</tr>")
         self.parts.append("<h2>Metrics</h2><p class='note'>Mean over clips (per frame → per clip → mean). Click a "
                           "column to sort; the best value of each column is shaded.</p>"
@@ -155,8 +156,8 @@ class _Page:
             for method in study["methods"]:
                 p = study["points"][method]
                 cells = [f'<td data-v="{_e(method)}">{_e(method)}</td>',
-                         f'<td data-v="{p.get("psnr_y")}">{_fmt(p.get("psnr_y"), 1, 2)}</td>']
-                cells += [f'<td data-v="{p.get(a) if _finite(p.get(a)) else ""}">{_fmt(p.get(a), 1, 4)}</td>'
+                         f'<td data-v="{p.get("psnr_y")}">{fmt(p.get("psnr_y"), 1, 2)}</td>']
+                cells += [f'<td data-v="{p.get(a) if _finite(p.get(a)) else ""}">{fmt(p.get(a), 1, 4)}</td>'
                           for a in axes]
                 rows.append("<tr>" + "".join(cells) + "</tr>")
             recognition = study.get("recognition") or {}
@@ -201,7 +202,7 @@ class _Page:
             errors = []
             for method, image in entry["images"].items():
                 figures.append(f"<figure>{self.image(image['crop'], method, 2 * w)}<figcaption>{_e(method)}<br>"
-                               f"{_fmt(image['psnr_y'], 1, 2)} dB</figcaption></figure>")
+                               f"{fmt(image['psnr_y'], 1, 2)} dB</figcaption></figure>")
                 errors.append(f"<figure>{self.image(image['error'], method + ' error', 2 * w)}<figcaption>"
                               f"{_e(method)}</figcaption></figure>")
             figures.append(f"<figure>{self.image(entry['ground_truth'], 'ground truth', 2 * w)}"
@@ -225,9 +226,3 @@ class _Page:
 
 def _finite(value) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
-
-
-def _fmt(value, scale: float = 1.0, digits: int = 4) -> str:
-    if not _finite(value):
-        return "–"
-    return f"{value * scale:.{digits}f}"

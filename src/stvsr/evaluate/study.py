@@ -20,6 +20,7 @@ from ..runtime import pick_device
 from .plots import tradeoff_plot
 from .recognition import load_classifier, recognition_errors, shipped_classifier_path
 from .runner import EvalConfig, evaluate
+from .tables import atomic_write, fmt, json_safe
 from .tasks import Task
 
 SPATIAL_AXES = {"mse_rgb": "MSE on RGB (x1e-3)", "1-ssim_y": "1 - SSIM on Y", "niqe": "NIQE",
@@ -72,6 +73,8 @@ def tradeoff(config: TradeoffConfig, log=print) -> dict:
         raise UsageError("the trade-off study runs the vsr or stvsr task")
     methods = config.methods or default_study_methods(config.task)
     streams = _streams(config)
+    # Classifiers load first: a bad --classifier file fails in a second, not after the whole evaluation.
+    classifiers = [load_classifier(stream, path or None) for stream, path in streams.items()]
     result = evaluate(EvalConfig(data=config.data, layout=config.layout, task=config.task, methods=methods,
                                  scale=config.scale, metrics=METRICS, out=config.out, device=config.device,
                                  max_clips=config.max_clips, visuals=config.visuals, progress=config.progress))
@@ -80,7 +83,6 @@ def tradeoff(config: TradeoffConfig, log=print) -> dict:
     if streams:
         task = Task(config.task, config.scale)
         device = pick_device(config.device)
-        classifiers = [load_classifier(stream, path or None) for stream, path in streams.items()]
         clips = action_set(config.action_clips, seed=ACTION_SEED)
         for method in methods:
             model = build_method(method, scale=task.model_scale, time_factor=task.time_factor).to(device).eval()
@@ -113,8 +115,8 @@ def tradeoff(config: TradeoffConfig, log=print) -> dict:
              "axes": {"spatial": {a: SPATIAL_AXES[a] for a in spatial},
                       "temporal": {a: TEMPORAL_AXES[a] for a in temporal}},
              "points": points, "plots": plots, "recognition": recognition, "protocol": result.protocol}
-    (config.out / "study.json").write_text(json.dumps(_json_safe(study), indent=2))
-    (config.out / "study.md").write_text(study_table(study))
+    atomic_write(config.out / "study.json", json.dumps(json_safe(study), indent=2))
+    atomic_write(config.out / "study.md", study_table(study))
     return study
 
 
@@ -146,16 +148,4 @@ def _slug(axis: str) -> str:
 
 
 def _fmt(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"
-
-
-def _json_safe(value):
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    return value
+    return fmt(value, digits=4 if value is None or abs(value) < 10 else 2)

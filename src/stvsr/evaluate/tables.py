@@ -11,7 +11,7 @@ from pathlib import Path
 from ..metrics import METRICS
 
 
-def _fmt(value, scale: float = 1.0, digits: int = 4) -> str:
+def fmt(value, scale: float = 1.0, digits: int = 4) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if isinstance(value, float) and math.isinf(value):
@@ -19,13 +19,13 @@ def _fmt(value, scale: float = 1.0, digits: int = 4) -> str:
     return f"{value * scale:.{digits}f}"
 
 
-def _json_safe(value):
+def json_safe(value):
     if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
         return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -36,8 +36,8 @@ def markdown_tables(result, metrics: list[str]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" + "---:|" * (len(head) - 1)]
     for method, means in result.means.items():
         params = result.methods.get(method, {}).get("params")
-        cells = [method] + [_fmt(means.get(m), METRICS[m].display_scale, digits.get(m, 4)) for m in metrics]
-        cells += [f"{params:,}" if params is not None else "–", _fmt(means.get("seconds_per_frame"), 1, 4)]
+        cells = [method] + [fmt(means.get(m), METRICS[m].display_scale, digits.get(m, 4)) for m in metrics]
+        cells += [f"{params:,}" if params is not None else "–", fmt(means.get("seconds_per_frame"), 1, 4)]
         lines.append("| " + " | ".join(cells) + " |")
     first = metrics[0]
     methods = list(result.means)
@@ -46,7 +46,7 @@ def markdown_tables(result, metrics: list[str]) -> str:
               "| clip | " + " | ".join(methods) + " |", "|---|" + "---:|" * len(methods)]
     by_key = {(r["clip"], r["method"]): r for r in result.rows}
     for clip in clips:
-        cells = [_fmt(by_key[(clip, m)].get(first), METRICS[first].display_scale, digits.get(first, 4))
+        cells = [fmt(by_key[(clip, m)].get(first), METRICS[first].display_scale, digits.get(first, 4))
                  for m in methods]
         lines.append(f"| {clip} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -58,7 +58,7 @@ def write_outputs(result, out: Path, metrics: list[str]) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     document = {"protocol": result.protocol, "methods": result.methods, "means": result.means, "rows": result.rows,
                 "metrics": metrics, "visuals": getattr(result, "visuals", {})}
-    _atomic_write(out / "results.json", json.dumps(_json_safe(document), indent=2))
+    atomic_write(out / "results.json", json.dumps(json_safe(document), indent=2))
     keys = ["clip", "method"] + metrics + ["seconds_per_frame"]
     tmp = out / ".per_clip.csv.tmp"
     with open(tmp, "w", newline="") as handle:
@@ -66,11 +66,11 @@ def write_outputs(result, out: Path, metrics: list[str]) -> Path:
         writer.writeheader()
         writer.writerows(result.rows)
     os.replace(tmp, out / "per_clip.csv")
-    _atomic_write(out / "table.md", markdown_tables(result, metrics))
+    atomic_write(out / "table.md", markdown_tables(result, metrics))
     return out
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)

@@ -7,13 +7,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import cv2
 import matplotlib
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from ..degrade import degrade
+from ..io.frames import write_png
 from ..metrics.fidelity import psnr
 from ..ops.color import rgb_to_y
 from ..ops.profiles import scanline
@@ -31,8 +31,7 @@ def slug(name: str) -> str:
 
 def _write_png(path: Path, image: Tensor) -> str:
     """Write (3, H, W) float RGB in [0, 1]; returns the path's name."""
-    array = image.clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-    cv2.imwrite(str(path), cv2.cvtColor(array, cv2.COLOR_RGB2BGR))
+    write_png(path, image)
     return path.name
 
 

@@ -5,9 +5,14 @@ This is the edge of the tensor convention (STYLE §4): everything past it is flo
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import cv2
 import numpy as np
 import torch
 from torch import Tensor
+
+from ..errors import OutputError
 
 
 def array_to_tensor(array: np.ndarray) -> Tensor:
@@ -34,3 +39,13 @@ def tensor_to_array(frame: Tensor, *, bits: int = 8) -> np.ndarray:
 def quantize(frame: Tensor) -> Tensor:
     """Round float frames to the 8-bit grid they would be stored on, keeping float32 in [0, 1]."""
     return frame.clamp(0, 1).mul(255).round().div(255)
+
+
+def write_png(path: Path, frame: Tensor) -> None:
+    """Write float RGB (3, H, W) in [0, 1] as an 8-bit PNG; `OutputError` if it cannot be written."""
+    try:
+        ok = cv2.imwrite(str(path), tensor_to_array(frame)[:, :, ::-1])  # OpenCV writes BGR
+    except cv2.error as error:
+        raise OutputError(f"cannot write {path}: {error}") from None
+    if not ok:
+        raise OutputError(f"cannot write {path}")
