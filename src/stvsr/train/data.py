@@ -9,6 +9,7 @@ worker layout, and a resumed run, sees exactly the same stream of samples.
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,7 +79,9 @@ class FrameStore:
                 if len(frames) >= max_frames:
                     break
         clip = torch.stack(frames)
-        partial = cached.with_suffix(".partial")
+        # One temporary per process: DDP ranks fill the same cache at once, and a shared name let one rank rename
+        # the file away while another was still writing it (FileNotFoundError on its rename).
+        partial = cached.with_suffix(f".{os.getpid()}.partial")
         torch.save(clip, partial)
         partial.replace(cached)
         return clip
