@@ -8,7 +8,7 @@ import torch
 from stvsr.cli import main
 from stvsr.errors import UsageError, WeightsError
 from stvsr.io import probe
-from stvsr.models import build_method, create_model, list_models, load_model, read_metadata, save_weights
+from stvsr.models import build_method, create_model, list_models, load_model, model_entry, read_metadata, save_weights
 from stvsr.models.layers import feature_shuffle, feature_unshuffle
 from stvsr.ops.tiling import tiled
 
@@ -150,9 +150,17 @@ def test_upscale_with_fresh_weights_through_the_cli(tmp_path, capsys, ntsc_clip)
 
 
 def test_models_listing(capsys):
+    from stvsr.models.info import describe
+
     assert main(["models", "imdn*"]) == 0
-    out = capsys.readouterr().out
-    assert "imdn_tiny" in out and "GFLOPs" in out
+    table = capsys.readouterr().out.split("\n\n")[0].splitlines()[1:]
+    rows = {line.split()[0]: line.split() for line in table}
+    assert {"imdn", "imdn_tiny"} <= set(rows) and "flowvsr" not in rows  # the pattern filters
+    tiny = sum(p.numel() for p in create_model("imdn_tiny").parameters())
+    assert rows["imdn_tiny"][1:5] == ["sr", "4", "1", f"{tiny:,}"]  # task, scale, time factor, parameters
+    assert main(["models", "imdn_tiny", "--flops"]) == 0
+    listed = float(capsys.readouterr().out.splitlines()[1].split()[-1])
+    assert listed == pytest.approx(describe(model_entry("imdn_tiny"))["gflops"], abs=0.006) and listed > 0
 
 
 @pytest.mark.parametrize("name", ["vsr_delta_tiny", "vsr_5parallel_tiny", "flowvsr_tiny", "flowstvsr_tiny"])

@@ -150,9 +150,12 @@ def test_init_starts_from_given_weights(tmp_path, data, capsys):
     assert not (tmp_path / "t").exists()  # nothing written for a run that could not start
 
 
-def test_nan_guard(tmp_path, data, capsys):
+def test_nan_guard(tmp_path, data, capsys, monkeypatch):
+    import stvsr.train.objectives as objectives
+
+    monkeypatch.setitem(objectives.SIMPLE, "l1", lambda pred, target: (pred - target).abs().mean() * float("nan"))
     config = write_config(tmp_path / "c.yaml", data, tmp_path / "run",
-                          stages=[{"name": "all", "steps": 2, "losses": {"l1": float("nan")}}])
+                          stages=[{"name": "all", "steps": 2, "losses": {"l1": 1.0}}])
     assert main(["train", "--config", str(config)]) == 6
     assert "loss became nan at step 0" in capsys.readouterr().err
 

@@ -1,7 +1,8 @@
 """The `stvsr` command: thin subcommands over library functions (STYLE §8).
 
 Exit codes: 0 done; 1 internal error (a bug: please report it); 2 bad arguments; 3 unusable input;
-4 output cannot be written; 5 bad weights; 6 training diverged; 130 interrupted (Ctrl-C); 143 terminated.
+4 output cannot be written; 5 bad weights; 6 training diverged; 129 terminal closed (SIGHUP); 130 interrupted
+(Ctrl-C); 143 terminated.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from . import __version__
-from .errors import EXIT_INTERRUPTED, EXIT_TERMINATED, StvsrError, UsageError
+from .errors import EXIT_INTERRUPTED, InputError, StvsrError, UsageError
 
 
 def _fraction(text: str) -> Fraction:
@@ -42,10 +43,27 @@ def _rate(fps: Fraction) -> str:
 
 # Subcommands ---------------------------------------------------------------------------------------------------
 
+def _preflight_upscale(args: argparse.Namespace):
+    """Input, encoder options and destination checked before torch loads: a mistake fails in a fraction of a
+    second, not after seconds of imports. Returns the input's probe, which the run reuses."""
+    from .io.outputs import check_destination, check_encoder_options
+    from .io.probe import probe
+
+    source, output = Path(args.input), Path(args.output)
+    info = probe(source, folder_fps=args.input_fps)
+    check_encoder_options(output, codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt)
+    check_destination(output, inputs=(source,), overwrite=args.overwrite)
+    if args.precision != "fp32" and args.device == "cpu":
+        raise UsageError(f"--precision {args.precision} needs a CUDA device; on cpu stvsr computes in fp32 "
+                         f"(drop --precision)")
+    return info
+
+
 def cmd_upscale(args: argparse.Namespace) -> int:
+    info = _preflight_upscale(args)
     from .upscale import UpscaleConfig, upscale_video
 
-    config = UpscaleConfig(input=Path(args.input), output=Path(args.output), scale=args.scale,
+    config = UpscaleConfig(info=info, input=Path(args.input), output=Path(args.output), scale=args.scale,
                            time_factor=args.time_factor, method=args.method, order=args.order, model=args.model,
                            weights=Path(args.weights) if args.weights else None, tile=args.tile,
                            precision=args.precision, codec=args.codec,
@@ -119,13 +137,17 @@ def cmd_models(args: argparse.Namespace) -> int:
         return 0
     if args.details:
         return _model_details(args.details)
-    rows = [describe(e, flops=not args.no_flops) for e in list_models(args.pattern, learned=True)]
-    print(f"{'name':<26} {'task':<7} {'scale':>5} {'time':>5} {'params':>12} {'GFLOPs/frame':>13}")
+    # Counting FLOPs runs every network once (minutes for the heavy ones), so the listing leaves them to --flops
+    # and to `--details NAME`.
+    rows = [describe(e, flops=args.flops) for e in list_models(args.pattern, learned=True)]
+    header = f"{'name':<26} {'task':<7} {'scale':>5} {'time':>5} {'params':>12}"
+    print(header + (f" {'GFLOPs/frame':>13}" if args.flops else ""))
     for r in rows:
-        gflops = f"{r['gflops']:.2f}" if r["gflops"] is not None else "-"
-        print(f"{r['name']:<26} {r['task']:<7} {r['scale'] or '-':>5} {r['time_factor'] or '-':>5} "
-              f"{r['params']:>12,} {gflops:>13}")
-    print("\nGFLOPs per output frame at 180x144 input (2 FLOPs per multiply-add). Classical methods: `stvsr methods`.")
+        line = f"{r['name']:<26} {r['task']:<7} {r['scale'] or '-':>5} {r['time_factor'] or '-':>5} {r['params']:>12,}"
+        print(line + (f" {r['gflops']:>13.2f}" if args.flops else ""))
+    print("\n" + ("GFLOPs per output frame at 180x144 input (2 FLOPs per multiply-add). " if args.flops else
+                  "GFLOPs per output frame: --flops, or `stvsr models --details NAME`. ") +
+          "Classical methods: `stvsr methods`.")
     _print_shipped()
     return 0
 
@@ -170,25 +192,31 @@ def _model_of(entry) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .train.config import load_config
-    from .train.loop import train
+    from .train.config import check_paths, load_config, parse_config
 
+    # The config and the paths it names are checked before torch loads (seconds) and before a run folder exists.
     command = "stvsr " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0] else "stvsr train"
+    if args.max_steps is not None and args.max_steps < 1:
+        raise UsageError("--max-steps must be at least 1")
     if args.resume is not None:
         if args.config or args.set:
             raise UsageError("--resume continues a run with its saved config; give no --config or --set")
-        from .train.config import parse_config
-
         saved = args.resume / "config.yaml"
         if not saved.is_file():
             raise UsageError(f"nothing to resume: {saved} not found")
         config = parse_config(saved.read_text())
         config.out = str(args.resume)
+        check_paths(config)
+        from .train.loop import train
+
         run = train(config, resume=True, command=command, max_steps=args.max_steps)
     else:
         if args.config is None:
             raise UsageError("give --config FILE (see configs/) or --resume RUN_DIR")
         config = load_config(args.config, args.set or [])
+        check_paths(config)
+        from .train.loop import train
+
         run = train(config, command=command, max_steps=args.max_steps)
     print(f"run folder: {run}")
     return 0
@@ -224,6 +252,8 @@ def _predictions(items: list[str]) -> dict[str, Path]:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import time
 
+    if not Path(args.data).exists():  # before torch loads: a typo fails at once
+        raise InputError(f"dataset not found: {args.data}")
     from .evaluate import EvalConfig, evaluate
     from .evaluate.tables import markdown_tables
     from .metrics import DEFAULT_METRICS
@@ -418,7 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="list the learned models, or write freshly initialised weights")
     models.add_argument("pattern", nargs="?", default="*", help="name pattern, e.g. 'imdn*'")
-    models.add_argument("--no-flops", action="store_true", help="skip counting FLOPs (faster)")
+    models.add_argument("--flops", action="store_true",
+                        help="count GFLOPs per output frame of every listed model (runs each once: slow)")
+    models.add_argument("--no-flops", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for scripts
     models.add_argument("--details", metavar="NAME", help="the model card of shipped weights, or a model's facts")
     models.add_argument("--init", metavar="NAME", help="write a freshly initialised checkpoint of NAME")
     models.add_argument("--out", type=Path, help="with --init: the .safetensors file to write")
@@ -442,18 +474,35 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class Terminated(BaseException):
-    """SIGTERM (kill, a shutdown): unwound like Ctrl-C so writers remove their temporary files."""
+    """SIGTERM (kill, a shutdown) or SIGHUP (terminal closed, SSH dropped): unwound like Ctrl-C so that writers
+    remove their temporary files."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
 
 
-def _on_sigterm(signum, frame):
-    raise Terminated()
+def _on_signal(signum, frame):
+    raise Terminated(signum)
+
+
+_SIGNAL_WORDS = {signal.SIGTERM: "terminated", signal.SIGHUP: "hung up (terminal closed)"}
+
+
+def _say(line: str) -> None:
+    """Print to stderr, which may be gone (a closed terminal): the exit code still tells."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _on_sigterm)
+        for signum in _SIGNAL_WORDS:
+            signal.signal(signum, _on_signal)
     from .io.ffmpeg_log import silence_ffmpeg
 
     # FFmpeg's own log lines (NAL unit errors and the like) would bury the one line we print about them.
@@ -461,14 +510,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except StvsrError as error:
-        print(f"stvsr: error: {error}", file=sys.stderr)
+        _say(f"stvsr: error: {error}")
         return error.exit_code
     except KeyboardInterrupt:
-        print("stvsr: interrupted; nothing was written", file=sys.stderr)
+        _say("stvsr: interrupted; nothing was written")
         return EXIT_INTERRUPTED
-    except Terminated:
-        print("stvsr: terminated; nothing was written", file=sys.stderr)
-        return EXIT_TERMINATED
+    except Terminated as stop:
+        _say(f"stvsr: {_SIGNAL_WORDS[stop.signum]}; nothing was written")
+        return 128 + stop.signum
     except BrokenPipeError:  # e.g. `stvsr methods | head`
         return 0
 

@@ -20,10 +20,10 @@ from torch import Tensor
 from tqdm import tqdm
 
 from .errors import InputError, UsageError, WeightsError
-from .io import VideoReader, is_folder_output, open_writer
-from .io.writer import check_destination
+from .io import VideoInfo, VideoReader, is_folder_output, open_writer
+from .io.outputs import check_destination, check_encoder_options
 from .models import VideoModel, build_method
-from .models.build import default_method, resolve_tile
+from .models.build import Prepared, default_method, resolve_tile
 from .models.checkpoint import read_metadata
 from .runtime import pick_device
 
@@ -49,6 +49,7 @@ class UpscaleConfig:
     device: str = "auto"
     quiet: bool = False
     input_fps: Fraction | None = None  # for frame folders, which carry no rate
+    info: VideoInfo | None = None  # the input's probe, when the caller has made it already
 
 
 @dataclass
@@ -124,17 +125,33 @@ def choose_method(config: UpscaleConfig, output_pixels: int = 0) -> str:
     return config.method or default_method(config.scale, config.time_factor, output_pixels)
 
 
+def precision_notes(model: VideoModel, precision: str, device: torch.device) -> list[str]:
+    """One rule for --precision: fp16 and bf16 are for CUDA and refused elsewhere, whatever the method; on CUDA
+    they apply to the learned parts, and classical methods (resizing, flow) compute in fp32."""
+    if precision == "fp32":
+        return []
+    if device.type != "cuda":
+        raise UsageError(f"--precision {precision} needs a CUDA device; on {device.type} stvsr computes in fp32 "
+                         f"(drop --precision)")
+    if not any(isinstance(m, Prepared) for m in model.modules()):
+        return [f"--precision {precision} applies to learned models; this method is classical and ran in fp32"]
+    return []
+
+
 def upscale_video(config: UpscaleConfig) -> UpscaleSummary:
     """Read `config.input`, upscale it with the chosen method, and write `config.output` atomically."""
     if config.scale < 1 or config.time_factor < 1:
         raise UsageError("--scale and --time-factor must be positive integers")
     started = time.perf_counter()
-    reader = VideoReader(config.input, folder_fps=config.input_fps)
+    reader = VideoReader(config.input, folder_fps=config.input_fps, info=config.info)
     info = reader.info
+    check_encoder_options(config.output, codec=config.codec, crf=config.crf, preset=config.preset,
+                          pix_fmt=config.pix_fmt)
     method = choose_method(config, info.width * info.height * config.scale ** 2)
     model = build_method(method, scale=config.scale, time_factor=config.time_factor, order=config.order,
                          tile=resolve_tile(config.tile, config.scale), precision=config.precision)
     device = pick_device(config.device)
+    notes = precision_notes(model, config.precision, device)
     model = model.to(device).eval()
     check_destination(config.output, inputs=(config.input,), overwrite=config.overwrite)
     if min(info.width, info.height) < model.min_size:
@@ -143,7 +160,10 @@ def upscale_video(config: UpscaleConfig) -> UpscaleSummary:
     if config.time_factor > 1 and info.frame_count < 2:
         raise InputError(f"a {info.frame_count}-frame video has nothing to interpolate between: "
                          f"--time-factor {config.time_factor} needs at least 2 frames")
-    notes = []
+    videos = [s for s in info.streams if s.kind == "video"]
+    if len(videos) > 1:
+        notes.append(f"input has {len(videos)} video streams: only the first (#{videos[0].index}) is upscaled; "
+                     f"{', '.join(f'#{s.index}' for s in videos[1:])} not copied")
     if info.vfr:
         notes.append(f"input has a variable frame rate ({1 / info.frame_interval[1]:.2f} to "
                      f"{1 / info.frame_interval[0]:.2f} fps); converted to a constant {info.fps} fps "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import platform
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,8 +74,14 @@ def score(run: TaskRun, names: list[str], crop: int, cache: dict) -> tuple[dict[
     """
     values, notes = {}, []
     pred, target = run.prediction, run.target
+    height, width = (max(0, n - 2 * crop) for n in pred.shape[-2:])
     for name in names:
         metric = METRICS[name]
+        problem = metric.size_problem(height, width)
+        if problem is not None:
+            values[name] = math.nan
+            notes.append(f"{name}: {problem}")
+            continue
         try:
             if metric.per_frame:
                 per_frame = metric.compute(pred[run.scored], target[run.scored], crop, cache)
@@ -109,6 +116,17 @@ def evaluate(config: EvalConfig) -> EvalResult:
         models[spec] = model.to(device).eval()
     clips = open_clips(config.data, config.layout, list_file=config.list_file, lr_dir=config.lr_dir)
 
+    visuals_dir = Path(config.out) / "visuals" if config.out is not None else None
+    fresh_visuals = visuals_dir is not None and not visuals_dir.exists()
+    try:
+        return _evaluate_clips(config, task, methods, models, clips, device)
+    except BaseException:  # a failure or Ctrl-C half-way leaves no pictures of a run that has no results
+        if fresh_visuals:
+            shutil.rmtree(visuals_dir, ignore_errors=True)
+        raise
+
+
+def _evaluate_clips(config: EvalConfig, task: Task, methods: list[str], models: dict, clips, device) -> EvalResult:
     rows, notes, visuals = [], set(), {}
     started = time.perf_counter()
     total = min(len(clips), config.max_clips) if config.max_clips is not None else len(clips)
@@ -118,13 +136,18 @@ def evaluate(config: EvalConfig) -> EvalResult:
             break
         bar.update(1)
         runs: dict[str, TaskRun] = {}
+        input_side = min(clip.frames.shape[-2:]) // task.model_scale
         for spec, model in models.items():
+            if input_side < model.min_size:  # e.g. DIS flow needs 12 pixels: the method is skipped on this clip
+                notes.add(f"{spec}: skipped on clips whose inputs are under {model.min_size} pixels "
+                          f"({clip.name}: {input_side})")
+                continue
             runs[spec] = run_task(model, clip, task, device)
         for name, folder in config.predictions.items():
             target, scored = target_of(clip, task)
             runs[name] = TaskRun(prediction=_load_prediction(folder, clip, len(target)), target=target,
                                  scored=scored, seconds=math.nan)
-        if config.out is not None and index < config.visuals:
+        if config.out is not None and index < config.visuals and runs:
             visuals[clip.name] = save_visuals(Path(config.out) / "visuals" / slug(clip.name), runs, task)
         cache: dict = {}
         for name, run in runs.items():
@@ -134,9 +157,10 @@ def evaluate(config: EvalConfig) -> EvalResult:
             rows.append({"clip": clip.name, "method": name, **values})
     bar.close()
     if not rows:
-        raise InputError(f"no clips evaluated in {config.data}")
+        skipped = sorted(n for n in notes if "skipped" in n)
+        raise InputError(f"no clips evaluated in {config.data}" + (f": {skipped[0]}" if skipped else ""))
 
-    names = list(models) + list(config.predictions)
+    names = [n for n in list(models) + list(config.predictions) if any(r["method"] == n for r in rows)]
     means = {}
     for name in names:
         mine = [r for r in rows if r["method"] == name]

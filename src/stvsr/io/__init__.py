@@ -1,9 +1,22 @@
-"""Video in and out: the only place that knows about uint8, YUV, containers and FFmpeg (through PyAV)."""
+"""Video in and out: the only place that knows about uint8, YUV, containers and FFmpeg (through PyAV).
+
+The readers and writers load on first use (PEP 562): probing and the output checks, which the command line runs
+before anything else, do not pull in torch.
+"""
+
+from importlib import import_module
 
 from .audio import audio_duration
+from .outputs import check_destination, is_folder_output
 from .probe import VideoInfo, probe
-from .reader import VideoReader
-from .writer import FrameFolderWriter, VideoWriter, check_destination, is_folder_output, open_writer
+
+_LAZY = {"VideoReader": "reader", "VideoWriter": "writer", "FrameFolderWriter": "writer", "open_writer": "writer"}
 
 __all__ = ["VideoInfo", "VideoReader", "VideoWriter", "FrameFolderWriter", "audio_duration", "check_destination",
            "is_folder_output", "open_writer", "probe"]
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'stvsr.io' has no attribute {name!r}")
+    return getattr(import_module(f".{_LAZY[name]}", __name__), name)

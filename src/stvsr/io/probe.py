@@ -184,7 +184,8 @@ def _describe(stream) -> StreamInfo:
 def _probe_container(path: Path, container) -> VideoInfo:
     streams = tuple(_describe(s) for s in container.streams)
     if not container.streams.video:
-        raise InputError(f"no video stream in {path}")
+        held = "; ".join(f"#{i.index} {i.kind} {i.codec} {i.details}".rstrip() for i in streams) or "no streams"
+        raise InputError(f"no video stream in {path} (it holds: {held})")
     video = container.streams.video[0]
     ctx = video.codec_context
     if ctx is None or ctx.width <= 0 or ctx.height <= 0:

@@ -39,9 +39,11 @@ class VideoReader:
     ...     for frame in reader: ...
     """
 
-    def __init__(self, path: str | Path, *, folder_fps: Fraction | None = None, prefetch: int = 4):
+    def __init__(self, path: str | Path, *, folder_fps: Fraction | None = None, prefetch: int = 4,
+                 info: VideoInfo | None = None):
         self.path = Path(path)
-        self.info: VideoInfo = probe(self.path, folder_fps=folder_fps)
+        # `info`: this file's probe, when the caller already made it (probing demuxes the whole file)
+        self.info: VideoInfo = info if info is not None else probe(self.path, folder_fps=folder_fps)
         self._prefetch = prefetch
         self._workers: list[Prefetcher] = []
 

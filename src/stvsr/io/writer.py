@@ -12,7 +12,6 @@ import os
 import queue
 import shutil
 import threading
-import uuid
 from fractions import Fraction
 from pathlib import Path
 
@@ -25,60 +24,9 @@ from ..errors import OutputError, UsageError
 from .audio import StreamCopier
 from .ffmpeg_log import use_native_ffmpeg_log
 from .frames import tensor_to_array
-from .probe import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
-
-DEFAULT_CODEC = {".webm": "libvpx-vp9", ".gif": "gif"}
-DEFAULT_CRF = {"libx264": 18, "libx265": 20, "libvpx-vp9": 24}
-PARTIAL_TAG = ".stvsr-partial"
-
-
-def is_folder_output(path: Path) -> bool:
-    """An existing folder, or a path with no extension, receives numbered PNG frames."""
-    return path.is_dir() or path.suffix == ""
-
-
-def check_destination(path: Path, *, inputs: tuple[Path, ...] = (), overwrite: bool = False) -> None:
-    """Refuse destinations that would destroy an input, overwrite without leave, or cannot be written."""
-    for source in inputs:
-        if _same_path(path, source):
-            raise OutputError(f"refusing to write over the input: {path}")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"output folder does not exist: {parent}")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"output folder is not writable: {parent}")
-    if is_folder_output(path):
-        if path.exists() and not path.is_dir():
-            raise OutputError(f"output exists and is not a folder: {path}")
-        if path.is_dir() and any(path.iterdir()):
-            if not overwrite:
-                raise OutputError(f"output folder is not empty: {path} (use --overwrite to replace its frames)")
-            strays = [p.name for p in path.iterdir() if p.suffix.lower() not in IMAGE_EXTENSIONS or p.is_dir()]
-            if strays:
-                raise OutputError(f"output folder holds files that are not frames ({strays[0]}, ...): {path}; "
-                                  f"refusing to replace it")
-        return
-    if path.suffix.lower() not in VIDEO_EXTENSIONS:
-        raise UsageError(f"unknown video extension '{path.suffix}' for {path}; use one of "
-                         f"{', '.join(VIDEO_EXTENSIONS[:6])}, ... or a folder path without extension for PNG frames")
-    if path.exists() and not overwrite:
-        raise OutputError(f"output exists: {path} (use --overwrite to replace it)")
-    if path.is_dir():
-        raise OutputError(f"output is a folder: {path}")
-
-
-def _same_path(a: Path, b: Path) -> bool:
-    try:
-        if a.exists() and b.exists():
-            return os.path.samefile(a, b)
-    except OSError:
-        pass
-    return a.resolve() == b.resolve()
-
-
-def _partial_path(path: Path, suffix: str) -> Path:
-    return path.parent / f".{path.stem}.{uuid.uuid4().hex[:8]}{PARTIAL_TAG}{suffix}"
-
+from .outputs import DEFAULT_CRF, check_destination, check_encoder_options, codec_for, is_folder_output
+from .outputs import partial_path as _partial_path
+from .outputs import remove_stale_partials
 
 def _raise_output_error(error: OSError, path: Path):
     code = getattr(error, "errno", None)
@@ -123,10 +71,11 @@ class VideoWriter(_Writer):
                  queue_size: int = 4):
         self.path = Path(path)
         check_destination(self.path, inputs=inputs, overwrite=overwrite)
+        check_encoder_options(self.path, codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt)
         self.fps = Fraction(fps)
-        self.notes: list[str] = []
+        self.notes: list[str] = remove_stale_partials(self.path)
         self._partial = _partial_path(self.path, self.path.suffix)
-        self._codec = codec or DEFAULT_CODEC.get(self.path.suffix.lower(), "libx264")
+        self._codec = codec_for(self.path, codec)
         self._crf = crf if crf is not None else DEFAULT_CRF.get(self._codec)
         self._preset = preset
         self._pix_fmt = pix_fmt
@@ -249,8 +198,6 @@ class VideoWriter(_Writer):
             if self._codec == "libvpx-vp9":
                 options["b"] = "0"
         if self._preset:
-            if self._codec not in ("libx264", "libx265"):
-                raise UsageError(f"--preset applies to libx264/libx265, not {self._codec}")
             options["preset"] = self._preset
         if self._codec == "libvpx-vp9":
             options["row-mt"] = "1"
@@ -317,7 +264,7 @@ class FrameFolderWriter(_Writer):
         self.path = Path(path)
         check_destination(self.path, inputs=inputs, overwrite=overwrite)
         self.bits = bits
-        self.notes: list[str] = []
+        self.notes: list[str] = remove_stale_partials(self.path)
         self._partial = _partial_path(self.path, "")
         self._done = False
         try:
@@ -326,17 +273,16 @@ class FrameFolderWriter(_Writer):
             _raise_output_error(error, self.path)
 
     def write(self, frame: Tensor) -> None:
-        array = tensor_to_array(frame, bits=self.bits)[:, :, ::-1]  # OpenCV writes BGR
-        name = self._partial / f"{self.frames_written + 1:06d}.png"
+        array = tensor_to_array(frame, bits=self.bits)[:, :, ::-1]  # OpenCV encodes BGR
+        # Encoded in memory and written by Python: a failed write (disk full, permissions) is an OSError with its
+        # errno, where cv2.imwrite only returns False and libpng prints its own line to stderr.
+        ok, encoded = cv2.imencode(".png", array)
+        if not ok:
+            raise OutputError(f"cannot encode frame {self.frames_written + 1} of {self.path} as PNG")
         try:
-            ok = cv2.imwrite(str(name), array)
-        except cv2.error as error:
-            raise OutputError(f"cannot write {name}: {error}") from None
-        if not ok or not name.exists():
-            # OpenCV reports a failed write (full disk, permissions) only as False.
-            stat = shutil.disk_usage(self._partial)
-            reason = "disk full" if stat.free < array.nbytes else "write failed"
-            raise OutputError(f"{reason} while writing {name}")
+            (self._partial / f"{self.frames_written + 1:06d}.png").write_bytes(encoded.tobytes())
+        except OSError as error:
+            _raise_output_error(error, self.path)
         self.frames_written += 1
 
     def close(self) -> None:

@@ -26,6 +26,13 @@ class Metric:
     display_scale: float  # values are multiplied by this in tables (warping error is shown x1e3)
     protocol: dict = field(default_factory=dict)
     compute: Callable | None = None  # (prediction, target or None, crop_border, per-clip cache) -> value(s)
+    min_size: int = 1  # smallest frame side (after the border crop) it is defined on
+
+    def size_problem(self, height: int, width: int) -> str | None:
+        """Why frames of height x width cannot be scored by this metric, or None when they can."""
+        if min(height, width) < self.min_size:
+            return f"needs frames of at least {self.min_size}x{self.min_size} pixels, these are {width}x{height}"
+        return None
 
 
 def _fidelity(fn, channel):
@@ -57,18 +64,18 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            {"channel": "Y BT.601 studio range", "peak": 255, "rounding": _ROUND}, _fidelity(psnr, "y")),
     Metric("ssim_y", "SSIM-Y", True, True, True, 1.0,
            {"channel": "Y BT.601 studio range", "window": "Gaussian 11x11 sigma 1.5", "K": [0.01, 0.03],
-            "filtering": "valid", "rounding": _ROUND}, _fidelity(ssim, "y")),
+            "filtering": "valid", "rounding": _ROUND}, _fidelity(ssim, "y"), min_size=11),
     Metric("psnr_rgb", "PSNR-RGB", True, True, True, 1.0,
            {"channel": "RGB", "peak": 255, "rounding": _ROUND}, _fidelity(psnr, "rgb")),
     Metric("ssim_rgb", "SSIM-RGB", True, True, True, 1.0,
            {"channel": "RGB, mean of channels", "window": "Gaussian 11x11 sigma 1.5", "K": [0.01, 0.03],
-            "filtering": "valid", "rounding": _ROUND}, _fidelity(ssim, "rgb")),
+            "filtering": "valid", "rounding": _ROUND}, _fidelity(ssim, "rgb"), min_size=11),
     Metric("mse_rgb", "MSE-RGB x1e3", True, True, False, 1e3,
            {"channel": "RGB on [0, 1]", "rounding": _ROUND}, _fidelity(mse, "rgb")),
     Metric("warp_err@dis", "WarpErr@dis x1e3", False, False, False, 1e3,
            {"definition": "Lai et al. ECCV 2018, masked (Ruder et al. 2016 occlusion + motion boundaries)",
             "flow": "OpenCV DIS medium, from the ground truth when present", "scale": "RGB on [0, 1]"},
-           _warp("dis")),
+           _warp("dis"), min_size=12),  # OpenCV's DIS asserts on frames under 12 pixels
     Metric("warp_err@farneback", "WarpErr@fb x1e3", False, False, False, 1e3,
            {"definition": "Lai et al. ECCV 2018, masked (Ruder et al. 2016 occlusion + motion boundaries)",
             "flow": "OpenCV Farneback, from the ground truth when present", "scale": "RGB on [0, 1]"},
@@ -77,7 +84,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            {"definition": "TecoGAN tOF: mean L2 distance of Farneback flows of output and ground truth, pixels"},
            _tof),
     Metric("niqe", "NIQE", True, False, False, 1.0,
-           {"definition": "Mittal et al. 2013, LIVE pristine model, 96x96 blocks, Y BT.601 rounded"}, _niqe),
+           {"definition": "Mittal et al. 2013, LIVE pristine model, 96x96 blocks, Y BT.601 rounded"}, _niqe, min_size=96),
 )}
 
 DEFAULT_METRICS = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "warp_err@dis", "tof", "niqe")

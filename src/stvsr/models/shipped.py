@@ -40,6 +40,7 @@ SHIPPED = {s.name: s for s in [
     Shipped("flowvfi", "vfi", "flowvfi", "frame interpolation, x2"),
     Shipped("imdn_x4", "sr", "sr", "per-frame SR, x4 (pixel loss)"),
     Shipped("imdn_x4_gan", "sr", "sr_gan", "per-frame SR, x4, GAN-trained twin of imdn_x4"),
+    Shipped("espcn_x4", "sr", "espcn_x4", "per-frame SR, x4, ESPCN (MSE): the sub-pixel baseline"),
 ]}
 
 

@@ -7,13 +7,14 @@ is a float. The resolved config is saved with every run.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from ..errors import UsageError
+from ..errors import InputError, UsageError
 
 
 @dataclass
@@ -144,6 +145,73 @@ def _set(tree: dict, dotted: str, raw: str) -> None:
     node[keys[-1]] = yaml.safe_load(raw) if raw != "" else ""
 
 
+# Allowed values and ranges: checked before anything is built, so a typo fails in a second with one line (exit 2)
+# instead of a torch traceback minutes later.
+CHOICES = {"task": ("sr", "vsr", "vfi", "stvsr"), "precision": ("fp32", "bf16", "fp16"),
+           "optim.name": ("adam", "radam"), "optim.schedule": ("cosine", "step", "constant"),
+           "data.degradation": ("BI", "BD", "blur3_bicubic")}
+
+
+def validate_config(config: TrainConfig) -> TrainConfig:
+    """Refuse values out of range or not among the choices (a UsageError naming the key); returns `config`."""
+    def need(ok: bool, key: str, rule: str, value) -> None:
+        if not ok:
+            raise UsageError(f"config {key} must be {rule}, got {value!r}")
+
+    for key, allowed in CHOICES.items():
+        section, _, name = key.rpartition(".")
+        value = getattr(getattr(config, section) if section else config, name)
+        need(value in allowed, key, f"one of {', '.join(allowed)}", value)
+    o, d, v = config.optim, config.data, config.val
+    need(o.lr > 0 and math.isfinite(o.lr), "optim.lr", "a positive number", o.lr)
+    need(0 <= o.min_lr < o.lr, "optim.min_lr", "at least 0 and below optim.lr", o.min_lr)
+    need(all(0 <= b < 1 for b in o.betas), "optim.betas", "two numbers in [0, 1)", list(o.betas))
+    need(o.weight_decay >= 0, "optim.weight_decay", "at least 0", o.weight_decay)
+    need(o.clip_grad > 0, "optim.clip_grad", "a positive number", o.clip_grad)
+    need(0 <= o.ema < 1, "optim.ema", "in [0, 1)", o.ema)
+    need(o.step_size >= 1, "optim.step_size", "at least 1", o.step_size)
+    need(0 < o.gamma <= 1, "optim.gamma", "in (0, 1]", o.gamma)
+    need(1 <= config.scale <= 8, "scale", "an integer from 1 to 8", config.scale)
+    need(config.batch >= 1, "batch", "at least 1", config.batch)
+    need(config.log_every >= 1, "log_every", "at least 1", config.log_every)
+    need(config.checkpoint_every >= 1, "checkpoint_every", "at least 1", config.checkpoint_every)
+    need(bool(config.stages), "stages", "a non-empty list", config.stages)
+    for i, stage in enumerate(config.stages):
+        need(stage.steps >= 1, f"stages[{i}].steps", "at least 1", stage.steps)
+        need(stage.lr is None or (stage.lr > 0 and math.isfinite(stage.lr)), f"stages[{i}].lr",
+             "a positive number (or absent)", stage.lr)
+        need(bool(stage.losses), f"stages[{i}].losses", "a non-empty mapping of loss name to weight", stage.losses)
+        for name, weight in stage.losses.items():
+            need(isinstance(weight, (int, float)) and weight >= 0 and math.isfinite(weight),
+                 f"stages[{i}].losses.{name}", "a weight of at least 0", weight)
+        need(bool(stage.train), f"stages[{i}].train", "a non-empty list of parameter patterns", stage.train)
+    need(d.patch >= 4, "data.patch", "at least 4 pixels", d.patch)
+    need(d.frames >= 1, "data.frames", "at least 1", d.frames)
+    need(0 <= d.photo_share <= 1, "data.photo_share", "in [0, 1]", d.photo_share)
+    need(0 < d.hr_downscale <= 1, "data.hr_downscale", "in (0, 1]", d.hr_downscale)
+    need(d.workers >= 0, "data.workers", "at least 0", d.workers)
+    need(bool(d.videos), "data.videos", "a non-empty list of folders or files", d.videos)
+    need(v.every >= 0, "val.every", "at least 0 (0: no validation)", v.every)
+    need(v.clips >= 0, "val.clips", "at least 0 (0: all)", v.clips)
+    return config
+
+
+def check_paths(config: TrainConfig) -> None:
+    """The files and folders `config` reads must exist (an InputError names the first that does not)."""
+    wanted = [("training data", p) for p in config.data.videos]
+    if config.data.photo_share > 0:
+        wanted += [("training photos", p) for p in config.data.photos]
+    if config.val.every > 0 and config.val.data:
+        wanted.append(("validation data", config.val.data))
+    if config.init:
+        wanted.append(("init weights", config.init))
+    if config.vgg_weights:
+        wanted.append(("VGG weights", config.vgg_weights))
+    for what, path in wanted:
+        if not Path(path).exists():
+            raise InputError(f"{what} not found: {path}")
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> TrainConfig:
     """Defaults, then the YAML file at `path`, then each `key=value` override."""
     tree: dict = {}
@@ -162,7 +230,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Tr
         if not sep or not key:
             raise UsageError(f"--set takes key=value, got {item!r}")
         _set(tree, key.strip(), value.strip())
-    return _build(TrainConfig, tree)
+    return validate_config(_build(TrainConfig, tree))
 
 
 def parse_config(text: str) -> TrainConfig:
@@ -170,7 +238,7 @@ def parse_config(text: str) -> TrainConfig:
     tree = yaml.safe_load(text) or {}
     if not isinstance(tree, dict):
         raise UsageError("a config must be a mapping of keys to values")
-    return _build(TrainConfig, tree)
+    return validate_config(_build(TrainConfig, tree))
 
 
 def dump_config(config: TrainConfig) -> str:

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Sampler
 
 from ..data.clips import open_clips
-from ..errors import StvsrError, UsageError, WeightsError
+from ..errors import InputError, StvsrError, UsageError, WeightsError
 from ..evaluate.runner import score
 from ..evaluate.tasks import Task, run_task
 from ..losses import discriminator_loss
@@ -235,26 +235,29 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_s
             critic_optimizer.load_state_dict(state["critic_optimizer"])
         if runtime.world > 1:
             critic = nn.parallel.DistributedDataParallel(critic)
-    if state is None and runtime.main:  # only now: bad init weights or critic leave no run folder behind
-        run.mkdir(parents=True, exist_ok=True)
-        (run / "config.yaml").write_text(dump_config(config))
-
     sources = find_sources(config.data.videos, exclude=config.data.photos)
-    store = FrameStore(sources, downscale=config.data.hr_downscale, cache=config.data.cache or None)
-    photos = load_photos(config.data.photos, config.data.hr_downscale) if config.data.photo_share > 0 else []
-    samples = TrainSamples(store, photos, config.data, scale=config.scale, seed=config.seed)
-    total = sum(s.steps for s in config.stages)
-    stop = total if max_steps is None else min(total, step + max_steps)
-    loader = DataLoader(samples, batch_size=config.batch, collate_fn=collate, num_workers=config.data.workers,
-                        sampler=StepSampler(step, stop, config.batch, runtime.world, runtime.rank))
+    if not sources:
+        raise InputError(f"no video files or frame folders in {', '.join(config.data.videos)}")
     val_clips = []
     if runtime.main and config.val.every > 0 and config.val.data:
         source = open_clips(config.val.data, config.val.layout)
         val_clips = [c for i, c in enumerate(source) if not config.val.clips or i < config.val.clips]
+    store = FrameStore(sources, downscale=config.data.hr_downscale, cache=config.data.cache or None)
+    photos = load_photos(config.data.photos, config.data.hr_downscale) if config.data.photo_share > 0 else []
+    samples = TrainSamples(store, photos, config.data, scale=config.scale, seed=config.seed)
+    if state is None and runtime.main:  # only now: a bad model, init, critic or data leaves no run folder behind
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "config.yaml").write_text(dump_config(config))
+    log = run / "log.csv"
+    if state is not None and runtime.main:  # rows logged after the checkpoint would be logged again
+        truncate_log(log, step)
+    total = sum(s.steps for s in config.stages)
+    stop = total if max_steps is None else min(total, step + max_steps)
+    loader = DataLoader(samples, batch_size=config.batch, collate_fn=collate, num_workers=config.data.workers,
+                        sampler=StepSampler(step, stop, config.batch, runtime.world, runtime.rank))
 
     autocast = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[config.precision]
     scaler = torch.amp.GradScaler(enabled=config.precision == "fp16")
-    log = run / "log.csv"
     writer = _tensorboard(run) if runtime.main else None
     started, seen = time.perf_counter(), 0
     optimizer = scheduler = objective = wrapped = None
@@ -330,6 +333,21 @@ def _export(ema, path: Path, config: TrainConfig, kwargs: dict, step: int, metri
              "validation": {"metrics": metrics, "protocol": f"{config.task} on {config.val.data}"} if metrics
              else None}
     save_weights(ema, path, name=config.model, kwargs=kwargs, extra=extra)
+
+
+def truncate_log(path: Path, step: int) -> None:
+    """Drop the rows of `path` (log.csv) after `step`: a killed run logged them, and its resume logs them again."""
+    if not path.is_file():
+        return
+    with open(path, newline="") as handle:
+        rows = list(csv.reader(handle))
+    kept = rows[:1] + [r for r in rows[1:] if r and r[0].isdigit() and int(r[0]) <= step]
+    if len(kept) == len(rows):
+        return
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    with open(partial, "w", newline="") as handle:
+        csv.writer(handle).writerows(kept)
+    os.replace(partial, path)
 
 
 def _tensorboard(run: Path):
