@@ -94,3 +94,33 @@ def test_dual_stream_losses_sum_their_terms():
     assert terms["total"].item() == pytest.approx(sum(v.item() for k, v in terms.items() if k != "total"), rel=1e-5)
     terms["total"].backward()
     assert all(p.grad is not None for p in model.fusion.parameters())
+
+
+# Half precision (issue 11): variances, ratios, exp and resampling in fp16/bf16 lose the loss to cancellation.
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_ssim_loss_of_half_inputs_equals_float32(dtype):
+    torch.manual_seed(0)
+    target = torch.rand(2, 3, 48, 48)
+    pred = (target + 0.03 * torch.randn_like(target)).clamp(0, 1)
+    half_pred, half_target = pred.to(dtype), target.to(dtype)
+    reference = ssim_loss(half_pred.float(), half_target.float())  # the same (rounded) pixels, in float32
+    with torch.autocast("cpu", dtype=dtype):
+        value = ssim_loss(half_pred, half_target)
+    assert value.dtype == torch.float32
+    # Tolerance: float32 rounding of the 11x11 Gaussian sums (~1e-7 relative) on a loss of about 0.1.
+    assert value.item() == pytest.approx(reference.item(), abs=1e-5)
+
+
+def test_every_fragile_loss_runs_in_float32_inside_autocast():
+    torch.manual_seed(1)
+    clip = torch.rand(1, 7, 3, 32, 32)
+    lr = torch.rand(1, 4, 3, 8, 8)
+    flow = torch.randn(2, 2, 32, 32)
+    a, b = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        values = [cycle_loss(clip.bfloat16(), lr, scale=4), occlusion_weight(a.bfloat16(), b, flow),
+                  warping_loss(a.bfloat16(), b.bfloat16(), flow, torch.ones(2, 1, 32, 32)),
+                  charbonnier(a.bfloat16(), b.bfloat16())]
+    assert all(v.dtype == torch.float32 for v in values)
+    assert values[0].item() == pytest.approx(cycle_loss(clip.bfloat16().float(), lr, scale=4).item(), rel=1e-5)

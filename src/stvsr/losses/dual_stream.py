@@ -9,8 +9,10 @@ from torch import Tensor
 
 from ..degrade import bicubic_down
 from .pixel import charbonnier
+from .precision import float32_loss
 
 
+@float32_loss
 def dual_stream_losses(parts: dict[str, Tensor], hr0: Tensor, hr_mid: Tensor, hr1: Tensor, *, scale: int,
                        weights: dict[str, float] | None = None) -> dict[str, Tensor]:
     """Each term and their weighted sum ('total'). `parts` is `DualStream.streams(l0, l1)`; hr* the ground truth.

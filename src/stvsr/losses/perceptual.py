@@ -83,5 +83,6 @@ class VGGLoss(nn.Module):
 
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:
         pred, target = pred.reshape(-1, *pred.shape[-3:]), target.reshape(-1, *target.shape[-3:])
-        losses = [(a - b).abs().mean() for a, b in zip(self.vgg(pred), self.vgg(target))]
+        # features may come from autocast; their distance is taken in float32
+        losses = [(a.float() - b.float()).abs().mean() for a, b in zip(self.vgg(pred), self.vgg(target))]
         return sum(losses) / len(losses)

@@ -6,8 +6,10 @@ from torch import Tensor
 
 from ..metrics.fidelity import ssim_map
 from ..ops.color import rgb_to_y
+from .precision import float32_loss
 
 
+@float32_loss
 def ssim_loss(pred: Tensor, target: Tensor, *, channel: str = "rgb") -> Tensor:
     """1 − mean SSIM of images (..., 3, H, W) in [0, 1] (Gaussian 11×11, σ = 1.5, K = (0.01, 0.03))."""
     if channel == "y":
