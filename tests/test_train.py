@@ -214,3 +214,24 @@ def test_bf16_training_matches_fp32(tmp_path, data, model, frames, losses):
     assert runs["bf16 ssim"][0] == pytest.approx(runs["fp32 ssim"][0], rel=0.02)
     # bf16 keeps 8 bits of mantissa (0.4 %) in the network; measured 0.3 % apart over three steps (2.5 % before)
     assert runs["bf16"] == pytest.approx(runs["fp32"], rel=0.01)
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_stop_signal_to_the_process_group_is_one_line(tmp_path, data, sig, code):
+    # systemd, Kubernetes and a terminal's Ctrl-C signal every process of the group, data workers included.
+    config = write_config(tmp_path / "c.yaml", data, tmp_path / "run",
+                          stages=[{"name": "all", "steps": 10_000, "losses": {"l1": 1.0}}])
+    tree = yaml.safe_load(config.read_text())
+    tree["data"]["workers"] = 1
+    config.write_text(yaml.safe_dump(tree))
+    process = subprocess.Popen([sys.executable, "-m", "stvsr", "train", "--config", str(config)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (tmp_path / "run/checkpoint.pt").exists():
+        time.sleep(0.05)
+    time.sleep(0.5)
+    os.killpg(process.pid, sig)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == code, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "stvsr train --resume" in lines[0] and "Traceback" not in err, err

@@ -207,6 +207,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = parse_config(saved.read_text())
         config.out = str(args.resume)
         check_paths(config)
+        args.interrupt_note = f"the last checkpoint is kept: stvsr train --resume {config.out} continues"
         from .train.loop import train
 
         run = train(config, resume=True, command=command, max_steps=args.max_steps)
@@ -215,6 +216,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise UsageError("give --config FILE (see configs/) or --resume RUN_DIR")
         config = load_config(args.config, args.set or [])
         check_paths(config)
+        args.interrupt_note = f"the last checkpoint is kept: stvsr train --resume {config.out} continues"
         from .train.loop import train
 
         run = train(config, command=command, max_steps=args.max_steps)
@@ -513,10 +515,10 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"stvsr: error: {error}")
         return error.exit_code
     except KeyboardInterrupt:
-        _say("stvsr: interrupted; nothing was written")
+        _say(f"stvsr: interrupted; {getattr(args, 'interrupt_note', 'nothing was written')}")
         return EXIT_INTERRUPTED
     except Terminated as stop:
-        _say(f"stvsr: {_SIGNAL_WORDS[stop.signum]}; nothing was written")
+        _say(f"stvsr: {_SIGNAL_WORDS[stop.signum]}; {getattr(args, 'interrupt_note', 'nothing was written')}")
         return 128 + stop.signum
     except BrokenPipeError:  # e.g. `stvsr methods | head`
         return 0

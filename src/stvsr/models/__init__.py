@@ -1,6 +1,6 @@
 """The model zoo: every method stvsr runs, behind one registry (`create_model`, `list_models`)."""
 
-from . import classical, dual_stream, espcn, flowsr, imdn, srgan, srunet, tosr, tpnet, vdsr, vfinet, vsr2d3d  # noqa: F401
+from . import classical, dual_stream, espcn, flowsr, imdn, propagation, srgan, srunet, tosr, tpnet, vdsr, vfinet, vsr2d3d  # noqa: F401
 from .base import Cascade, CentreFrameVSR, PairwiseInterpolator, SpatialModel, VideoModel
 from .registry import ModelEntry, create_model, list_models, model_entry, register_model
 from .build import build_method

@@ -13,6 +13,7 @@ import fnmatch
 import math
 import os
 import random
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -254,7 +255,8 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_s
     total = sum(s.steps for s in config.stages)
     stop = total if max_steps is None else min(total, step + max_steps)
     loader = DataLoader(samples, batch_size=config.batch, collate_fn=collate, num_workers=config.data.workers,
-                        sampler=StepSampler(step, stop, config.batch, runtime.world, runtime.rank))
+                        sampler=StepSampler(step, stop, config.batch, runtime.world, runtime.rank),
+                        worker_init_fn=_ignore_stop_signals)
 
     autocast = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[config.precision]
     scaler = torch.amp.GradScaler(enabled=config.precision == "fp16")
@@ -333,6 +335,14 @@ def _export(ema, path: Path, config: TrainConfig, kwargs: dict, step: int, metri
              "validation": {"metrics": metrics, "protocol": f"{config.task} on {config.val.data}"} if metrics
              else None}
     save_weights(ema, path, name=config.model, kwargs=kwargs, extra=extra)
+
+
+def _ignore_stop_signals(worker_id: int) -> None:
+    """Data workers leave Ctrl-C, kill and a closed terminal to the main process, which stops them itself: a
+    signal sent to the whole process group (a terminal, systemd, Kubernetes) would otherwise kill a worker first
+    and bury the one-line message under a DataLoader traceback."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def truncate_log(path: Path, step: int) -> None:

@@ -1,0 +1,145 @@
+"""Long-range space-time SR: features propagated forward and backward over the whole clip (BasicVSR's
+bidirectional recurrence, Chan et al. CVPR 2021), aligned with DIS flow at the input size, on top of the
+cascade that was the x4 x2 default.
+
+Per-frame SR followed by flow interpolation at the output size (`imdn_x4+dis_fast`) is strong, but each frame
+sees only itself. Here a recurrent state runs through the clip in both directions, warped from frame to frame by
+OpenCV DIS flow computed once on the low-resolution inputs (no flow network to train, nothing downloaded), so
+every frame gathers detail from all the frames before and after it. Each new in-between frame takes both
+directions' states, warped to its time with the linear-motion flows of Super SloMo (Eq. 4), and each output
+frame is the cascade's frame plus a residual reconstructed from the states. The residual's last layer starts at
+zero and the cascade's SR network comes from its shipped weights, so an untrained model is exactly the cascade
+and training can only add to it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ..ops.flow import dis_flow
+from ..ops.resize import imresize
+from ..ops.warp import warp
+from .base import VideoModel
+from .classical import FlowInterpolation
+from .imdn import IMDNBackbone
+from .layers import ResBlock, conv
+from .registry import register_model
+
+
+def _trunk(c_in: int, features: int, blocks: int) -> nn.Sequential:
+    return nn.Sequential(conv(c_in, features), nn.LeakyReLU(0.1, inplace=True),
+                         *[ResBlock(features, act="lrelu") for _ in range(blocks)])
+
+
+class PropagationSTVSR(VideoModel):
+    """(N, T, 3, h, w) -> (N, (T − 1)·k + 1, 3, s·h, s·w), k = `time_factor` (1: VSR, 2: space-time).
+
+    `net` is the per-frame SR backbone (IMDN, residual on bicubic: load `imdn_x4` into it and keep it frozen);
+    `interpolate` is DIS interpolation at the output size (the cascade's in-between frames). The learned parts:
+    `encode` (features of each input frame), `back_branch`/`fore_branch` (the two recurrent branches), `fuse_key` and
+    `fuse_mid` (an output frame's features from the states), `up` (sub-pixel reconstruction of the residual).
+    Ablation switches: `bidirectional` (False: forward branch only), `align` (False: states are not warped).
+    """
+
+    min_size = 16  # DIS needs room for its 8×8 patches
+
+    def __init__(self, *, scale: int = 4, time_factor: int = 2, features: int = 32, blocks: int = 2,
+                 sr_features: int = 32, sr_blocks: int = 4, preset: str = "fast", lr_preset: str = "medium",
+                 bidirectional: bool = True, align: bool = True, window: int = 20, overlap: int = 6):
+        super().__init__()
+        if time_factor not in (1, 2):
+            raise ValueError("PropagationSTVSR supports time_factor 1 or 2")
+        if not 0 < overlap < window:
+            raise ValueError("overlap must be in (0, window)")
+        self.scale, self.time_factor = scale, time_factor
+        self.lr_preset, self.bidirectional, self.align = lr_preset, bidirectional, align
+        # Streaming: windows of `window` input frames overlapping by `overlap`; each kept output frame has at least
+        # overlap / 2 input frames of context on each side (the recurrence carries little further than that).
+        self.window, self.window_overlap = window, overlap
+        self.net = IMDNBackbone(features=sr_features, blocks=sr_blocks, scale=(scale, scale))
+        self.interpolate = FlowInterpolation(time_factor=2, preset=preset) if time_factor == 2 else None
+        c = features
+        self.encode = _trunk(3, c, 1)
+        self.back_branch = _trunk(2 * c, c, blocks)
+        self.fore_branch = _trunk(2 * c, c, blocks)
+        self.fuse_key = _trunk(3 * c, c, 1)
+        self.fuse_mid = _trunk(4 * c, c, 1)
+        self.up = nn.Sequential(conv(c, 3 * scale * scale), nn.PixelShuffle(scale))
+        nn.init.zeros_(self.up[0].weight)  # zero residual: an untrained model is exactly the cascade
+        nn.init.zeros_(self.up[0].bias)
+
+    def forward(self, clip: Tensor) -> Tensor:
+        self.check_clip(clip)
+        n, t, _, h, w = clip.shape
+        frames = clip.flatten(0, 1)
+        key = (imresize(frames, self.scale) + self.net(frames)).view(n, t, 3, h * self.scale, w * self.scale)
+        with torch.no_grad():  # classical flow: nothing to learn
+            pairs = (clip[:, :-1].flatten(0, 1), clip[:, 1:].flatten(0, 1)) if t > 1 else None
+            # to_prev[i] brings frame i + 1 onto frame i; to_next[i] brings frame i onto frame i + 1
+            to_prev = dis_flow(*pairs, self.lr_preset).view(n, t - 1, 2, h, w) if pairs else None
+            to_next = dis_flow(pairs[1], pairs[0], self.lr_preset).view(n, t - 1, 2, h, w) if pairs else None
+        feats = self.encode(frames).view(n, t, -1, h, w)
+        back, fore = self._propagate(feats, to_prev, to_next)
+        outs = []
+        for i in range(t):
+            state = torch.cat([feats[:, i], fore[i], back[i]], dim=1)
+            outs.append(key[:, i] + self.up(self.fuse_key(state)))
+            if self.time_factor == 2 and i < t - 1:
+                outs.append(self._middle(key, feats, fore, back, to_prev, to_next, i))
+        return torch.stack(outs, dim=1)
+
+    def _warp(self, x: Tensor, flow: Tensor) -> Tensor:
+        return warp(x, flow.to(x.dtype)) if self.align else x
+
+    def _propagate(self, feats: Tensor, to_prev: Tensor | None, to_next: Tensor | None
+                   ) -> tuple[list[Tensor], list[Tensor]]:
+        """Backward and forward states of every frame (lists of (N, C, h, w))."""
+        t = feats.shape[1]
+        zero = torch.zeros_like(feats[:, 0])
+        back = [zero] * t
+        if self.bidirectional:
+            state = zero
+            for i in reversed(range(t)):
+                if i < t - 1:
+                    state = self._warp(state, to_prev[:, i])
+                state = self.back_branch(torch.cat([feats[:, i], state], dim=1))
+                back[i] = state
+        fore, state = [], zero
+        for i in range(t):
+            if i > 0:
+                state = self._warp(state, to_next[:, i - 1])
+            state = self.fore_branch(torch.cat([feats[:, i], state], dim=1))
+            fore.append(state)
+        return back, fore
+
+    def _middle(self, key: Tensor, feats: Tensor, fore: list[Tensor], back: list[Tensor], to_prev: Tensor,
+                to_next: Tensor, i: int) -> Tensor:
+        """The frame halfway between inputs i and i + 1: the cascade's DIS interpolation at the output size, plus a
+        residual from the states of both sides warped to time 0.5 (Super SloMo's linear-motion flows, Eq. 4)."""
+        with torch.no_grad():
+            base = self.interpolate.interpolate(key[:, i].float(), key[:, i + 1].float(), [0.5])[0]
+        f01, f10 = to_prev[:, i], to_next[:, i]  # f01: frame i -> i + 1, as `dis_flow(frame i, frame i + 1)`
+        to_0 = -0.25 * f01 + 0.25 * f10
+        to_1 = 0.25 * f01 - 0.25 * f10
+        state = torch.cat([self._warp(feats[:, i], to_0), self._warp(feats[:, i + 1], to_1),
+                           self._warp(fore[i], to_0), self._warp(back[i + 1], to_1)], dim=1)
+        return base.to(key.dtype) + self.up(self.fuse_mid(state))
+
+
+@register_model("propstvsr", task="stvsr",
+                description="space-time SR by bidirectional propagation over the clip (DIS-aligned), on the cascade")
+def propstvsr(*, scale: int = 4, time_factor: int = 2, features: int = 32, blocks: int = 2, sr_features: int = 32,
+              sr_blocks: int = 4, preset: str = "fast", lr_preset: str = "medium", bidirectional: bool = True,
+              align: bool = True, window: int = 20, overlap: int = 6) -> PropagationSTVSR:
+    return PropagationSTVSR(scale=scale, time_factor=time_factor, features=features, blocks=blocks,
+                            sr_features=sr_features, sr_blocks=sr_blocks, preset=preset, lr_preset=lr_preset,
+                            bidirectional=bidirectional, align=align, window=window, overlap=overlap)
+
+
+@register_model("propstvsr_tiny", task="stvsr", description="propstvsr, tiny variant for tests")
+def propstvsr_tiny(*, scale: int = 4, time_factor: int = 2, bidirectional: bool = True,
+                   align: bool = True) -> PropagationSTVSR:
+    return PropagationSTVSR(scale=scale, time_factor=time_factor, features=8, blocks=1, sr_features=8, sr_blocks=1,
+                            preset="ultrafast", lr_preset="ultrafast", bidirectional=bidirectional, align=align,
+                            window=8, overlap=4)
