@@ -68,7 +68,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                            weights=Path(args.weights) if args.weights else None, tile=args.tile,
                            precision=args.precision, codec=args.codec,
                            crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt, audio=not args.no_audio,
-                           overwrite=args.overwrite, device=args.device, quiet=args.quiet, input_fps=args.input_fps)
+                           overwrite=args.overwrite, device=args.device, quiet=args.quiet, input_fps=args.input_fps,
+                           scene_detect=not args.no_scene_detect, scene_threshold=args.scene_threshold)
     summary = upscale_video(config)
     if not args.quiet:
         (w0, h0), (w1, h1) = summary.size_in, summary.size_out
@@ -87,12 +88,21 @@ def cmd_info(args: argparse.Namespace) -> int:
     from .io import probe
 
     info = probe(Path(args.input), folder_fps=args.input_fps)
+    cuts = None
+    if not args.no_scene_detect:  # decodes every frame (at most 256 pixels wide for the detector)
+        from .io import VideoReader
+        from .scenes import find_cuts
+
+        with VideoReader(info.path, folder_fps=args.input_fps, info=info) as reader:
+            cuts = find_cuts(reader, args.scene_threshold)
     if args.json:
         data = {"path": str(info.path), "container": info.container, "codec": info.codec, "width": info.width,
                 "height": info.height, "fps": str(info.fps), "fps_decimal": float(info.fps),
                 "frame_count": info.frame_count, "duration": info.duration, "vfr": info.vfr,
                 "rotation": info.rotation, "pix_fmt": info.pix_fmt, "bit_depth": info.bit_depth,
-                "streams": [vars(s) for s in info.streams]}
+                "streams": [vars(s) for s in info.streams],
+                "scene_cuts": None if cuts is None else [{"frame": c, "time": round(c / float(info.fps), 3)}
+                                                         for c in cuts]}
         print(json.dumps(data, indent=2))
         return 0
     rate = "variable" if info.vfr else "constant"
@@ -104,6 +114,9 @@ def cmd_info(args: argparse.Namespace) -> int:
                       + (f", rotated {info.rotation} degrees on display" if info.rotation else "")),
             ("frame rate", _rate(info.fps)), ("rate", rate), ("frames", str(info.frame_count)),
             ("duration", f"{info.duration:.3f} s")]
+    if cuts is not None:
+        rows.append(("scene cuts", f"{len(cuts)}" + (": before frames " + ", ".join(
+            f"{c} ({c / float(info.fps):.2f} s)" for c in cuts) if cuts else "")))
     for key, value in rows:
         print(f"{key:<11} {value}")
     if info.streams:
@@ -338,6 +351,24 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 # Parser --------------------------------------------------------------------------------------------------------
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def _scene_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scene-threshold", type=_positive_float, default=27.0,
+                        help="scene-cut sensitivity: content change between frames that counts as a cut (default "
+                             "27, PySceneDetect's; lower finds more cuts)")
+    parser.add_argument("--no-scene-detect", action="store_true",
+                        help="treat the video as one shot (interpolate and share windows across cuts)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stvsr", description="Space-time video super-resolution.")
     parser.add_argument("--version", action="version", version=f"stvsr {__version__}")
@@ -370,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     up.add_argument("--input-fps", type=_fraction, help="frame rate of a frame-folder input (default 25)")
     up.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda[:N]")
+    _scene_options(up)
     up.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     up.set_defaults(func=cmd_upscale)
 
@@ -377,6 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("input", metavar="FILE")
     info.add_argument("--input-fps", type=_fraction, help="frame rate of a frame folder (default 25)")
     info.add_argument("--json", action="store_true", help="machine-readable output")
+    _scene_options(info)
     info.set_defaults(func=cmd_info)
 
     ev = sub.add_parser("evaluate", help="score methods on a dataset under a standard protocol",

@@ -26,6 +26,7 @@ from .models import VideoModel, build_method
 from .models.build import Prepared, default_method, resolve_tile
 from .models.checkpoint import read_metadata
 from .runtime import pick_device
+from .scenes import DEFAULT_THRESHOLD, CutDetector, Shots
 
 
 @dataclass
@@ -49,6 +50,8 @@ class UpscaleConfig:
     device: str = "auto"
     quiet: bool = False
     input_fps: Fraction | None = None  # for frame folders, which carry no rate
+    scene_detect: bool = True  # restart windows and never interpolate at shot cuts
+    scene_threshold: float = DEFAULT_THRESHOLD
     info: VideoInfo | None = None  # the input's probe, when the caller has made it already
 
 
@@ -107,6 +110,27 @@ def run_windows(model: VideoModel, frames: Iterable[Tensor], *, device: torch.de
     first = max(0, count - size)
     outs = last[1] if last is not None and last[0] == first else run(list(buffer)[first - count:])
     yield from outs[next_out - first * k:]
+
+
+def run_shots(model: VideoModel, frames: Iterable[Tensor], *, device: torch.device, is_cut=None
+              ) -> Iterator[Tensor]:
+    """`run_windows` shot by shot: windows (and a recurrent model's state) restart at each cut, and the k − 1
+    frames a time factor k inserts at a cut repeat the earlier shot's last frame instead of blending two shots.
+
+    `is_cut(frame) -> bool` is called on each frame in order (e.g. a `scenes.CutDetector`); None: one shot.
+    """
+    if is_cut is None:
+        yield from run_windows(model, frames, device=device)
+        return
+    shots = Shots(frames, is_cut)
+    last = None
+    while (shot := shots.next_shot()) is not None:
+        if last is not None:
+            for _ in range(model.time_factor - 1):
+                yield last
+        for frame in run_windows(model, shot, device=device):
+            last = frame
+            yield frame
 
 
 def choose_method(config: UpscaleConfig, output_pixels: int = 0) -> str:
@@ -185,7 +209,10 @@ def upscale_video(config: UpscaleConfig) -> UpscaleSummary:
                              inputs=(config.input,)) as writer, \
             tqdm(total=total, unit="frame", disable=not show, dynamic_ncols=True, leave=False) as bar:
         last = None
-        for frame in run_windows(model, reader, device=device):
+        # Per-frame methods neither share windows nor make frames between shots: cuts do not matter to them.
+        detector = CutDetector(config.scene_threshold) \
+            if config.scene_detect and (model.window > 1 or model.time_factor > 1) else None
+        for frame in run_shots(model, reader, device=device, is_cut=detector):
             writer.write(frame)
             bar.update(1)
             last = frame
@@ -194,6 +221,10 @@ def upscale_video(config: UpscaleConfig) -> UpscaleSummary:
             bar.update(1)
         frames_out = writer.frames_written
     notes.extend(writer.notes)
+    if detector is not None and detector.cuts:
+        shown = ", ".join(str(c) for c in detector.cuts[:8]) + (", ..." if len(detector.cuts) > 8 else "")
+        notes.append(f"{len(detector.cuts)} scene cut{'s' if len(detector.cuts) > 1 else ''} (before input frames "
+                     f"{shown}): no frame interpolated and no window shared across them")
     output_bytes = sum(p.stat().st_size for p in config.output.iterdir()) if folder else config.output.stat().st_size
     return UpscaleSummary(method=method, device=str(device), frames_in=frames_in, frames_out=frames_out,
                           fps_in=info.fps, fps_out=fps_out, size_in=(info.width, info.height), size_out=size_out,
