@@ -16,7 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from . import __version__
-from .errors import EXIT_INTERRUPTED, InputError, StvsrError, UsageError
+from .errors import EXIT_INTERRUPTED, InputError, OutputError, StvsrError, UsageError
 
 
 def _fraction(text: str) -> Fraction:
@@ -53,6 +53,12 @@ def _preflight_upscale(args: argparse.Namespace):
     info = probe(source, folder_fps=args.input_fps)
     check_encoder_options(output, codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt)
     check_destination(output, inputs=(source,), overwrite=args.overwrite)
+    if args.report is not None:
+        folder = args.report.parent if str(args.report.parent) else Path(".")
+        if not folder.is_dir():
+            raise OutputError(f"report folder does not exist: {folder}")
+        if args.report.resolve() in (source.resolve(), output.resolve()):
+            raise UsageError("--report must name a file of its own, not the input or the output")
     if args.precision != "fp32" and args.device == "cpu":
         raise UsageError(f"--precision {args.precision} needs a CUDA device; on cpu stvsr computes in fp32 "
                          f"(drop --precision)")
@@ -70,7 +76,15 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                            crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt, audio=not args.no_audio,
                            overwrite=args.overwrite, device=args.device, quiet=args.quiet, input_fps=args.input_fps,
                            scene_detect=not args.no_scene_detect, scene_threshold=args.scene_threshold)
-    summary = upscale_video(config)
+    try:
+        summary = upscale_video(config)
+    except OutputError as error:  # a failed self-check is reported too
+        if args.report is not None and getattr(error, "check", None) is not None:
+            _write_json(args.report, {"output": str(config.output), "ok": False, "error": str(error),
+                                      "self_check": error.check.as_dict()})
+        raise
+    if args.report is not None:
+        _write_json(args.report, {"ok": True, **summary.as_dict()})
     if not args.quiet:
         (w0, h0), (w1, h1) = summary.size_in, summary.size_out
         print(f"wrote {summary.output} ({_human_bytes(summary.output_bytes)}) with {summary.method} on "
@@ -79,9 +93,25 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         print(f"  frame rate  {_rate(summary.fps_in)} -> {_rate(summary.fps_out)}")
         print(f"  size        {w0}x{h0} -> {w1}x{h1}")
         print(f"  speed       {summary.frames_out / max(summary.seconds, 1e-9):.1f} output frames/s")
+        if summary.check is not None:
+            print(f"  self-check  {summary.check.summary()}")
         for note in summary.notes:
             print(f"  note: {note}")
     return 0
+
+
+def _write_json(path: Path, data: dict) -> None:
+    """Write `data` to `path` atomically (a reader never sees half a report)."""
+    import os
+
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        partial.write_text(json.dumps(data, indent=2) + "\n")
+        os.replace(partial, path)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise OutputError(f"cannot write the report {path}: {error.strerror or error}") from None
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -403,6 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda[:N]")
     _scene_options(up)
     up.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    up.add_argument("--report", type=Path, metavar="FILE.json",
+                    help="write the summary and the output's self-check (frames, rate, duration, audio drift) here")
     up.set_defaults(func=cmd_upscale)
 
     info = sub.add_parser("info", help="streams, size, exact frame rate, frame count, duration of a video")

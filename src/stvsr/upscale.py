@@ -22,6 +22,7 @@ from tqdm import tqdm
 from .errors import InputError, UsageError, WeightsError
 from .io import VideoInfo, VideoReader, is_folder_output, open_writer
 from .io.outputs import check_destination, check_encoder_options
+from .io.verify import OutputCheck, verify_output
 from .models import VideoModel, build_method
 from .models.build import Prepared, default_method, resolve_tile
 from .models.checkpoint import read_metadata
@@ -69,6 +70,15 @@ class UpscaleSummary:
     output: Path
     output_bytes: int
     notes: list[str] = field(default_factory=list)
+    check: OutputCheck | None = None  # the self-check of the written output (io.verify)
+    scene_cuts: list[int] | None = None  # input frames that start a new shot (None: not looked for)
+
+    def as_dict(self) -> dict:
+        return {"output": str(self.output), "method": self.method, "device": self.device,
+                "frames": [self.frames_in, self.frames_out], "fps": [str(self.fps_in), str(self.fps_out)],
+                "size": [list(self.size_in), list(self.size_out)], "seconds": round(self.seconds, 3),
+                "output_bytes": self.output_bytes, "scene_cuts": self.scene_cuts, "notes": self.notes,
+                "self_check": self.check.as_dict() if self.check is not None else None}
 
 
 def run_windows(model: VideoModel, frames: Iterable[Tensor], *, device: torch.device,
@@ -204,9 +214,12 @@ def upscale_video(config: UpscaleConfig) -> UpscaleSummary:
 
     total = frames_in * config.time_factor
     show = not config.quiet and sys.stderr.isatty()
+    def self_check(written: Path) -> OutputCheck:  # run on the finished temporary, before it is moved into place
+        return verify_output(written, frames=total, fps=fps_out, audio_from=audio_from, shown_as=config.output)
+
     with reader, open_writer(config.output, fps=fps_out, codec=config.codec, crf=config.crf, preset=config.preset,
                              pix_fmt=config.pix_fmt, audio_from=audio_from, overwrite=config.overwrite,
-                             inputs=(config.input,)) as writer, \
+                             inputs=(config.input,), check=self_check) as writer, \
             tqdm(total=total, unit="frame", disable=not show, dynamic_ncols=True, leave=False) as bar:
         last = None
         # Per-frame methods neither share windows nor make frames between shots: cuts do not matter to them.
@@ -229,4 +242,5 @@ def upscale_video(config: UpscaleConfig) -> UpscaleSummary:
     return UpscaleSummary(method=method, device=str(device), frames_in=frames_in, frames_out=frames_out,
                           fps_in=info.fps, fps_out=fps_out, size_in=(info.width, info.height), size_out=size_out,
                           seconds=time.perf_counter() - started, output=config.output, output_bytes=output_bytes,
-                          notes=notes)
+                          notes=notes, check=writer.check_result,
+                          scene_cuts=list(detector.cuts) if detector is not None else None)

@@ -68,8 +68,10 @@ class VideoWriter(_Writer):
     def __init__(self, path: str | Path, *, fps: Fraction, codec: str | None = None, crf: int | None = None,
                  preset: str | None = None, pix_fmt: str | None = None, audio_from: str | Path | None = None,
                  subtitles: bool = True, overwrite: bool = False, inputs: tuple[Path, ...] = (),
-                 queue_size: int = 4):
+                 queue_size: int = 4, check=None):
         self.path = Path(path)
+        self._check = check  # check(finished temporary) before it is moved into place; raises to refuse it
+        self.check_result = None
         check_destination(self.path, inputs=inputs, overwrite=overwrite)
         check_encoder_options(self.path, codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt)
         self.fps = Fraction(fps)
@@ -131,6 +133,8 @@ class VideoWriter(_Writer):
             if self._stream is None:
                 raise OutputError(f"no frames to write to {self.path}")
             self._container.close()
+            if self._check is not None:
+                self.check_result = self._check(self._partial)
             os.replace(self._partial, self.path)
             self._done = True
         except OSError as error:
@@ -260,8 +264,11 @@ def _chroma_subsampling(pix_fmt: str) -> tuple[int, int]:
 class FrameFolderWriter(_Writer):
     """Write frames as 000001.png, 000002.png ... into a folder, created atomically (8- or 16-bit PNG)."""
 
-    def __init__(self, path: str | Path, *, bits: int = 8, overwrite: bool = False, inputs: tuple[Path, ...] = ()):
+    def __init__(self, path: str | Path, *, bits: int = 8, overwrite: bool = False, inputs: tuple[Path, ...] = (),
+                 check=None):
         self.path = Path(path)
+        self._check = check
+        self.check_result = None
         check_destination(self.path, inputs=inputs, overwrite=overwrite)
         self.bits = bits
         self.notes: list[str] = remove_stale_partials(self.path)
@@ -291,6 +298,12 @@ class FrameFolderWriter(_Writer):
         if self.frames_written == 0:
             self.abort()
             raise OutputError(f"no frames to write to {self.path}")
+        if self._check is not None:
+            try:
+                self.check_result = self._check(self._partial)
+            except BaseException:
+                self.abort()
+                raise
         try:
             if self.path.is_dir():
                 old = _partial_path(self.path, ".old")
@@ -313,13 +326,14 @@ class FrameFolderWriter(_Writer):
 
 def open_writer(path: str | Path, *, fps: Fraction, codec: str | None = None, crf: int | None = None,
                 preset: str | None = None, pix_fmt: str | None = None, audio_from: str | Path | None = None,
-                overwrite: bool = False, inputs: tuple[Path, ...] = ()) -> VideoWriter | FrameFolderWriter:
-    """A `VideoWriter` for a video path, a `FrameFolderWriter` for a folder path (see `is_folder_output`)."""
+                overwrite: bool = False, inputs: tuple[Path, ...] = (), check=None) -> VideoWriter | FrameFolderWriter:
+    """A `VideoWriter` for a video path, a `FrameFolderWriter` for a folder path (see `is_folder_output`).
+    `check(temporary)` runs on the finished output before it is moved into place (see `io.verify`)."""
     path = Path(path)
     if is_folder_output(path):
         bits = 16 if pix_fmt and ("48" in pix_fmt or "16" in pix_fmt) else 8
-        return FrameFolderWriter(path, bits=bits, overwrite=overwrite, inputs=inputs)
+        return FrameFolderWriter(path, bits=bits, overwrite=overwrite, inputs=inputs, check=check)
     return VideoWriter(path, fps=fps, codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, audio_from=audio_from,
-                       overwrite=overwrite, inputs=inputs)
+                       overwrite=overwrite, inputs=inputs, check=check)
 
 
