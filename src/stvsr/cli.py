@@ -52,6 +52,10 @@ def _preflight_upscale(args: argparse.Namespace):
     source, output = Path(args.input), Path(args.output)
     info = probe(source, folder_fps=args.input_fps)
     check_encoder_options(output, codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt)
+    if (args.preview_start is not None or args.preview_seconds != 3.0) and not args.preview:
+        raise UsageError("--preview-start and --preview-seconds go with --preview")
+    if args.preview:
+        output = output.with_name(f"{output.stem}.preview{output.suffix}")
     check_destination(output, inputs=(source,), overwrite=args.overwrite)
     if args.report is not None:
         folder = args.report.parent if str(args.report.parent) else Path(".")
@@ -75,7 +79,9 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                            precision=args.precision, codec=args.codec,
                            crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt, audio=not args.no_audio,
                            overwrite=args.overwrite, device=args.device, quiet=args.quiet, input_fps=args.input_fps,
-                           scene_detect=not args.no_scene_detect, scene_threshold=args.scene_threshold)
+                           scene_detect=not args.no_scene_detect, scene_threshold=args.scene_threshold,
+                           preview=args.preview, preview_start=args.preview_start,
+                           preview_seconds=args.preview_seconds)
     try:
         summary = upscale_video(config)
     except OutputError as error:  # a failed self-check is reported too
@@ -391,6 +397,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("must be zero or positive")
+    return value
+
+
 def _scene_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scene-threshold", type=_positive_float, default=27.0,
                         help="scene-cut sensitivity: content change between frames that counts as a cut (default "
@@ -433,6 +449,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda[:N]")
     _scene_options(up)
     up.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    up.add_argument("--preview", action="store_true",
+                    help="process a short excerpt only and write a split-screen comparison (left: input resized "
+                         "by bicubic, right: output) to OUT with .preview before its extension")
+    up.add_argument("--preview-start", type=_non_negative_float, metavar="T",
+                    help="with --preview: start of the excerpt in seconds (default: the middle of the video)")
+    up.add_argument("--preview-seconds", type=_positive_float, default=3.0, metavar="S",
+                    help="with --preview: length of the excerpt (default 3 s)")
     up.add_argument("--report", type=Path, metavar="FILE.json",
                     help="write the summary and the output's self-check (frames, rate, duration, audio drift) here")
     up.set_defaults(func=cmd_upscale)

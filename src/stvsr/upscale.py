@@ -26,6 +26,7 @@ from .io.verify import OutputCheck, verify_output
 from .models import VideoModel, build_method
 from .models.build import Prepared, default_method, resolve_tile
 from .models.checkpoint import read_metadata
+from .ops.resize import imresize
 from .runtime import pick_device
 from .scenes import DEFAULT_THRESHOLD, CutDetector, Shots
 
@@ -53,6 +54,9 @@ class UpscaleConfig:
     input_fps: Fraction | None = None  # for frame folders, which carry no rate
     scene_detect: bool = True  # restart windows and never interpolate at shot cuts
     scene_threshold: float = DEFAULT_THRESHOLD
+    preview: bool = False  # a short split-screen excerpt to OUT.preview.EXT instead of the whole video
+    preview_start: float | None = None  # seconds; None: centred
+    preview_seconds: float = 3.0
     info: VideoInfo | None = None  # the input's probe, when the caller has made it already
 
 
@@ -143,6 +147,51 @@ def run_shots(model: VideoModel, frames: Iterable[Tensor], *, device: torch.devi
             yield frame
 
 
+def output_frames(model: VideoModel, frames: Iterable[Tensor], *, device: torch.device, is_cut=None
+                  ) -> Iterator[Tensor]:
+    """Every output frame of `frames`: `run_shots`, then the last frame held k − 1 more times, so that N input
+    frames give N·k output frames and the duration (and the audio sync) is the input's."""
+    last = None
+    for frame in run_shots(model, frames, device=device, is_cut=is_cut):
+        last = frame
+        yield frame
+    for _ in range(model.time_factor - 1):
+        yield last
+
+
+def preview_span(config: UpscaleConfig, frames: int, fps: Fraction) -> tuple[int, int]:
+    """Input frames [start, stop) of the preview: `preview_seconds` from `preview_start` (default: centred)."""
+    length = max(2, round(config.preview_seconds * fps))
+    if config.preview_start is None:
+        start = max(0, (frames - length) // 2)
+    else:
+        start = round(config.preview_start * fps)
+        if start >= frames:
+            raise UsageError(f"--preview-start {config.preview_start} s is past the end of the video "
+                             f"({float(frames / fps):.2f} s)")
+    return start, min(frames, start + length)
+
+
+def preview_path(output: Path) -> Path:
+    """out.mp4 -> out.preview.mp4 (a folder: out.preview): the real output's name stays free."""
+    return output.with_name(f"{output.stem}.preview{output.suffix}")
+
+
+def side_by_side(inputs: Iterable[Tensor], outputs: Iterable[Tensor], scale: int, time_factor: int
+                 ) -> Iterator[Tensor]:
+    """Split-screen comparison: the left half of each frame from the input resized by bicubic, the right half from
+    the output, a light line between them. Each input frame stands for the k output frames it starts."""
+    outputs = iter(outputs)
+    for frame in inputs:
+        resized = imresize(frame[None], scale)[0].clamp(0, 1) if scale != 1 else frame
+        for _ in range(time_factor):
+            out = next(outputs).clone()
+            half = out.shape[-1] // 2
+            out[:, :, :half] = resized[:, :, :half]
+            out[:, :, max(half - 1, 0):half + 1] = 0.9
+            yield out
+
+
 def choose_method(config: UpscaleConfig, output_pixels: int = 0) -> str:
     """The method spec for `config`: --weights (checked against --model), --method, or the default."""
     if config.weights is not None:
@@ -187,7 +236,8 @@ def upscale_video(config: UpscaleConfig) -> UpscaleSummary:
     device = pick_device(config.device)
     notes = precision_notes(model, config.precision, device)
     model = model.to(device).eval()
-    check_destination(config.output, inputs=(config.input,), overwrite=config.overwrite)
+    output = preview_path(config.output) if config.preview else config.output
+    check_destination(output, inputs=(config.input,), overwrite=config.overwrite)
     if min(info.width, info.height) < model.min_size:
         raise InputError(f"frames of {info.width}x{info.height} are too small for {method}: it needs at least "
                          f"{model.min_size}x{model.min_size}")
@@ -204,33 +254,37 @@ def upscale_video(config: UpscaleConfig) -> UpscaleSummary:
                      f"by repeating or dropping frames (nearest in time)")
     if info.rotation:
         notes.append(f"input rotation metadata applied ({info.rotation} degrees): output frames are upright")
-    frames_in = len(reader)
+    start, stop = preview_span(config, len(reader), info.fps) if config.preview else (0, len(reader))
+    frames_in = stop - start
+    if config.preview:
+        notes.append(f"preview of input frames {start}-{stop - 1} ({float(start / info.fps):.2f}-{float(stop / info.fps):.2f} s): "
+                     f"left half the input (bicubic), right half the output; no audio")
     fps_out = info.fps * config.time_factor
-    folder = is_folder_output(config.output)
-    if folder and not info.is_folder and info.audio_streams and config.audio:
+    folder = is_folder_output(output)
+    if folder and not info.is_folder and info.audio_streams and config.audio and not config.preview:
         notes.append("audio not kept: a frame folder holds no audio")
-    audio_from = config.input if (config.audio and not info.is_folder and not folder) else None
+    audio_from = config.input if (config.audio and not info.is_folder and not folder and not config.preview) \
+        else None
     size_out = (info.width * config.scale, info.height * config.scale)
 
     total = frames_in * config.time_factor
     show = not config.quiet and sys.stderr.isatty()
-    def self_check(written: Path) -> OutputCheck:  # run on the finished temporary, before it is moved into place
-        return verify_output(written, frames=total, fps=fps_out, audio_from=audio_from, shown_as=config.output)
 
-    with reader, open_writer(config.output, fps=fps_out, codec=config.codec, crf=config.crf, preset=config.preset,
+    def self_check(written: Path) -> OutputCheck:  # run on the finished temporary, before it is moved into place
+        return verify_output(written, frames=total, fps=fps_out, audio_from=audio_from, shown_as=output)
+
+    # Per-frame methods neither share windows nor make frames between shots: cuts do not matter to them.
+    detector = CutDetector(config.scene_threshold) \
+        if config.scene_detect and (model.window > 1 or model.time_factor > 1) else None
+    with reader, open_writer(output, fps=fps_out, codec=config.codec, crf=config.crf, preset=config.preset,
                              pix_fmt=config.pix_fmt, audio_from=audio_from, overwrite=config.overwrite,
                              inputs=(config.input,), check=self_check) as writer, \
             tqdm(total=total, unit="frame", disable=not show, dynamic_ncols=True, leave=False) as bar:
-        last = None
-        # Per-frame methods neither share windows nor make frames between shots: cuts do not matter to them.
-        detector = CutDetector(config.scene_threshold) \
-            if config.scene_detect and (model.window > 1 or model.time_factor > 1) else None
-        for frame in run_shots(model, reader, device=device, is_cut=detector):
+        frames = output_frames(model, reader.frames(start, stop), device=device, is_cut=detector)
+        if config.preview:
+            frames = side_by_side(reader.frames(start, stop), frames, config.scale, config.time_factor)
+        for frame in frames:
             writer.write(frame)
-            bar.update(1)
-            last = frame
-        for _ in range(config.time_factor - 1):  # hold the last frame so the duration matches the input's
-            writer.write(last)
             bar.update(1)
         frames_out = writer.frames_written
     notes.extend(writer.notes)
@@ -238,9 +292,9 @@ def upscale_video(config: UpscaleConfig) -> UpscaleSummary:
         shown = ", ".join(str(c) for c in detector.cuts[:8]) + (", ..." if len(detector.cuts) > 8 else "")
         notes.append(f"{len(detector.cuts)} scene cut{'s' if len(detector.cuts) > 1 else ''} (before input frames "
                      f"{shown}): no frame interpolated and no window shared across them")
-    output_bytes = sum(p.stat().st_size for p in config.output.iterdir()) if folder else config.output.stat().st_size
+    output_bytes = sum(p.stat().st_size for p in output.iterdir()) if folder else output.stat().st_size
     return UpscaleSummary(method=method, device=str(device), frames_in=frames_in, frames_out=frames_out,
                           fps_in=info.fps, fps_out=fps_out, size_in=(info.width, info.height), size_out=size_out,
-                          seconds=time.perf_counter() - started, output=config.output, output_bytes=output_bytes,
+                          seconds=time.perf_counter() - started, output=output, output_bytes=output_bytes,
                           notes=notes, check=writer.check_result,
                           scene_cuts=list(detector.cuts) if detector is not None else None)

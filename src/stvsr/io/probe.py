@@ -112,7 +112,9 @@ def rate_from_intervals(intervals: list[int], time_base: Fraction, declared: Fra
     if not vfr:
         measured = mean_rate
         if declared and abs(float(declared) / float(measured) - 1) < 0.01:
-            return declared, False
+            # Matroska stores a frame duration in whole nanoseconds (or milliseconds), so 60000/1001 comes back
+            # as 19001/317: a declared rate within 0.01 % of a standard one is that standard rate.
+            return snap_rate(declared, tolerance=1e-4), False
         return snap_rate(measured, tolerance=0.01), False
     return snap_rate(mean_rate, tolerance=0.05), True
 

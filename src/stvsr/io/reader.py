@@ -5,6 +5,7 @@ Memory is bounded: frames are decoded in a background thread at most a few frame
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -66,7 +67,26 @@ class VideoReader:
         return self.info.duration - self.info.frame_interval[1]
 
     def __iter__(self) -> Iterator[Tensor]:
-        source = self._read_folder if self.info.is_folder else self._read_file
+        return self.frames()
+
+    def frames(self, start: int = 0, stop: int | None = None) -> Iterator[Tensor]:
+        """The frames with (constant-rate) indices in [start, stop), decoded ahead in a background thread.
+
+        A constant-rate file is sought to the keyframe before `start` (so a preview or a resumed job does not
+        decode everything before it); a variable-rate one is decoded from its beginning, as its slots need.
+        """
+        stop = self.output_frame_count if stop is None else min(stop, self.output_frame_count)
+        if not 0 <= start <= stop:
+            raise ValueError(f"frame range [{start}, {stop}) is not within the video")
+
+        def source() -> Iterator[Tensor]:
+            if self.info.is_folder:
+                yield from self._read_folder(start, stop)
+            elif start == 0 or self.info.vfr:
+                yield from itertools.islice(self._read_file(), start, stop)
+            else:
+                yield from self._read_span(start, stop)
+
         worker = Prefetcher(source, maxsize=self._prefetch, name="stvsr-decode")
         self._workers.append(worker)
         try:
@@ -87,10 +107,10 @@ class VideoReader:
 
     # Frame folders -----------------------------------------------------------------------------------------
 
-    def _read_folder(self) -> Iterator[Tensor]:
+    def _read_folder(self, start: int = 0, stop: int | None = None) -> Iterator[Tensor]:
         files = list_frame_files(self.path)
         first_shape = None
-        for file in files:
+        for file in files[start:stop]:
             array = read_image(file)
             if first_shape is None:
                 first_shape = array.shape
@@ -123,8 +143,24 @@ class VideoReader:
             yield array_to_tensor(previous[0])
             emitted += 1
 
-    def _decode(self) -> Iterator[tuple[np.ndarray, float]]:
-        """Decoded frames as (RGB array, presentation time in seconds), checking for corruption and truncation."""
+    def _read_span(self, start: int, stop: int) -> Iterator[Tensor]:
+        """Frames [start, stop) of a constant-rate file: seek, then keep the frames whose time falls in the span."""
+        step = 1 / float(self.info.fps)
+        t0 = None
+        for array, time, first in self._decode(seek=start * step):
+            t0 = first if t0 is None else t0
+            index = round((time - t0) / step)
+            if index >= stop:
+                return
+            if index >= start:
+                yield array_to_tensor(array)
+
+    def _decode(self, seek: float | None = None):
+        """Decoded frames as (RGB array, presentation time in seconds), checking for corruption and truncation.
+
+        With `seek` (seconds after the first frame), decoding starts at the keyframe before that time, the
+        truncation check is skipped, and each item also carries the stream's first frame time.
+        """
         info = self.info
         deep = info.bit_depth > 8
         fmt = "rgb48le" if deep else "rgb24"
@@ -135,6 +171,11 @@ class VideoReader:
             stream.thread_type = "AUTO"
             header_frames = stream.frames
             time_base = stream.time_base or Fraction(1, 1_000_000)
+            first = float(stream.start_time * time_base) if stream.start_time is not None else 0.0
+            if seek is not None:
+                # A little before the frame's time: the seek lands on the keyframe at or before it.
+                target = int((first + max(seek - 0.5 / float(info.fps), 0)) / time_base)
+                container.seek(target, stream=stream, backward=True, any_frame=False)
             try:
                 for frame in container.decode(stream):
                     if frame.is_corrupt:
@@ -148,9 +189,11 @@ class VideoReader:
                         array = np.ascontiguousarray(np.rot90(array, k=turns))
                     time = float(frame.pts * time_base) if frame.pts is not None else decoded / float(info.fps)
                     decoded += 1
-                    yield array, time
+                    yield (array, time) if seek is None else (array, time, first)
             except av.error.FFmpegError as error:
                 raise InputError(f"input is corrupt at frame {decoded}: {self.path} ({_reason(error)})") from None
+        if seek is not None:
+            return
         if decoded == 0:
             raise InputError(f"no decodable video frames in {self.path}")
         expected = max(header_frames or 0, info.frame_count)
