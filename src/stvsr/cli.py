@@ -54,6 +54,10 @@ def _preflight_upscale(args: argparse.Namespace):
     check_encoder_options(output, codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt)
     if (args.preview_start is not None or args.preview_seconds != 3.0) and not args.preview:
         raise UsageError("--preview-start and --preview-seconds go with --preview")
+    if args.preview and args.resume:
+        raise UsageError("--preview and --resume do not go together")
+    if args.segment_seconds != 10.0 and not args.resume:
+        raise UsageError("--segment-seconds goes with --resume")
     if args.preview:
         output = output.with_name(f"{output.stem}.preview{output.suffix}")
     check_destination(output, inputs=(source,), overwrite=args.overwrite)
@@ -81,7 +85,10 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                            overwrite=args.overwrite, device=args.device, quiet=args.quiet, input_fps=args.input_fps,
                            scene_detect=not args.no_scene_detect, scene_threshold=args.scene_threshold,
                            preview=args.preview, preview_start=args.preview_start,
-                           preview_seconds=args.preview_seconds)
+                           preview_seconds=args.preview_seconds, resume=args.resume,
+                           segment_seconds=args.segment_seconds)
+    if args.resume:
+        args.interrupt_note = "finished segments are kept: the same command (with --resume) continues"
     try:
         summary = upscale_video(config)
     except OutputError as error:  # a failed self-check is reported too
@@ -456,6 +463,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="with --preview: start of the excerpt in seconds (default: the middle of the video)")
     up.add_argument("--preview-seconds", type=_positive_float, default=3.0, metavar="S",
                     help="with --preview: length of the excerpt (default 3 s)")
+    up.add_argument("--resume", action="store_true",
+                    help="write in segments kept beside OUT, so that an interrupted run (Ctrl-C, kill, power loss) "
+                         "continues where it stopped when run again with --resume")
+    up.add_argument("--segment-seconds", type=_positive_float, default=10.0, metavar="S",
+                    help="with --resume: length of a segment (default 10 s): at most this much is redone")
     up.add_argument("--report", type=Path, metavar="FILE.json",
                     help="write the summary and the output's self-check (frames, rate, duration, audio drift) here")
     up.set_defaults(func=cmd_upscale)

@@ -7,6 +7,7 @@ as the input at k times the rate; audio stays in sync.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from collections import deque
@@ -21,14 +22,15 @@ from tqdm import tqdm
 
 from .errors import InputError, UsageError, WeightsError
 from .io import VideoInfo, VideoReader, is_folder_output, open_writer
-from .io.outputs import check_destination, check_encoder_options
+from .io.outputs import check_destination, check_encoder_options, codec_for
 from .io.verify import OutputCheck, verify_output
 from .models import VideoModel, build_method
 from .models.build import Prepared, default_method, resolve_tile
 from .models.checkpoint import read_metadata
 from .ops.resize import imresize
 from .runtime import pick_device
-from .scenes import DEFAULT_THRESHOLD, CutDetector, Shots
+from .scenes import DEFAULT_THRESHOLD, MIN_SHOT_FRAMES, CutDetector, Shots
+from .segments import DEFAULT_SEGMENT_SECONDS, SegmentPlan, finish, fingerprint, open_work, work_dir, write_segments
 
 
 @dataclass
@@ -57,6 +59,8 @@ class UpscaleConfig:
     preview: bool = False  # a short split-screen excerpt to OUT.preview.EXT instead of the whole video
     preview_start: float | None = None  # seconds; None: centred
     preview_seconds: float = 3.0
+    resume: bool = False  # write in segments kept in a work folder, and continue an interrupted run
+    segment_seconds: float = DEFAULT_SEGMENT_SECONDS
     info: VideoInfo | None = None  # the input's probe, when the caller has made it already
 
 
@@ -145,6 +149,50 @@ def run_shots(model: VideoModel, frames: Iterable[Tensor], *, device: torch.devi
         for frame in run_windows(model, shot, device=device):
             last = frame
             yield frame
+
+
+def _cut_notes(cuts: list[int] | None) -> list[str]:
+    if not cuts:
+        return []
+    shown = ", ".join(str(c) for c in cuts[:8]) + (", ..." if len(cuts) > 8 else "")
+    return [f"{len(cuts)} scene cut{'s' if len(cuts) > 1 else ''} (before input frames {shown}): no frame "
+            f"interpolated and no window shared across them"]
+
+
+def _resumable(config: UpscaleConfig, model: VideoModel, reader: VideoReader, device: torch.device, output: Path,
+               method: str, frames_in: int, fps_out: Fraction, audio_from: Path | None, temporal: bool,
+               progress) -> tuple[OutputCheck, list[int] | None, list[str]]:
+    """Upscale in segments kept in a work folder beside `output` (see `segments`); returns the self-check,
+    the scene cuts found in the segments computed by this run, and notes."""
+    if is_folder_output(output):
+        raise UsageError("--resume writes a video file: give OUT a video extension (.mp4, .mkv, ...)")
+    k = model.time_factor
+    segment = max(1, round(config.segment_seconds * reader.fps))
+    # Context: a temporal model's whole window on each side, and enough frames for the cut detector to
+    # report a cut at a segment's first frame.
+    plan = SegmentPlan(frames_in, segment, k, max(model.window, MIN_SHOT_FRAMES) if temporal else 0)
+    job = {"input": fingerprint(config.input), "frames_in": frames_in, "method": method, "scale": config.scale,
+           "time_factor": k, "codec": codec_for(output, config.codec), "crf": config.crf, "preset": config.preset,
+           "pix_fmt": config.pix_fmt, "audio": audio_from is not None, "tile": str(config.tile),
+           "precision": config.precision, "scene_detect": config.scene_detect,
+           "scene_threshold": config.scene_threshold, "segment_frames": segment, "context": plan.context}
+    folder, notes = open_work(output, job)
+    cuts: list[int] | None = [] if config.scene_detect and temporal else None
+
+    def outputs_of(first: int, last: int) -> Iterator[Tensor]:
+        detector = CutDetector(config.scene_threshold) if cuts is not None else None
+        yield from output_frames(model, reader.frames(first, last), device=device, is_cut=detector)
+        if detector is not None:
+            cuts.extend(first + c for c in detector.cuts if first + c not in cuts)
+
+    encoder = {"codec": config.codec, "crf": config.crf, "preset": config.preset, "pix_fmt": config.pix_fmt}
+    files = write_segments(plan, folder, suffix=output.suffix, fps=fps_out, outputs_of=outputs_of, encoder=encoder,
+                           progress=progress)
+    check, joined = finish(files, output, fps=fps_out, frames=frames_in * k, audio_from=audio_from,
+                           overwrite=config.overwrite)
+    notes.append(f"written in {plan.count} segment{'s' if plan.count != 1 else ''} of up to "
+                 f"{config.segment_seconds:g} s, joined without re-encoding")
+    return check, (sorted(cuts) if cuts is not None else None), notes + joined
 
 
 def output_frames(model: VideoModel, frames: Iterable[Tensor], *, device: torch.device, is_cut=None
@@ -274,8 +322,18 @@ def upscale_video(config: UpscaleConfig) -> UpscaleSummary:
         return verify_output(written, frames=total, fps=fps_out, audio_from=audio_from, shown_as=output)
 
     # Per-frame methods neither share windows nor make frames between shots: cuts do not matter to them.
-    detector = CutDetector(config.scene_threshold) \
-        if config.scene_detect and (model.window > 1 or model.time_factor > 1) else None
+    temporal = model.window > 1 or model.time_factor > 1
+    detector = CutDetector(config.scene_threshold) if config.scene_detect and temporal else None
+    if config.resume:
+        with reader, tqdm(total=total, unit="frame", disable=not show, dynamic_ncols=True, leave=False) as bar:
+            check, cuts, more = _resumable(config, model, reader, device, output, method, frames_in, fps_out,
+                                           audio_from, temporal, bar.update)
+        notes.extend(more)
+        notes.extend(_cut_notes(cuts))
+        return UpscaleSummary(method=method, device=str(device), frames_in=frames_in, frames_out=total,
+                              fps_in=info.fps, fps_out=fps_out, size_in=(info.width, info.height), size_out=size_out,
+                              seconds=time.perf_counter() - started, output=output,
+                              output_bytes=output.stat().st_size, notes=notes, check=check, scene_cuts=cuts)
     with reader, open_writer(output, fps=fps_out, codec=config.codec, crf=config.crf, preset=config.preset,
                              pix_fmt=config.pix_fmt, audio_from=audio_from, overwrite=config.overwrite,
                              inputs=(config.input,), check=self_check) as writer, \
@@ -288,10 +346,11 @@ def upscale_video(config: UpscaleConfig) -> UpscaleSummary:
             bar.update(1)
         frames_out = writer.frames_written
     notes.extend(writer.notes)
-    if detector is not None and detector.cuts:
-        shown = ", ".join(str(c) for c in detector.cuts[:8]) + (", ..." if len(detector.cuts) > 8 else "")
-        notes.append(f"{len(detector.cuts)} scene cut{'s' if len(detector.cuts) > 1 else ''} (before input frames "
-                     f"{shown}): no frame interpolated and no window shared across them")
+    notes.extend(_cut_notes(detector.cuts if detector is not None else None))
+    stale = work_dir(output)
+    if stale.is_dir():  # an interrupted --resume run of this output: its work is obsolete now
+        shutil.rmtree(stale, ignore_errors=True)
+        notes.append(f"removed {stale.name}, the unfinished work of an earlier --resume run")
     output_bytes = sum(p.stat().st_size for p in output.iterdir()) if folder else output.stat().st_size
     return UpscaleSummary(method=method, device=str(device), frames_in=frames_in, frames_out=frames_out,
                           fps_in=info.fps, fps_out=fps_out, size_in=(info.width, info.height), size_out=size_out,
