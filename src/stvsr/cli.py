@@ -127,6 +127,49 @@ def _write_json(path: Path, data: dict) -> None:
         raise OutputError(f"cannot write the report {path}: {error.strerror or error}") from None
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    from .batch import list_videos, output_for
+    from .io.outputs import check_encoder_options
+    from .io.probe import probe
+
+    if args.overwrite:
+        raise UsageError("batch skips outputs that exist (they are complete); remove them to redo them")
+    sources = list_videos(args.input)  # before torch loads: a wrong folder fails at once
+    if sources:
+        check_encoder_options(output_for(sources[0], args.output, args.ext), codec=args.codec, crf=args.crf,
+                              preset=args.preset, pix_fmt=args.pix_fmt)
+    args.interrupt_note = "finished files and segments are kept: the same command continues"
+    from tqdm import tqdm
+
+    from .batch import run_batch
+    from .upscale import UpscaleConfig
+
+    template = UpscaleConfig(input=Path(), output=Path(), scale=args.scale, time_factor=args.time_factor,
+                             method=args.method, order=args.order, model=args.model,
+                             weights=Path(args.weights) if args.weights else None, tile=args.tile,
+                             precision=args.precision, codec=args.codec, crf=args.crf, preset=args.preset,
+                             pix_fmt=args.pix_fmt, audio=not args.no_audio, device=args.device,
+                             input_fps=args.input_fps, scene_detect=not args.no_scene_detect,
+                             scene_threshold=args.scene_threshold, segment_seconds=args.segment_seconds)
+
+    def frames_of(source: Path) -> int:
+        try:
+            return probe(source).frame_count * args.time_factor
+        except StvsrError:
+            return 0
+
+    total = sum(frames_of(s) for s in sources if not output_for(s, args.output, args.ext).exists())
+    show = not args.quiet and sys.stderr.isatty()
+    with tqdm(total=total, unit="frame", disable=not show, dynamic_ncols=True) as bar:
+        result = run_batch(args.input, args.output, template, ext=args.ext, progress=bar.update,
+                           on_file=lambda name, n: bar.set_description(name))
+    if args.report is not None:
+        _write_json(args.report, {"ok": result.exit_code == 0, "files": [vars(r) for r in result.results]})
+    if not args.quiet:
+        print(result.table())
+    return result.exit_code
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from .io import probe
 
@@ -422,17 +465,8 @@ def _scene_options(parser: argparse.ArgumentParser) -> None:
                         help="treat the video as one shot (interpolate and share windows across cuts)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="stvsr", description="Space-time video super-resolution.")
-    parser.add_argument("--version", action="version", version=f"stvsr {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    up = sub.add_parser("upscale", help="make a video sharper (--scale) and/or smoother (--time-factor)",
-                        description="Upscale a video or a frame folder. OUT is a video file, or a folder "
-                                    "(no extension) for numbered PNG frames. The input is never modified and OUT "
-                                    "appears only when complete.")
-    up.add_argument("input", metavar="IN", help="video file or folder of frames")
-    up.add_argument("output", metavar="OUT", help="video file (.mp4, .mkv, .mov, .webm ...) or folder for PNG frames")
+def _upscale_options(up: argparse.ArgumentParser) -> None:
+    """The options `upscale` and `batch` share."""
     up.add_argument("--scale", type=int, choices=(1, 2, 3, 4), default=2, help="spatial factor (default 2)")
     up.add_argument("--time-factor", type=int, choices=(1, 2), default=1,
                     help="frame-rate factor (default 1); 2 doubles the rate, N frames become 2N")
@@ -445,7 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--tile", default="auto", help="learned models: tile size in input pixels, 0 for whole frames "
                                                    "(default auto: tiles of about 1024x1024 output pixels)")
     up.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"),
-                    help="learned models on CUDA: compute precision (CPU runs fp32)")
+                    help="learned models on CUDA: compute precision (refused on CPU, which computes in fp32)")
     up.add_argument("--codec", help="video codec (default libx264; libvpx-vp9 for .webm); libx265, ffv1, png ...")
     up.add_argument("--crf", type=int, help="constant rate factor, lower is better (default 18 for libx264)")
     up.add_argument("--preset", help="libx264/libx265 speed preset (ultrafast ... veryslow)")
@@ -456,6 +490,20 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda[:N]")
     _scene_options(up)
     up.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stvsr", description="Space-time video super-resolution.")
+    parser.add_argument("--version", action="version", version=f"stvsr {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = sub.add_parser("upscale", help="make a video sharper (--scale) and/or smoother (--time-factor)",
+                        description="Upscale a video or a frame folder. OUT is a video file, or a folder "
+                                    "(no extension) for numbered PNG frames. The input is never modified and OUT "
+                                    "appears only when complete.")
+    up.add_argument("input", metavar="IN", help="video file or folder of frames")
+    up.add_argument("output", metavar="OUT", help="video file (.mp4, .mkv, .mov, .webm ...) or folder for PNG frames")
+    _upscale_options(up)
     up.add_argument("--preview", action="store_true",
                     help="process a short excerpt only and write a split-screen comparison (left: input resized "
                          "by bicubic, right: output) to OUT with .preview before its extension")
@@ -471,6 +519,20 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--report", type=Path, metavar="FILE.json",
                     help="write the summary and the output's self-check (frames, rate, duration, audio drift) here")
     up.set_defaults(func=cmd_upscale)
+
+    ba = sub.add_parser("batch", help="upscale every video of a folder, resumably, by one or many workers",
+                        description="Upscale every video file directly in IN_DIR to OUT_DIR under the same name. "
+                                    "Finished files are skipped and an interrupted one continues from its last "
+                                    "segment when the same command runs again; several workers on the same "
+                                    "folders split the files between them.")
+    ba.add_argument("input", metavar="IN_DIR", type=Path)
+    ba.add_argument("output", metavar="OUT_DIR", type=Path)
+    _upscale_options(ba)
+    ba.add_argument("--ext", help="output extension (e.g. mkv; default: each input's own)")
+    ba.add_argument("--segment-seconds", type=_positive_float, default=10.0, metavar="S",
+                    help="length of a resumable segment (default 10 s)")
+    ba.add_argument("--report", type=Path, metavar="FILE.json", help="write the summary table as JSON here")
+    ba.set_defaults(func=cmd_batch)
 
     info = sub.add_parser("info", help="streams, size, exact frame rate, frame count, duration of a video")
     info.add_argument("input", metavar="FILE")

@@ -11,7 +11,7 @@ import shutil
 import sys
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -61,6 +61,7 @@ class UpscaleConfig:
     preview_seconds: float = 3.0
     resume: bool = False  # write in segments kept in a work folder, and continue an interrupted run
     segment_seconds: float = DEFAULT_SEGMENT_SECONDS
+    progress: Callable[[int], None] | None = None  # told each n output frames written (e.g. a batch's bar)
     info: VideoInfo | None = None  # the input's probe, when the caller has made it already
 
 
@@ -326,8 +327,13 @@ def upscale_video(config: UpscaleConfig) -> UpscaleSummary:
     detector = CutDetector(config.scene_threshold) if config.scene_detect and temporal else None
     if config.resume:
         with reader, tqdm(total=total, unit="frame", disable=not show, dynamic_ncols=True, leave=False) as bar:
+            def advance(n: int) -> None:
+                bar.update(n)
+                if config.progress is not None:
+                    config.progress(n)
+
             check, cuts, more = _resumable(config, model, reader, device, output, method, frames_in, fps_out,
-                                           audio_from, temporal, bar.update)
+                                           audio_from, temporal, advance)
         notes.extend(more)
         notes.extend(_cut_notes(cuts))
         return UpscaleSummary(method=method, device=str(device), frames_in=frames_in, frames_out=total,
@@ -344,6 +350,8 @@ def upscale_video(config: UpscaleConfig) -> UpscaleSummary:
         for frame in frames:
             writer.write(frame)
             bar.update(1)
+            if config.progress is not None:
+                config.progress(1)
         frames_out = writer.frames_written
     notes.extend(writer.notes)
     notes.extend(_cut_notes(detector.cuts if detector is not None else None))

@@ -1,0 +1,221 @@
+"""`stvsr batch IN_DIR OUT_DIR`: every video directly in IN_DIR upscaled to OUT_DIR, resumably, by one or many
+workers.
+
+Each file runs as `stvsr upscale --resume` would: in segments kept beside its output, so a rerun after Ctrl-C,
+kill -9 or a power loss skips the finished files (an output exists only once complete and self-checked) and
+continues an unfinished one from its last segment. Several workers (processes, or machines sharing the folders:
+a SLURM job array, a Kubernetes job) split the files by claims: `OUT_DIR/.NAME.stvsr-claim`, created atomically
+(O_EXCL), naming its host and process and refreshed while the file is worked on. A claim whose process is gone
+(same host) or that has not been refreshed for CLAIM_STALE_SECONDS (any host) is taken over.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .errors import OutputError, StvsrError, UsageError
+from .io.probe import VIDEO_EXTENSIONS
+
+CLAIM_TAG = ".stvsr-claim"
+CLAIM_REFRESH_SECONDS = 10.0
+CLAIM_STALE_SECONDS = 60.0
+
+
+@dataclass
+class FileResult:
+    name: str
+    status: str  # done | skipped | elsewhere | failed
+    detail: str = ""
+    frames: int = 0
+    seconds: float = 0.0
+    exit_code: int = 0
+
+
+@dataclass
+class BatchResult:
+    results: list[FileResult] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every file is done or was already; else the exit code of the first failure."""
+        return next((r.exit_code for r in self.results if r.status == "failed"), 0)
+
+    def table(self) -> str:
+        width = max([len(r.name) for r in self.results] + [4])
+        lines = [f"{'file':<{width}}  {'status':<9}  {'frames':>7}  {'seconds':>8}  detail"]
+        for r in self.results:
+            lines.append(f"{r.name:<{width}}  {r.status:<9}  {r.frames:>7}  {r.seconds:>8.1f}  {r.detail}".rstrip())
+        counts = {s: sum(r.status == s for r in self.results) for s in ("done", "skipped", "elsewhere", "failed")}
+        lines.append(", ".join(f"{n} {s}" for s, n in counts.items()))
+        return "\n".join(lines)
+
+
+def list_videos(folder: Path) -> list[Path]:
+    """Video files directly in `folder` (not in sub-folders; hidden files skipped), sorted by name."""
+    if not folder.is_dir():
+        raise UsageError(f"input folder not found: {folder}")
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in VIDEO_EXTENSIONS)
+
+
+def output_for(source: Path, out_dir: Path, ext: str | None) -> Path:
+    return out_dir / (f"{source.stem}.{ext.lstrip('.')}" if ext else source.name)
+
+
+# Claims -----------------------------------------------------------------------------------------------------------
+
+def _host() -> str:
+    return socket.gethostname()
+
+
+class Claim:
+    """The right to work on one output; `release()` (or leaving `with`) removes it. A thread keeps it fresh."""
+
+    def __init__(self, path: Path, token: str):
+        self.path, self.token = path, token
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._refresh, name="stvsr-claim", daemon=True)
+        self._thread.start()
+
+    def _refresh(self) -> None:
+        while not self._stop.wait(CLAIM_REFRESH_SECONDS):
+            try:
+                os.utime(self.path)
+            except OSError:
+                return
+
+    def release(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        if _read_claim(self.path).get("token") == self.token:
+            self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> Claim:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _read_claim(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _claim_is_stale(path: Path, holder: dict) -> bool:
+    try:
+        age = time.time() - path.stat().st_mtime
+    except OSError:
+        return False
+    if holder.get("host") == _host() and isinstance(holder.get("pid"), int):
+        try:
+            os.kill(holder["pid"], 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+    return age > CLAIM_STALE_SECONDS
+
+
+def _create_claim(path: Path) -> Claim | None:
+    token = uuid.uuid4().hex
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return None
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"host": _host(), "pid": os.getpid(), "token": token, "since": time.time()}, handle)
+    return Claim(path, token)
+
+
+def try_claim(output: Path) -> tuple[Claim | None, str]:
+    """Claim `output` for this process: (claim, note) or (None, who holds it)."""
+    path = output.parent / f".{output.name}{CLAIM_TAG}"
+    claim = _create_claim(path)
+    if claim is not None:
+        return claim, ""
+    holder = _read_claim(path)
+    if not _claim_is_stale(path, holder):
+        return None, f"claimed by {holder.get('host', '?')} pid {holder.get('pid', '?')}"
+    # Take over: move the stale claim aside under a name of our own, then check that what moved is the claim
+    # judged stale (a faster successor may have replaced it meanwhile: then put theirs back and step aside).
+    aside = path.with_name(f"{path.name}.{uuid.uuid4().hex}")
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return None, "claimed by another worker"
+    moved = _read_claim(aside)
+    if moved.get("token") != holder.get("token"):
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass
+        aside.unlink(missing_ok=True)
+        return None, "claimed by another worker"
+    aside.unlink(missing_ok=True)
+    claim = _create_claim(path)
+    if claim is None:
+        return None, "claimed by another worker"
+    return claim, f"took over from {holder.get('host', '?')} pid {holder.get('pid', '?')}, which stopped"
+
+
+# The batch --------------------------------------------------------------------------------------------------------
+
+def run_batch(in_dir: Path, out_dir: Path, template, *, ext: str | None = None,
+              on_file: Callable[[str, int], None] | None = None, progress: Callable[[int], None] | None = None,
+              total_frames: Callable[[Path], int] | None = None) -> BatchResult:
+    """Upscale every video of `in_dir` into `out_dir` with the options of `template` (an UpscaleConfig).
+
+    `progress(n)` is told each n output frames written; a failure of one file is recorded and the batch goes on.
+    """
+    from .upscale import upscale_video
+
+    sources = list_videos(in_dir)
+    if not sources:
+        raise UsageError(f"no video files in {in_dir} ({', '.join(VIDEO_EXTENSIONS[:6])}, ...)")
+    if out_dir.resolve() == in_dir.resolve() and not ext:
+        raise UsageError("OUT_DIR is IN_DIR: give another folder, or --ext to write under other names")
+    if not out_dir.is_dir():
+        if not out_dir.parent.is_dir():
+            raise OutputError(f"output folder's parent does not exist: {out_dir.parent}")
+        out_dir.mkdir(exist_ok=True)
+    result = BatchResult()
+    for source in sources:
+        output = output_for(source, out_dir, ext)
+        if output.exists():
+            result.results.append(FileResult(source.name, "skipped", "already complete"))
+            continue
+        claim, note = try_claim(output)
+        if claim is None:
+            result.results.append(FileResult(source.name, "elsewhere", note))
+            continue
+        started = time.perf_counter()
+        with claim:
+            if output.exists():  # finished by another worker between the check and the claim
+                result.results.append(FileResult(source.name, "skipped", "already complete"))
+                continue
+            if on_file is not None:
+                on_file(source.name, total_frames(source) if total_frames else 0)
+            config = replace(template, input=source, output=output, resume=True, quiet=True, progress=progress,
+                             info=None)
+            try:
+                summary = upscale_video(config)
+            except StvsrError as error:
+                result.results.append(FileResult(source.name, "failed", str(error),
+                                                 seconds=time.perf_counter() - started,
+                                                 exit_code=error.exit_code))
+                continue
+            detail = "; ".join(part for part in (note, summary.check.summary() if summary.check else "") if part)
+            result.results.append(FileResult(source.name, "done", detail, summary.frames_out,
+                                             time.perf_counter() - started))
+    return result
