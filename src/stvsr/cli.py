@@ -170,6 +170,15 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_model
+
+    interface, error = export_model(args.name, args.format, args.output, overwrite=args.overwrite)
+    print(f"wrote {args.output} ({args.format}): {interface.describe()}")
+    print(f"checked against PyTorch on another input size: largest difference {error:.1e}")
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from .io import probe
 
@@ -272,6 +281,12 @@ def _model_details(name: str) -> int:
     card = model_card(name)
     if card:
         print(card.rstrip())
+        from .export import interface_of
+        from .models.checkpoint import load_model
+
+        model, _ = load_model(SHIPPED[name].path)
+        print(f"\n## Export\n\n`stvsr export {name} {name}.onnx` (or `--format torchscript`): "
+              f"{interface_of(model).describe()}")
         return 0
     entry = model_entry(name)  # a registered model: what it is and what it costs
     info = describe(entry)
@@ -533,6 +548,16 @@ def build_parser() -> argparse.ArgumentParser:
                     help="length of a resumable segment (default 10 s)")
     ba.add_argument("--report", type=Path, metavar="FILE.json", help="write the summary table as JSON here")
     ba.set_defaults(func=cmd_batch)
+
+    ex = sub.add_parser("export", help="a shipped network as ONNX or TorchScript, for other tools",
+                        description="Export a shipped model (or a .safetensors file) with dynamic batch, height and "
+                                    "width: NCHW float32 RGB in [0, 1] in and out. Flow-guided models export their "
+                                    "network part (OpenCV flow stays outside) and say what the caller must do.")
+    ex.add_argument("name", metavar="NAME", help="a shipped model (`stvsr models`) or a .safetensors file")
+    ex.add_argument("output", metavar="OUT", type=Path, help="the file to write (.onnx, .pt)")
+    ex.add_argument("--format", choices=("onnx", "torchscript"), default="onnx", help="default onnx")
+    ex.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    ex.set_defaults(func=cmd_export)
 
     info = sub.add_parser("info", help="streams, size, exact frame rate, frame count, duration of a video")
     info.add_argument("input", metavar="FILE")
