@@ -286,10 +286,21 @@ def test_a_second_video_stream_is_noted(capsys, tmp_path):
 
 
 def test_half_precision_on_cpu_is_one_rule(capsys, tmp_path, ntsc_clip):
+    from stvsr.runtime import native_bf16
+
     for method in ("bicubic", "imdn_x4"):
         line = assert_clean_failure(capsys, 2, ntsc_clip, tmp_path / "out.mp4", "--scale", 4, "--method", method,
                                     "--precision", "fp16", "--device", "cpu")
         assert "--precision fp16 needs a CUDA device" in line
+    if not native_bf16(torch.device("cpu")):  # bf16 would be emulated: refused, for every method
+        line = assert_clean_failure(capsys, 2, ntsc_clip, tmp_path / "out.mp4", "--scale", 4, "--precision", "bf16",
+                                    "--device", "cpu")
+        assert "no native bfloat16" in line
+        return
+    dst = tmp_path / "out.mp4"  # native bf16: classical methods say they ran in fp32
+    code, out, err = run_cli(capsys, "upscale", ntsc_clip, dst, "--scale", 2, "--method", "bicubic", "--precision",
+                             "bf16", "--device", "cpu")
+    assert code == 0 and "this method is classical and ran in fp32" in out
 
 
 def test_full_disk_in_a_frame_folder_names_the_destination(capsys, tmp_path, ntsc_clip, monkeypatch):

@@ -67,9 +67,8 @@ def _preflight_upscale(args: argparse.Namespace):
             raise OutputError(f"report folder does not exist: {folder}")
         if args.report.resolve() in (source.resolve(), output.resolve()):
             raise UsageError("--report must name a file of its own, not the input or the output")
-    if args.precision != "fp32" and args.device == "cpu":
-        raise UsageError(f"--precision {args.precision} needs a CUDA device; on cpu stvsr computes in fp32 "
-                         f"(drop --precision)")
+    if args.precision == "fp16" and args.device == "cpu":
+        raise UsageError("--precision fp16 needs a CUDA device; on cpu use bf16 (where native) or fp32")
     return info
 
 
@@ -380,7 +379,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                         scale=args.scale, degradation=args.degradation, window_mode=args.windows, metrics=metrics,
                         crop_border=args.crop_border, predictions=_predictions(args.pred), out=Path(out),
                         device=args.device, max_clips=args.max_clips, list_file=args.list_file, lr_dir=args.lr_dir,
-                        progress=not args.quiet and sys.stderr.isatty(), visuals=args.visuals)
+                        progress=not args.quiet and sys.stderr.isatty(), visuals=args.visuals,
+                        precision=args.precision)
     for name, folder in config.predictions.items():
         if not folder.is_dir():
             raise UsageError(f"--pred {name}: folder not found: {folder}")
@@ -491,10 +491,12 @@ def _upscale_options(up: argparse.ArgumentParser) -> None:
     up.add_argument("--order", choices=("st", "ts"), help="cascade order: st = space then time, ts = time then space")
     up.add_argument("--model", help="a learned model from `stvsr models` (with --weights)")
     up.add_argument("--weights", help="a .safetensors checkpoint; the model is read from it")
-    up.add_argument("--tile", default="auto", help="learned models: tile size in input pixels, 0 for whole frames "
-                                                   "(default auto: tiles of about 1024x1024 output pixels)")
-    up.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"),
-                    help="learned models on CUDA: compute precision (refused on CPU, which computes in fp32)")
+    up.add_argument("--tile", default="auto",
+                    help="learned models: tile size in input pixels, 0 for whole frames (default auto: tiles of "
+                         "about 2048x2048 output pixels, 1024x1024 for multi-frame models)")
+    up.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
+                    help="learned models' precision (default auto: bf16 where the device computes it natively - "
+                         "CPUs with AMX or AVX512-BF16, recent GPUs - else fp32); fp16 needs CUDA")
     up.add_argument("--codec", help="video codec (default libx264; libvpx-vp9 for .webm); libx265, ffv1, png ...")
     up.add_argument("--crf", type=int, help="constant rate factor, lower is better (default 18 for libx264)")
     up.add_argument("--preset", help="libx264/libx265 speed preset (ultrafast ... veryslow)")
@@ -592,6 +594,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--lr-dir", help="folders layout: sub-folder with the dataset's own LR frames, e.g. BIx4")
     ev.add_argument("--out", type=Path, help="results folder (default runs/evaluate-<time>)")
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda[:N]")
+    ev.add_argument("--precision", default="fp32", choices=("auto", "fp32", "bf16", "fp16"),
+                    help="learned models' precision (default fp32, the reference; auto measures what upscale runs)")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.add_argument("--visuals", type=int, default=4, metavar="N",
                     help="keep crops, error maps and scanlines of the first N clips for `stvsr report` (default 4)")

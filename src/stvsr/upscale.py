@@ -28,7 +28,7 @@ from .models import VideoModel, build_method
 from .models.build import Prepared, default_method, resolve_tile
 from .models.checkpoint import read_metadata
 from .ops.resize import imresize
-from .runtime import pick_device
+from .runtime import pick_device, resolve_precision
 from .scenes import DEFAULT_THRESHOLD, MIN_SHOT_FRAMES, CutDetector, Shots
 from .segments import DEFAULT_SEGMENT_SECONDS, SegmentPlan, finish, fingerprint, open_work, work_dir, write_segments
 
@@ -44,7 +44,7 @@ class UpscaleConfig:
     model: str | None = None
     weights: Path | None = None
     tile: str | int = "auto"
-    precision: str = "fp32"
+    precision: str = "auto"  # learned models: bf16 where the device computes it natively, else fp32
     codec: str | None = None
     crf: int | None = None
     preset: str | None = None
@@ -258,15 +258,16 @@ def choose_method(config: UpscaleConfig, output_pixels: int = 0) -> str:
 
 
 def precision_notes(model: VideoModel, precision: str, device: torch.device) -> list[str]:
-    """One rule for --precision: fp16 and bf16 are for CUDA and refused elsewhere, whatever the method; on CUDA
-    they apply to the learned parts, and classical methods (resizing, flow) compute in fp32."""
-    if precision == "fp32":
-        return []
-    if device.type != "cuda":
-        raise UsageError(f"--precision {precision} needs a CUDA device; on {device.type} stvsr computes in fp32 "
-                         f"(drop --precision)")
-    if not any(isinstance(m, Prepared) for m in model.modules()):
-        return [f"--precision {precision} applies to learned models; this method is classical and ran in fp32"]
+    """One rule for --precision (see `runtime.resolve_precision`): it applies to learned models; 'auto' takes bf16
+    where the device computes it natively; fp16 needs CUDA and bf16 native support, for every method."""
+    resolved = resolve_precision(precision, device)
+    learned = any(isinstance(m, Prepared) for m in model.modules())
+    if not learned:
+        return [] if precision in ("auto", "fp32") else \
+            [f"--precision {precision} applies to learned models; this method is classical and ran in fp32"]
+    if resolved != "fp32" and precision == "auto":
+        return [f"learned model ran in {resolved} (native on this {device.type}; --precision fp32 gives the "
+                f"reference output)"]
     return []
 
 

@@ -47,6 +47,7 @@ class EvalConfig:
     lr_dir: str | None = None
     progress: bool = False
     visuals: int = 0  # with `out`: keep crops, error maps and scanlines of this many clips (for `stvsr report`)
+    precision: str = "fp32"  # learned models; fp32 is the reference, bf16/auto measure what `upscale` runs
 
 
 @dataclass
@@ -112,7 +113,7 @@ def evaluate(config: EvalConfig) -> EvalResult:
     device = pick_device(config.device)
     models = {}
     for spec in methods:
-        model = build_method(spec, scale=task.model_scale, time_factor=task.time_factor)
+        model = build_method(spec, scale=task.model_scale, time_factor=task.time_factor, precision=config.precision)
         models[spec] = model.to(device).eval()
     clips = open_clips(config.data, config.layout, list_file=config.list_file, lr_dir=config.lr_dir)
 
@@ -175,6 +176,7 @@ def _evaluate_clips(config: EvalConfig, task: Task, methods: list[str], models: 
         "metrics": {name: {"label": METRICS[name].label, "display_scale": METRICS[name].display_scale,
                            **METRICS[name].protocol} for name in config.metrics},
         "device": str(device),
+        "precision": config.precision,
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
         "wall_seconds": round(time.perf_counter() - started, 2),
         "notes": sorted(notes),

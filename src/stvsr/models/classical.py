@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..ops.flow import dis_flow
+from ..ops.flow import dis_flows
 from ..ops.resize import imresize
 from ..ops.warp import warp
 from .base import PairwiseInterpolator, SpatialModel
@@ -64,23 +64,28 @@ class FlowInterpolation(FrameRepeat):
         self.preset = preset
 
     def interpolate(self, a: Tensor, b: Tensor, times: list[float]) -> list[Tensor]:
-        f01 = dis_flow(a, b, self.preset)
-        f10 = dis_flow(b, a, self.preset)
+        f01, f10 = dis_flows(a, b, self.preset)
         out = []
         for t in times:
-            ft0 = -(1 - t) * t * f01 + t * t * f10
-            ft1 = (1 - t) ** 2 * f01 - t * (1 - t) * f10
-            w0, w1 = warp(a, ft0), warp(b, ft1)
+            ft0 = torch.add(f10 * (t * t), f01, alpha=-(1 - t) * t)
+            ft1 = torch.add(f01 * ((1 - t) ** 2), f10, alpha=-t * (1 - t))
+            # One sampling pass per source frame carries its pixels and its flow (5 channels), not two.
+            s0 = warp(torch.cat([a, f01.to(a.dtype)], dim=1), ft0)
+            s1 = warp(torch.cat([b, f10.to(b.dtype)], dim=1), ft1)
+            w0, w1 = s0[:, :3], s1[:, :3]
             # Where the sample taken from frame 0 moves to in frame 1 should be where frame 1 was sampled.
-            e0 = (ft0 + warp(f01, ft0) - ft1).square().sum(1, keepdim=True)
-            e1 = (ft1 + warp(f10, ft1) - ft0).square().sum(1, keepdim=True)
-            tol = 0.01 * (ft0.square().sum(1, keepdim=True) + ft1.square().sum(1, keepdim=True)) + 0.5
-            c0 = (1 - t) * torch.exp(-e0 / tol)
-            c1 = t * torch.exp(-e1 / tol)
+            apart = ft0 - ft1
+            e0 = (s0[:, 3:].to(ft0.dtype) + apart).square_().sum(1, keepdim=True)
+            e1 = (s1[:, 3:].to(ft1.dtype) - apart).square_().sum(1, keepdim=True)
+            inverse_tol = (ft0.square().sum(1, keepdim=True) + ft1.square().sum(1, keepdim=True)).mul_(0.01)
+            inverse_tol = inverse_tol.add_(0.5).reciprocal_()
+            c0 = torch.exp_(e0.mul_(inverse_tol).neg_()).mul_(1 - t)
+            c1 = torch.exp_(e1.mul_(inverse_tol).neg_()).mul_(t)
             total = c0 + c1
-            fused = (c0 * w0 + c1 * w1) / total.clamp_min(1e-6)
-            plain = (1 - t) * w0 + t * w1  # both paths inconsistent: fall back to the plain blend of warps
-            out.append(torch.where(total > 1e-3, fused, plain))
+            # The blend (c0·w0 + c1·w1) / total, as w1 + (w0 − w1)·c0 / total: the division on one channel, not
+            # three. Where both paths are inconsistent (total ≈ 0), the plain blend of the warps, weight 1 − t.
+            weight = torch.where(total > 1e-3, c0 / total.clamp_min(1e-6), torch.full_like(c0, 1 - t))
+            out.append(torch.addcmul(w1, w0 - w1, weight))
         return out
 
 
