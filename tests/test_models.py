@@ -269,3 +269,12 @@ def test_tpnet_stages_stop_early():
     torch.manual_seed(0)
     with torch.no_grad():
         assert torch.equal(model.stages(clip, until="tpsrm")["tpsrm"], model.stages(clip)["tpsrm"])
+
+
+def test_bench_times_each_method_in_its_own_process(capsys):
+    assert main(["bench", "--methods", "bicubic,imdn_x4", "--frames", "2", "--output", "576p"]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[1:3]}
+    assert set(rows) == {"bicubic", "imdn_x4"}
+    for row in rows.values():
+        fps, peak = float(row[3]), float(row[4])
+        assert fps > 0 and 50 < peak < 8000  # a real process's resident memory, in MB

@@ -178,6 +178,21 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import bench, default_methods, table
+
+    methods = default_methods()
+    if args.methods:
+        wanted = _split(args.methods)
+        methods = [m for m in methods if m[0] in wanted] + [(m, args.scale, args.time_factor) for m in wanted
+                                                             if m not in {x[0] for x in methods}]
+    rows = bench(methods, output=args.output, frames=args.frames, device=args.device, precision=args.precision)
+    print(table(rows, args.output))
+    print(f"\nModel only (decode and encode excluded), {args.frames} input frames after a warm-up, one process per "
+          f"method; precision {args.precision}.")
+    return 0 if all(r.fps is not None for r in rows) else 1
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from .io import probe
 
@@ -560,6 +575,19 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--format", choices=("onnx", "torchscript"), default="onnx", help="default onnx")
     ex.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     ex.set_defaults(func=cmd_export)
+
+    be = sub.add_parser("bench", help="time each shipped model on this machine (frames/s, peak memory)",
+                        description="Time every shipped model (and the classical references) on a short synthetic "
+                                    "clip at the chosen output size, each in its own process.")
+    be.add_argument("--output", default="720p", choices=("576p", "720p", "1080p", "4k"),
+                    help="output frame size (default 720p)")
+    be.add_argument("--frames", type=int, default=12, help="input frames timed per method (default 12)")
+    be.add_argument("--methods", help="comma-separated methods (default: every shipped model and the references)")
+    be.add_argument("--scale", type=int, default=4, help="for --methods not shipped: spatial factor (default 4)")
+    be.add_argument("--time-factor", type=int, default=1, help="for --methods not shipped: time factor")
+    be.add_argument("--device", default="auto", help="auto, cpu, cuda[:N]")
+    be.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
+    be.set_defaults(func=cmd_bench)
 
     info = sub.add_parser("info", help="streams, size, exact frame rate, frame count, duration of a video")
     info.add_argument("input", metavar="FILE")
