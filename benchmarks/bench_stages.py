@@ -25,8 +25,15 @@ from stvsr.io import VideoReader, VideoWriter
 from stvsr.io.frames import tensor_to_array
 from stvsr.io.testing import write_test_video
 from stvsr.models import build_method
+from stvsr.models.build import resolve_tile
 from stvsr.models.classical import FlowInterpolation
-from stvsr.ops.flow import dis_flow
+try:
+    from stvsr.ops.flow import dis_flows
+except ImportError:  # before dis_flows existed: the same two flows, one call each (for before/after runs)
+    from stvsr.ops.flow import dis_flow
+
+    def dis_flows(a, b, preset):
+        return dis_flow(a, b, preset), dis_flow(b, a, preset)
 from stvsr.ops.resize import imresize
 from stvsr.runtime import pick_device
 
@@ -56,12 +63,13 @@ def profile(path: Path, frames: int, device: torch.device, precision: str) -> di
     clip = torch.stack(arrays)
     n = len(clip)
     stages = {"decode + to tensor": t_decode}
-    sr = build_method("imdn_x4", scale=4, time_factor=1, precision=precision).to(device).eval()
+    sr = build_method("imdn_x4", scale=4, time_factor=1, tile=resolve_tile("auto", 4), precision=precision)
+    sr = sr.to(device).eval()
     x = clip.to(device)
 
-    def network():
+    def network():  # frame by frame, as `stvsr upscale` streams a per-frame model
         with torch.inference_mode():
-            out = sr(x[None])[0]
+            out = torch.cat([sr(x[i:i + 1][None])[0] for i in range(n)])
         if device.type == "cuda":
             torch.cuda.synchronize()
         return out
@@ -70,7 +78,8 @@ def profile(path: Path, frames: int, device: torch.device, precision: str) -> di
     stages["resize (bicubic x4)"], _ = timed(lambda: imresize(x, 4))
     hr = hr.float()
     a, b = hr[:-1], hr[1:]
-    stages["flow (DIS fast, 2 ways)"], _ = timed(lambda: (dis_flow(a, b, "fast"), dis_flow(b, a, "fast")))
+    stages["flow (DIS fast, 2 ways)"], _ = timed(lambda: [dis_flows(a[i:i + 1], b[i:i + 1], "fast")
+                                                         for i in range(n - 1)])
     interp = FlowInterpolation(time_factor=2, preset="fast")
     whole, middles = timed(lambda: [interp.interpolate(a[i:i + 1], b[i:i + 1], [0.5])[0] for i in range(n - 1)])
     stages["warp/blend"] = max(whole - stages["flow (DIS fast, 2 ways)"], 0.0)

@@ -34,13 +34,16 @@ class Shipped:
 
 
 SHIPPED = {s.name: s for s in [
-    Shipped("flowstvsr", "stvsr", "flowstvsr", "default space-time model: x4 space, x2 time"),
+    Shipped("flowstvsr", "stvsr", "flowstvsr", "end-to-end space-time model: x4 space, x2 time"),
     Shipped("flowstvsr_fast", "stvsr", "flowstvsr_fast", "fast space-time model for CPUs: x4 space, x2 time"),
     Shipped("flowvsr", "vsr", "flowvsr", "multi-frame video SR, x4"),
     Shipped("flowvfi", "vfi", "flowvfi", "frame interpolation, x2"),
     Shipped("imdn_x4", "sr", "sr", "per-frame SR, x4 (pixel loss)"),
     Shipped("imdn_x4_gan", "sr", "sr_gan", "per-frame SR, x4, GAN-trained twin of imdn_x4"),
     Shipped("espcn_x4", "sr", "espcn_x4", "per-frame SR, x4, ESPCN (MSE): the sub-pixel baseline"),
+    Shipped("srunet_x4", "sr", "srunet_x4", "per-frame SR, x4, SR-U-Net (MSE)"),
+    Shipped("propstvsr", "stvsr", "propstvsr",
+            "best-quality space-time model: x4 space, x2 time, bidirectional propagation on the cascade"),
 ]}
 
 
