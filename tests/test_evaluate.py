@@ -89,3 +89,28 @@ def test_evaluate_cli(tmp_path, capsys):
     code = main(["evaluate", "--data", str(root), "--layout", "vimeo", "--metrics", "lpips"])
     _, err = capsys.readouterr()
     assert code == 2 and "unknown metric" in err
+
+
+def test_stvsr_scores_input_and_interpolated_frames_apart(tmp_path):
+    root = make_vimeo(tmp_path / "vimeo", height=64, width=96)
+    result = evaluate(EvalConfig(data=root, layout="vimeo", task="stvsr", out=tmp_path / "run",
+                                 methods=["repeat+bicubic", "bicubic+dis"], metrics=["psnr_y", "ssim_y"]))
+    for method, means in result.means.items():
+        # the same frames either way: input positions are bicubic in both methods, so they score alike
+        assert means["psnr_y@in"] == result.means["bicubic+dis"]["psnr_y@in"], method
+    repeat = result.means["repeat+bicubic"]
+    assert repeat["psnr_y@new"] < repeat["psnr_y@in"] - 3  # a repeated frame is far worse than an upscaled one
+    assert repeat["psnr_y@new"] < result.means["bicubic+dis"]["psnr_y@new"]
+    for row in result.rows:  # per clip, the mean of 7 frames is the frame-weighted mean of its 4 + 3
+        assert math.isclose(row["psnr_y"], (4 * row["psnr_y@in"] + 3 * row["psnr_y@new"]) / 7, rel_tol=1e-9)
+    table = (tmp_path / "run/table.md").read_text()
+    assert "PSNR-Y in | PSNR-Y new" in table.splitlines()[0]
+    assert "psnr_y@new" in (tmp_path / "run/per_clip.csv").read_text().splitlines()[0]
+    assert main(["report", str(tmp_path / "run")]) == 0
+    assert "<th>PSNR-Y new</th>" in (tmp_path / "run/report/index.html").read_text()
+
+
+def test_vsr_has_no_split(tmp_path):
+    root = make_vimeo(tmp_path / "vimeo", height=64, width=96)
+    result = evaluate(EvalConfig(data=root, layout="vimeo", task="vsr", methods=["bicubic"], metrics=["psnr_y"]))
+    assert set(result.means["bicubic"]) == {"psnr_y", "seconds_per_frame"}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import InputError, OutputError
 from ..metrics import METRICS
-from .tables import fmt
+from .tables import fmt, split_columns
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:0;color:#1d2430;background:#fafbfc}
@@ -125,20 +125,24 @@ class _Page:
 
     def metrics_table(self, results: dict) -> None:
         metrics = results.get("metrics") or [m for m in METRICS if any(m in v for v in results["means"].values())]
-        head = ["method"] + [METRICS[m].label for m in metrics] + ["s/frame"]
+        # (key in means, metric it is a value of, header): stvsr adds each fidelity metric on input-position and
+        # interpolated frames
+        columns = [(m, METRICS[m], METRICS[m].label) for m in metrics]
+        columns += [(k, METRICS[k.partition("@")[0]], h) for k, h in split_columns(results["means"], metrics)]
+        head = ["method"] + [h for _, _, h in columns] + ["s/frame"]
         best = {}
-        for m in metrics:
-            values = {k: v.get(m) for k, v in results["means"].items() if _finite(v.get(m))}
+        for key, metric, _ in columns:
+            values = {k: v.get(key) for k, v in results["means"].items() if _finite(v.get(key))}
             if values:
-                pick = max if METRICS[m].higher_is_better else min
-                best[m] = pick(values, key=values.get)
+                pick = max if metric.higher_is_better else min
+                best[key] = pick(values, key=values.get)
         rows = []
         for method, means in results["means"].items():
             cells = [f'<td data-v="{_e(method)}">{_e(method)}</td>']
-            for m in metrics:
-                value = means.get(m)
-                shown = fmt(value, METRICS[m].display_scale)
-                mark = " style='background:#e8f4ea'" if best.get(m) == method else ""
+            for key, metric, _ in columns:
+                value = means.get(key)
+                shown = fmt(value, metric.display_scale)
+                mark = " style='background:#e8f4ea'" if best.get(key) == method else ""
                 cells.append(f'<td data-v="{value if _finite(value) else ""}"{mark}>{shown}</td>')
             spf = means.get("seconds_per_frame")
             cells.append(f'<td data-v="{spf if _finite(spf) else ""}">{fmt(spf, 1, 4)}</td>')

@@ -24,7 +24,7 @@ from ..models import build_method
 from ..models.shipped import SHIPPED
 from ..runtime import pick_device
 from .tables import write_outputs
-from .tasks import Task, TaskRun, run_task, target_of
+from .tasks import Task, TaskRun, frame_parts, run_task, target_of
 from .visuals import save_visuals, slug
 
 
@@ -68,6 +68,10 @@ def default_methods(task: str) -> list[str]:
     return classical + [s.name for s in SHIPPED.values() if s.available and s.task in tasks]
 
 
+# Fidelity metrics also reported per part of an stvsr clip (input-position and interpolated frames).
+SPLIT_METRICS = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb")
+
+
 def score(run: TaskRun, names: list[str], crop: int, cache: dict) -> tuple[dict[str, float], list[str]]:
     """Clip-level values of the named metrics, and notes on any that could not be computed.
 
@@ -87,6 +91,11 @@ def score(run: TaskRun, names: list[str], crop: int, cache: dict) -> tuple[dict[
             if metric.per_frame:
                 per_frame = metric.compute(pred[run.scored], target[run.scored], crop, cache)
                 values[name] = sum(per_frame) / len(per_frame)
+                if name in SPLIT_METRICS:
+                    by_index = dict(zip(run.scored, per_frame))
+                    for part, indices in run.parts.items():
+                        mine = [by_index[i] for i in indices if i in by_index]
+                        values[f"{name}@{part}"] = sum(mine) / len(mine) if mine else math.nan
             else:
                 values[name] = metric.compute(pred, target, crop, cache)
         except ValueError as error:  # e.g. NIQE on frames smaller than one 96x96 block
@@ -147,7 +156,7 @@ def _evaluate_clips(config: EvalConfig, task: Task, methods: list[str], models: 
         for name, folder in config.predictions.items():
             target, scored = target_of(clip, task)
             runs[name] = TaskRun(prediction=_load_prediction(folder, clip, len(target)), target=target,
-                                 scored=scored, seconds=math.nan)
+                                 scored=scored, seconds=math.nan, parts=frame_parts(task, len(target)))
         if config.out is not None and index < config.visuals and runs:
             visuals[clip.name] = save_visuals(Path(config.out) / "visuals" / slug(clip.name), runs, task)
         cache: dict = {}
@@ -165,7 +174,8 @@ def _evaluate_clips(config: EvalConfig, task: Task, methods: list[str], models: 
     means = {}
     for name in names:
         mine = [r for r in rows if r["method"] == name]
-        means[name] = {key: _mean([r[key] for r in mine]) for key in mine[0] if key not in ("clip", "method")}
+        keys = dict.fromkeys(k for r in mine for k in r if k not in ("clip", "method"))
+        means[name] = {key: _mean([r.get(key) for r in mine]) for key in keys}
     info = {name: {"params": sum(p.numel() for p in model.parameters())} for name, model in models.items()}
     info.update({name: {"params": None, "predictions": str(folder)} for name, folder in config.predictions.items()})
     protocol = {

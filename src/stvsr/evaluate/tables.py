@@ -29,14 +29,29 @@ def json_safe(value):
     return value
 
 
+PART_LABELS = {"in": "in", "new": "new"}  # stvsr: input-position and interpolated frames
+
+
+def split_columns(means: dict[str, dict], metrics: list[str]) -> list[tuple[str, str]]:
+    """(key, header) of the per-part columns present in `means` (method -> key -> value), e.g. ("psnr_y@new",
+    "PSNR-Y new")."""
+    present = {k for values in means.values() for k in values}
+    return [(f"{m}@{part}", f"{METRICS[m].label} {label}") for m in metrics for part, label in PART_LABELS.items()
+            if f"{m}@{part}" in present]
+
+
 def markdown_tables(result, metrics: list[str]) -> str:
-    """Mean table (one row per method) and a per-clip table of the first metric."""
+    """Mean table (one row per method; for stvsr, fidelity also on input-position and interpolated frames) and a
+    per-clip table of the first metric."""
     digits = {"psnr_y": 2, "psnr_rgb": 2, "niqe": 3, "tof": 3}
-    head = ["method"] + [METRICS[m].label for m in metrics] + ["params", "s/frame"]
+    split = split_columns(result.means, metrics)
+    head = ["method"] + [METRICS[m].label for m in metrics] + [h for _, h in split] + ["params", "s/frame"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" + "---:|" * (len(head) - 1)]
     for method, means in result.means.items():
         params = result.methods.get(method, {}).get("params")
         cells = [method] + [fmt(means.get(m), METRICS[m].display_scale, digits.get(m, 4)) for m in metrics]
+        cells += [fmt(means.get(k), METRICS[k.partition("@")[0]].display_scale, digits.get(k.partition("@")[0], 4))
+                  for k, _ in split]
         cells += [f"{params:,}" if params is not None else "–", fmt(means.get("seconds_per_frame"), 1, 4)]
         lines.append("| " + " | ".join(cells) + " |")
     first = metrics[0]
@@ -59,7 +74,7 @@ def write_outputs(result, out: Path, metrics: list[str]) -> Path:
     document = {"protocol": result.protocol, "methods": result.methods, "means": result.means, "rows": result.rows,
                 "metrics": metrics, "visuals": getattr(result, "visuals", {})}
     atomic_write(out / "results.json", json.dumps(json_safe(document), indent=2))
-    keys = ["clip", "method"] + metrics + ["seconds_per_frame"]
+    keys = ["clip", "method"] + metrics + [k for k, _ in split_columns(result.means, metrics)] + ["seconds_per_frame"]
     tmp = out / ".per_clip.csv.tmp"
     with open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=keys, extrasaction="ignore")

@@ -12,7 +12,7 @@ A clip of even length in vfi/stvsr drops its last frame, which no interpolation 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -66,6 +66,16 @@ class TaskRun:
     target: Tensor
     scored: list[int]  # indices of frames that frame metrics score
     seconds: float  # time spent in the model
+    # stvsr: the scored frames split by kind, {"in": input positions, "new": interpolated}; frame metrics are also
+    # reported for each part (`psnr_y@new`), since a model can be good at one half of the task and poor at the other
+    parts: dict[str, list[int]] = field(default_factory=dict)
+
+
+def frame_parts(task: Task, length: int) -> dict[str, list[int]]:
+    """The input-position (even) and interpolated (odd) output frames of an stvsr clip of `length` frames."""
+    if task.name != "stvsr":
+        return {}
+    return {"in": list(range(0, length, 2)), "new": list(range(1, length, 2))}
 
 
 def target_of(clip: Clip, task: Task) -> tuple[Tensor, list[int]]:
@@ -122,4 +132,5 @@ def run_task(model: VideoModel, clip: Clip, task: Task, device: torch.device) ->
         if len(outputs) != length:
             raise RuntimeError(f"model gave {len(outputs)} frames for a window of {length}")
         prediction[start:start + length] = torch.stack(outputs)
-    return TaskRun(prediction=prediction, target=gt, scored=scored, seconds=seconds)
+    return TaskRun(prediction=prediction, target=gt, scored=scored, seconds=seconds,
+                   parts=frame_parts(task, len(gt)))
