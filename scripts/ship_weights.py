@@ -85,7 +85,8 @@ def main() -> int:
     methods = [args.name] + [m for m in BASELINES[task] if m != args.name]
     methods = list(dict.fromkeys(methods + [m for m in args.extra.split(",") if m]))
     started = time.perf_counter()
-    metrics = METRICS + (["niqe"] if task == "vsr" else [])  # per-frame detail: NIQE tells GAN-trained apart
+    # per-frame detail: NIQE tells GAN-trained apart; the checkerboard measure catches sub-pixel artefacts
+    metrics = METRICS + (["niqe", "checker"] if task == "vsr" else [])
     result = evaluate(EvalConfig(data=args.data, layout=args.layout, task=task, methods=methods,
                                  metrics=metrics, scale=metadata.get("scale") if task != "vfi" else 4))
     seconds = time.perf_counter() - started

@@ -108,3 +108,37 @@ def test_aggd_fit_recovers_a_gaussian():
 def test_every_metric_names_its_protocol():
     for metric in METRICS.values():
         assert metric.protocol and metric.label and metric.compute is not None
+
+
+def _checker(height: int, width: int, period: int) -> torch.Tensor:
+    """+1/−1 checkerboard whose cells are period/2 wide (period 3: the cell pattern of a 3x3 sub-pixel phase)."""
+    y, x = torch.arange(height)[:, None], torch.arange(width)[None, :]
+    return (((y % period) * 2 < period) ^ ((x % period) * 2 < period)).float() * 2 - 1
+
+
+@pytest.mark.parametrize("period", [2, 3, 4])
+def test_periodic_amplitude_finds_a_checkerboard_of_each_period(period):
+    from stvsr.degrade import bicubic_down
+    from stvsr.metrics import periodic_amplitude
+    from stvsr.ops.resize import imresize
+
+    hr = translating_clip(3, 96, 120, velocity=(1, 1), seed=2)
+    clean = imresize(bicubic_down(hr, 4), 4)  # a bicubic upscale: smooth error, no periodic pattern
+    assert periodic_amplitude(clean, hr) < 0.3
+    noisy = (clean + torch.randn_like(clean) * 3 / 255).clamp(0, 1)  # random error is not periodic either
+    assert periodic_amplitude(noisy, hr) < 0.5
+    # a +-2 level checkerboard in RGB is +-1.72 levels in Y (219/255): its RMS is what the metric reports
+    patterned = (clean + 2 / 255 * _checker(96, 120, period)).clamp(0, 1)
+    assert periodic_amplitude(patterned, hr) == pytest.approx(2 * 219 / 255, rel=0.2)
+    # the sign following the content (a checkerboard modulated by the image) is still caught
+    modulated = (clean + 2 / 255 * _checker(96, 120, period) * torch.sign(hr - 0.5)).clamp(0, 1)
+    assert periodic_amplitude(modulated, hr) > 0.8
+    assert periodic_amplitude(patterned) > 1.0  # without a ground truth: the frame's own fine detail
+
+
+def test_periodic_amplitude_refuses_tiny_frames():
+    from stvsr.metrics import periodic_amplitude
+
+    with pytest.raises(ValueError, match="48x48"):
+        periodic_amplitude(torch.rand(1, 3, 40, 40), torch.rand(1, 3, 40, 40))
+    assert METRICS["checker"].size_problem(40, 40) is not None

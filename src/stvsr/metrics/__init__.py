@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
+from .artifacts import periodic_amplitude
 from .fidelity import mse, psnr, ssim
 from .niqe import niqe
 from ..ops.flow import farneback_flow
@@ -83,10 +84,17 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("tof", "tOF", False, True, False, 1.0,
            {"definition": "TecoGAN tOF: mean L2 distance of Farneback flows of output and ground truth, pixels"},
            _tof),
+    Metric("checker", "Checker (levels)", False, False, False, 1.0,
+           {"definition": "periodic artefacts: RMS in 8-bit Y levels of the fine detail's power standing above its "
+                          "surroundings at the frequencies (a/p, b/p) of the worst p in 2, 3, 4, beyond the ground "
+                          "truth's own (Hann window, 3x3 bins over a 7x7 ring median, frames cropped to a multiple "
+                          "of 12)", "detail": "Y(prediction rounded) minus its 3x3 box blur"},
+           lambda pred, target, crop, cache: periodic_amplitude(pred, target, crop_border=crop), min_size=48),
     Metric("niqe", "NIQE", True, False, False, 1.0,
            {"definition": "Mittal et al. 2013, LIVE pristine model, 96x96 blocks, Y BT.601 rounded"}, _niqe, min_size=96),
 )}
 
 DEFAULT_METRICS = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "warp_err@dis", "tof", "niqe")
 
-__all__ = ["METRICS", "DEFAULT_METRICS", "Metric", "mse", "niqe", "psnr", "ssim", "tof", "warping_error"]
+__all__ = ["METRICS", "DEFAULT_METRICS", "Metric", "mse", "niqe", "periodic_amplitude", "psnr", "ssim", "tof",
+           "warping_error"]
