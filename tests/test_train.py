@@ -235,3 +235,39 @@ def test_stop_signal_to_the_process_group_is_one_line(tmp_path, data, sig, code)
     assert process.returncode == code, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "stvsr train --resume" in lines[0] and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("model", ["vsr_delta_tiny", "vsr_5parallel_tiny"])
+def test_2d3d_trains_on_the_centre_frame_with_the_auxiliary_2d_loss(tmp_path, data, model):
+    # 5-frame clips: `mse@centre` scores the centre frame alone (not 5 mirror-padded windows), `mse@frames2d` each
+    # frame's estimate from its own 2D layers; the auxiliary head learns only when its loss is on.
+    from stvsr.models import create_model
+
+    trained = {}
+    for aux in (False, True):
+        losses = {"mse@centre": 1.0, **({"mse@frames2d": 0.5} if aux else {})}
+        config = write_config(tmp_path / f"{aux}.yaml", data, tmp_path / f"run{aux}", model=model, task="vsr",
+                              stages=[{"name": "main", "steps": 2, "losses": losses}])
+        tree = yaml.safe_load(config.read_text())
+        tree["data"]["frames"] = 5
+        config.write_text(yaml.safe_dump(tree))
+        assert main(["train", "--config", str(config), "--set", "optim.ema=0"]) == 0
+        trained[aux] = load_file(str(tmp_path / f"run{aux}/last.safetensors"))
+        assert "mse@centre" in (tmp_path / f"run{aux}/log.csv").read_text()
+    torch.manual_seed(3)
+    initial = create_model(model, scale=4).state_dict()
+    aux_keys = [k for k in initial if k.startswith("aux.")]
+    assert aux_keys
+    assert all(torch.equal(initial[k], trained[False][k]) for k in aux_keys)
+    assert any(not torch.equal(initial[k], trained[True][k]) for k in aux_keys)
+
+
+def test_centre_stage_is_the_forward_centre_frame():
+    from stvsr.models import create_model
+
+    model = create_model("vsr_delta_tiny", scale=4).eval()
+    clip = torch.rand(2, 5, 3, 12, 16)
+    with torch.no_grad():
+        stages, full = model.stages(clip), model(clip)
+    assert stages["frames2d"].shape == (2, 5, 3, 48, 64)
+    assert torch.equal(stages["centre"][:, 0], full[:, 2])

@@ -2,6 +2,11 @@
 
 Both take five low-resolution frames and predict the centre one. The report trains them on frames blurred
 (Gaussian σ = 3) and bicubic-downscaled ×2 (`degrade.blur3_bicubic_down`).
+
+Training stages (`stages()`): `centre` is the centre frame of a (2r + 1)-frame clip alone (what `forward` computes
+for every frame of a longer clip), `frames2d` each frame's own estimate from its 2D layers alone, through a small
+head used only by the report's auxiliary 2D loss (`mse@frames2d`): it asks the per-frame layers to carry an image
+of their frame, not only whatever helps the 3D part.
 """
 
 from __future__ import annotations
@@ -43,7 +48,27 @@ class Recursive3d(nn.Module):
         return x + y
 
 
-class FiveParallel(CentreFrameVSR):
+class TwoDThreeD(CentreFrameVSR):
+    """What 5-parallel and Delta share: the training stages of the auxiliary 2D loss."""
+
+    STAGES = ("frames2d", "centre")
+
+    def stages(self, clip: Tensor, *, until: str = "centre") -> dict[str, Tensor]:
+        """`clip` (N, 2r + 1, 3, h, w): {"frames2d": (N, 2r + 1, 3, sh, sw), "centre": (N, 1, 3, sh, sw)}."""
+        self.check_clip(clip)
+        if clip.shape[1] != 2 * self.radius + 1:
+            raise ValueError(f"stages() takes clips of {2 * self.radius + 1} frames, got {clip.shape[1]}")
+        centre, per_frame = self._predict(clip, with_frames=True)
+        return {"frames2d": per_frame, "centre": centre[:, None]}
+
+    def predict_centre(self, frames: Tensor) -> Tensor:
+        return self._predict(frames, with_frames=False)[0]
+
+    def _predict(self, frames: Tensor, *, with_frames: bool) -> tuple[Tensor, Tensor | None]:
+        raise NotImplementedError
+
+
+class FiveParallel(TwoDThreeD):
     """Five separate 2D stacks (one per frame, each a conv and a recursive block) on bicubic-upscaled frames,
     stacked in time into a 3D stack with a recursive block; a (5, 1, 1) 3D convolution folds time, then a 2D conv
     and the output layer with the modified sigmoid S(x) = (MAX − MIN)·sigmoid(x/100) + MIN, MIN = 0, MAX = 1."""
@@ -58,16 +83,20 @@ class FiveParallel(CentreFrameVSR):
                                      Recursive3d(features, recursions),
                                      nn.Conv3d(features, features, (n, 1, 1)), nn.ReLU(inplace=True))
         self.out = nn.Sequential(conv(features, features), nn.ReLU(inplace=True), conv(features, 3))
+        self.aux = conv(features, 3)  # auxiliary 2D loss only: a frame's residual over its bicubic upscale
 
-    def predict_centre(self, frames: Tensor) -> Tensor:
+    def _predict(self, frames: Tensor, *, with_frames: bool) -> tuple[Tensor, Tensor | None]:
         m, n, _, h, w = frames.shape
         up = imresize(frames.flatten(0, 1), self.scale).view(m, n, 3, h * self.scale, w * self.scale)
         features = torch.stack([stack(up[:, i]) for i, stack in enumerate(self.frame_stacks)], dim=2)
         fused = self.stack3d(features)[:, :, 0]
-        return modified_sigmoid(self.out(fused))
+        per_frame = None
+        if with_frames:
+            per_frame = torch.stack([up[:, i] + self.aux(features[:, :, i]) for i in range(n)], dim=1)
+        return modified_sigmoid(self.out(fused)), per_frame
 
 
-class Delta(CentreFrameVSR):
+class Delta(TwoDThreeD):
     """Shared 2D layers that each frame passes through 1 + |offset| times (symmetric about the centre: frames
     further away move more, and get more processing to align), fused by a 1×1 convolution; recursive Block 1 and
     Block 2; Block 3 = convolutions and transposed convolutions (×2 each) to the output size, added to a bicubic
@@ -88,8 +117,10 @@ class Delta(CentreFrameVSR):
                                                          nn.ConvTranspose2d(features, features, 4, 2, 1),
                                                          nn.ReLU(inplace=True))]
         self.block3 = nn.Sequential(*steps, conv(features, 3))
+        # auxiliary 2D loss only: a frame's residual over its bicubic upscale, from its shared-layer features
+        self.aux = nn.Sequential(conv(features, 3 * scale * scale), nn.PixelShuffle(scale))
 
-    def predict_centre(self, frames: Tensor) -> Tensor:
+    def _predict(self, frames: Tensor, *, with_frames: bool) -> tuple[Tensor, Tensor | None]:
         r = self.radius
         per_frame = []
         for i in range(frames.shape[1]):
@@ -98,7 +129,11 @@ class Delta(CentreFrameVSR):
                 y = self.shared(y)
             per_frame.append(y)
         y = self.block2(self.block1(self.fuse(torch.cat(per_frame, dim=1))))
-        return imresize(frames[:, r], self.scale) + self.block3(y)
+        centre = imresize(frames[:, r], self.scale) + self.block3(y)
+        if not with_frames:
+            return centre, None
+        own = torch.stack([imresize(frames[:, i], self.scale) + self.aux(f) for i, f in enumerate(per_frame)], 1)
+        return centre, own
 
 
 @register_model("vsr_5parallel", task="vsr", description="2D+3D multi-frame VSR, five parallel 2D stacks -> 3D")

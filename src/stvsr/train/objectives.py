@@ -92,6 +92,12 @@ class Objective:
             else:
                 pred = stages[stage] if stage else output
                 target = batch.target
+                if pred.shape[1] != target.shape[1]:  # a centre-frame stage (2D+3D `centre`): the clip's middle
+                    if pred.shape[1] != 1 or target.shape[1] % 2 == 0:
+                        raise UsageError(f"loss {name}: {pred.shape[1]} output frames for {target.shape[1]} "
+                                         f"target frames")
+                    middle = target.shape[1] // 2
+                    target = target[:, middle:middle + 1]
                 if pred.shape[-2:] != target.shape[-2:]:
                     target = imresize(target, size=tuple(pred.shape[-2:]))
                 value = self._term(base, pred, target, batch)
