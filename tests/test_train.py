@@ -271,3 +271,14 @@ def test_centre_stage_is_the_forward_centre_frame():
         stages, full = model.stages(clip), model(clip)
     assert stages["frames2d"].shape == (2, 5, 3, 48, 64)
     assert torch.equal(stages["centre"][:, 0], full[:, 2])
+
+
+def test_3d_convolutions_survive_bf16_training():
+    # torch 2.13's CPU bf16 backward of this 3x3x3 convolution aborts the process ("double free or corruption");
+    # the 2D+3D models' Conv3d steps out of autocast. A subprocess, so that a regression fails one test, not all.
+    code = ("import torch\nfrom stvsr.models.vsr2d3d import Conv3d\ntorch.set_num_threads(1)\n"
+            "c = Conv3d(32, 32, 3, padding=1)\nx = torch.rand(1, 32, 5, 96, 96, requires_grad=True)\n"
+            "for _ in range(3):\n    with torch.autocast('cpu', dtype=torch.bfloat16):\n        y = c(x)\n"
+            "    assert y.dtype == torch.float32\n    y.mean().backward()\nprint('ok')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-500:]
