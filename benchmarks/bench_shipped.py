@@ -18,10 +18,10 @@ import torch
 
 from stvsr.io import VideoReader
 from stvsr.models import build_method, read_metadata
-from stvsr.models.build import resolve_tile
+from stvsr.inference import resolve_tile
 from stvsr.models.shipped import SHIPPED
 from stvsr.ops.resize import imresize
-from stvsr.upscale import run_windows
+from stvsr.inference import run_windows
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -25,7 +25,7 @@ from stvsr.io import VideoReader, VideoWriter
 from stvsr.io.frames import tensor_to_array
 from stvsr.io.testing import write_test_video
 from stvsr.models import build_method
-from stvsr.models.build import resolve_tile
+from stvsr.inference import resolve_tile
 from stvsr.models.classical import FlowInterpolation
 try:
     from stvsr.ops.flow import dis_flows

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from fractions import Fraction
 
 import av
 import numpy as np
@@ -22,7 +21,7 @@ from stvsr.io.outputs import partial_path, remove_stale_partials
 from stvsr.io.testing import write_test_video
 from stvsr.train.loop import truncate_log
 
-from helpers import digest, leftovers
+from helpers import leftovers
 from test_cli import assert_clean_failure, run_cli
 from test_datasets import make_vimeo
 

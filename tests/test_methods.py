@@ -9,7 +9,7 @@ from stvsr.models import Cascade, VideoModel, build_method, list_models
 from stvsr.models.classical import FlowInterpolation
 from stvsr.ops.flow import dis_flow, farneback_flow
 from stvsr.ops.warp import warp
-from stvsr.upscale import run_windows
+from stvsr.inference import run_windows
 
 
 def psnr(a, b):

@@ -34,6 +34,8 @@ def test_forward_shapes_finite_and_backward(name, size):
     assert out.shape == (2, model.output_length(frames), 3, h * model.scale, w * model.scale)
     assert torch.isfinite(out).all()
     out.mean().backward()
+    if "frames2d" in getattr(model, "STAGES", ()):  # the auxiliary 2D head learns only through its stage
+        model.stages(clip[:, :2 * model.radius + 1])["frames2d"].mean().backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
 
@@ -168,7 +170,7 @@ def test_streaming_windows_leave_no_seam(name):
     # Frame by frame, the windowed stream must equal one pass over the whole clip: every kept output saw all the
     # neighbours it uses.
     from stvsr.data.synthetic import translating_clip
-    from stvsr.upscale import run_windows
+    from stvsr.inference import run_windows
 
     torch.manual_seed(4)
     model = create_model(name).eval()

@@ -12,7 +12,7 @@ from stvsr.io.testing import write_test_video
 from stvsr.metrics.fidelity import psnr
 from stvsr.models import build_method
 from stvsr.scenes import CutDetector, Shots, find_cuts
-from stvsr.upscale import run_shots, run_windows
+from stvsr.inference import run_shots, run_windows
 
 CPU = torch.device("cpu")
 

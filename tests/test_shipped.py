@@ -10,7 +10,7 @@ from stvsr.evaluate.tasks import Task
 from stvsr.io import probe
 from stvsr.metrics.fidelity import psnr
 from stvsr.models import build_method, load_model
-from stvsr.models.build import DEFAULT_MODELS, default_method
+from stvsr.inference import DEFAULT_MODELS, default_method
 from stvsr.models.shipped import SHIPPED, WEIGHTS_DIR
 
 EXPECTED = {"flowstvsr": ("stvsr", 4, 2), "flowstvsr_fast": ("stvsr", 4, 2), "flowvsr": ("vsr", 4, 1),
@@ -118,7 +118,7 @@ def test_propagation_streams_without_seams():
     # 31 input frames stream as 20-frame windows overlapping by 6: the output must equal one pass over the clip
     # (issue 13: within 0.05 dB; measured 91 dB apart, 0.0001 dB of PSNR against the ground truth).
     from stvsr.degrade import bicubic_down
-    from stvsr.upscale import run_windows
+    from stvsr.inference import run_windows
 
     hr = translating_clip(61, 64, 96, velocity=(2, 1), seed=5)
     lr = bicubic_down(hr[0::2][None], 4, quantize=True)[0]

@@ -49,14 +49,11 @@ def _measure(method: str, scale: int, time_factor: int, height: int, width: int,
     import torch
 
     from .data.synthetic import translating_clip
-    from .models import build_method
-    from .models.build import resolve_tile
+    from .inference import prepare, run_windows
     from .runtime import pick_device
-    from .upscale import run_windows
 
     target = pick_device(device)
-    model = build_method(method, scale=scale, time_factor=time_factor, tile=resolve_tile("auto", scale),
-                         precision=precision).to(target).eval()
+    model = prepare(method, scale=scale, time_factor=time_factor, device=target, tile="auto", precision=precision)
     clip = translating_clip(frames, height // scale, width // scale, velocity=(2, 1))
     list(run_windows(model, clip[: max(2, model.window)], device=target))  # warm-up: allocations, kernels
     if target.type == "cuda":

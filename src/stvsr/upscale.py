@@ -10,7 +10,6 @@ from __future__ import annotations
 import shutil
 import sys
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -25,11 +24,12 @@ from .io import VideoInfo, VideoReader, is_folder_output, open_writer
 from .io.outputs import check_destination, check_encoder_options, codec_for
 from .io.verify import OutputCheck, verify_output
 from .models import VideoModel, build_method
-from .models.build import Prepared, default_method, resolve_tile
+from .inference import default_method, output_frames, resolve_tile
+from .models.build import Prepared
 from .models.checkpoint import read_metadata
 from .ops.resize import imresize
 from .runtime import pick_device, resolve_precision
-from .scenes import DEFAULT_THRESHOLD, MIN_SHOT_FRAMES, CutDetector, Shots
+from .scenes import DEFAULT_THRESHOLD, MIN_SHOT_FRAMES, CutDetector
 from .segments import DEFAULT_SEGMENT_SECONDS, SegmentPlan, finish, fingerprint, open_work, work_dir, write_segments
 
 
@@ -90,68 +90,6 @@ class UpscaleSummary:
                 "self_check": self.check.as_dict() if self.check is not None else None}
 
 
-def run_windows(model: VideoModel, frames: Iterable[Tensor], *, device: torch.device,
-                overlap: int | None = None) -> Iterator[Tensor]:
-    """Stream (3, H, W) frames through `model` in overlapping windows; yield its output frames, on the CPU.
-
-    Windows of `model.window` frames advance by window - overlap; where two windows produce the same output
-    frames, each keeps the half of the overlap nearer its own centre (margins are discarded, so no seams). The
-    last window is aligned to the end of the clip. Memory holds one window of input and its output.
-    """
-    size = max(1, model.window)
-    if overlap is None:  # the model's own choice; else interpolators share one frame, others get half a window
-        overlap = getattr(model, "window_overlap", None)
-    if overlap is None:
-        overlap = 0 if size == 1 else 1 if size == 2 else size // 2
-    if not 0 <= overlap < size:
-        raise ValueError(f"overlap {overlap} must be in [0, {size})")
-    stride, k = size - overlap, model.time_factor
-    buffer: deque[Tensor] = deque(maxlen=size)
-    next_out = start = count = 0
-    last: tuple[int, list[Tensor]] | None = None
-
-    def run(clip_frames: list[Tensor]) -> list[Tensor]:
-        clip = torch.stack(clip_frames)[None].to(device)
-        with torch.inference_mode():
-            out = model(clip)[0].float().cpu()
-        return list(out)
-
-    for frame in frames:
-        buffer.append(frame)
-        count += 1
-        if count == start + size:
-            outs = run(list(buffer))
-            cut = ((start + stride) * k + (start + size - 1) * k + 1) // 2
-            yield from outs[next_out - start * k: cut - start * k]
-            last, next_out, start = (start, outs), cut, start + stride
-    if count == 0 or next_out > (count - 1) * k:
-        return
-    first = max(0, count - size)
-    outs = last[1] if last is not None and last[0] == first else run(list(buffer)[first - count:])
-    yield from outs[next_out - first * k:]
-
-
-def run_shots(model: VideoModel, frames: Iterable[Tensor], *, device: torch.device, is_cut=None
-              ) -> Iterator[Tensor]:
-    """`run_windows` shot by shot: windows (and a recurrent model's state) restart at each cut, and the k − 1
-    frames a time factor k inserts at a cut repeat the earlier shot's last frame instead of blending two shots.
-
-    `is_cut(frame) -> bool` is called on each frame in order (e.g. a `scenes.CutDetector`); None: one shot.
-    """
-    if is_cut is None:
-        yield from run_windows(model, frames, device=device)
-        return
-    shots = Shots(frames, is_cut)
-    last = None
-    while (shot := shots.next_shot()) is not None:
-        if last is not None:
-            for _ in range(model.time_factor - 1):
-                yield last
-        for frame in run_windows(model, shot, device=device):
-            last = frame
-            yield frame
-
-
 def _cut_notes(cuts: list[int] | None) -> list[str]:
     if not cuts:
         return []
@@ -194,18 +132,6 @@ def _resumable(config: UpscaleConfig, model: VideoModel, reader: VideoReader, de
     notes.append(f"written in {plan.count} segment{'s' if plan.count != 1 else ''} of up to "
                  f"{config.segment_seconds:g} s, joined without re-encoding")
     return check, (sorted(cuts) if cuts is not None else None), notes + joined
-
-
-def output_frames(model: VideoModel, frames: Iterable[Tensor], *, device: torch.device, is_cut=None
-                  ) -> Iterator[Tensor]:
-    """Every output frame of `frames`: `run_shots`, then the last frame held k − 1 more times, so that N input
-    frames give N·k output frames and the duration (and the audio sync) is the input's."""
-    last = None
-    for frame in run_shots(model, frames, device=device, is_cut=is_cut):
-        last = frame
-        yield frame
-    for _ in range(model.time_factor - 1):
-        yield last
 
 
 def preview_span(config: UpscaleConfig, frames: int, fps: Fraction) -> tuple[int, int]:

@@ -20,7 +20,7 @@ from ..data.clips import Clip, load_frames, open_clips
 from ..errors import InputError, UsageError
 from ..io.probe import list_frame_files
 from ..metrics import DEFAULT_METRICS, METRICS
-from ..models import build_method
+from ..inference import prepare
 from ..models.shipped import SHIPPED
 from ..runtime import pick_device
 from .tables import write_outputs
@@ -122,8 +122,8 @@ def evaluate(config: EvalConfig) -> EvalResult:
     device = pick_device(config.device)
     models = {}
     for spec in methods:
-        model = build_method(spec, scale=task.model_scale, time_factor=task.time_factor, precision=config.precision)
-        models[spec] = model.to(device).eval()
+        models[spec] = prepare(spec, scale=task.model_scale, time_factor=task.time_factor, device=device,
+                               precision=config.precision)
     clips = open_clips(config.data, config.layout, list_file=config.list_file, lr_dir=config.lr_dir)
 
     visuals_dir = Path(config.out) / "visuals" if config.out is not None else None

@@ -21,7 +21,7 @@ from ..data.clips import Clip
 from ..degrade import degrade, modcrop
 from ..errors import InputError, UsageError
 from ..models import VideoModel
-from ..upscale import run_windows
+from ..inference import run_windows
 
 TASKS = {"vsr": "all frames in at low resolution, all scored",
          "vfi": "even frames in, odd (interpolated) frames scored",

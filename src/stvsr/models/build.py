@@ -13,7 +13,7 @@ from ..ops.tiling import tiled
 from .base import Cascade, VideoModel
 from .checkpoint import load_model
 from .shipped import shipped
-from .registry import ModelEntry, _REGISTRY, create_model, model_entry
+from .registry import ModelEntry, create_model, model_entry
 
 SPATIAL_TASKS = ("sr", "vsr")
 DTYPES = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -56,7 +56,7 @@ def _part(spec: str, scale: int, time_factor: int, tile: int, precision: str) ->
         spec = str(bundled.path)
     if spec.endswith(".safetensors"):
         model, metadata = load_model(Path(spec))
-        entry = _REGISTRY[metadata["model"]]
+        entry = model_entry(metadata["model"])
         if entry.task == "critic":
             raise UsageError(f"{spec} holds a discriminator ({entry.name}), used in training only")
         return Prepared(model, tile=tile, precision=precision), entry
@@ -124,48 +124,3 @@ def auto_tile(scale: int, window: int) -> int:
     return max(64, (2048 if window <= 1 else 1024) // max(scale, 1))
 
 
-def resolve_tile(tile: str | int, scale: int) -> int:
-    """'auto' (AUTO_TILE: sized by the model, see `auto_tile`); a number is a tile size in input pixels; 0: none."""
-    if tile == "auto":
-        return AUTO_TILE
-    try:
-        size = int(tile)
-    except ValueError:
-        raise UsageError(f"--tile must be auto, 0 or a size in pixels, not {tile!r}") from None
-    if size < 0 or 0 < size < 16:
-        raise UsageError("--tile must be 0 (no tiling) or at least 16 pixels")
-    return size
-
-
-# Above this many output pixels per frame, flow is estimated before upscaling: at full output size DIS costs
-# 4-16x more (a 1080p phone clip x2 would take hours on a laptop CPU) for 0.65 dB on the dev set.
-HIGH_RES_FLOW_MAX_PIXELS = 1280 * 720
-
-
-# What `stvsr upscale` runs by default for each (scale, time factor) where a shipped model beats the classical
-# methods on the dev set (BENCHMARKS.md). For x4 x2 that is the shipped per-frame SR then DIS (fast preset) at the
-# high resolution: 36.59 dB PSNR-Y, +1.78 over bicubic+dis, better than the end-to-end flowstvsr's 36.28, and
-# within 0.01 dB of the medium preset at 1.2x its speed. Above 1280x720 output, flow at full size costs too much
-# and DIS runs first, at the input size (35.69 dB).
-DEFAULT_MODELS = {(4, 2): "imdn_x4+dis_fast", (4, 1): "flowvsr"}
-LARGE_OUTPUT_DEFAULTS = {(4, 2): "dis+imdn_x4"}
-
-
-def default_method(scale: int, time_factor: int, output_pixels: int = 0) -> str:
-    """The method `stvsr upscale` uses when none is named: the shipped model for this combination, else classical:
-    for both axes, bicubic then DIS at the high resolution (34.81 dB PSNR-Y on the dev set) up to 1280×720 output,
-    DIS at the input resolution then bicubic (34.16 dB, 4.5x faster) for larger outputs. (`flowvfi` only equals
-    DIS so far, so frame interpolation alone stays with `dis`.)"""
-    large = output_pixels > HIGH_RES_FLOW_MAX_PIXELS
-    name = (LARGE_OUTPUT_DEFAULTS if large else DEFAULT_MODELS).get((scale, time_factor)) \
-        or DEFAULT_MODELS.get((scale, time_factor))
-    if name is not None and all(shipped(part) is not None for part in name.split("+") if part not in _CLASSICAL):
-        return name
-    if time_factor == 1:
-        return "bicubic"
-    if scale == 1:
-        return "dis"
-    return "dis+bicubic" if large else "bicubic+dis"
-
-
-_CLASSICAL = {"dis", "dis_fast", "bicubic", "blend", "repeat", "lanczos"}

@@ -17,14 +17,14 @@ from safetensors.torch import save_file
 from torch import nn
 
 from ..errors import WeightsError
-from .registry import _REGISTRY
+from .registry import find_model
 
 FORMAT = "stvsr-weights/1"
 INPUT_CONVENTION = "float32 RGB in [0, 1], clips (N, T, C, H, W)"
 
 
 def model_contract(model: nn.Module, name: str, kwargs: dict) -> dict:
-    entry = _REGISTRY[name]
+    entry = find_model(name)
     return {"format": FORMAT, "model": name, "kwargs": kwargs, "task": entry.task,
             "scale": int(getattr(model, "scale", 1)), "time_factor": int(getattr(model, "time_factor", 1)),
             "input": INPUT_CONVENTION}
@@ -78,10 +78,10 @@ def load_model(path: str | Path, *, scale: int | None = None, time_factor: int |
     path = Path(path)
     metadata = read_metadata(path)
     name, kwargs = metadata.get("model"), metadata.get("kwargs", {})
-    if name not in _REGISTRY:
+    if find_model(name) is None:
         raise WeightsError(f"{path} is for model {name!r}, which this version of stvsr does not have")
     try:
-        model = _REGISTRY[name].build(**kwargs)
+        model = find_model(name).build(**kwargs)
     except (TypeError, ValueError) as error:
         raise WeightsError(f"{path}: cannot build {name} with {kwargs}: {error}") from None
     for key, wanted in (("scale", scale), ("time_factor", time_factor)):

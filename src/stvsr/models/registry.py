@@ -42,7 +42,13 @@ def register_model(name: str, *, task: str, description: str, learned: bool = Tr
     return wrap
 
 
+def find_model(name: str) -> ModelEntry | None:
+    """The registered entry called `name`, or None."""
+    return _REGISTRY.get(name)
+
+
 def model_entry(name: str) -> ModelEntry:
+    """The registered entry called `name`; a one-line error naming close matches when there is none."""
     try:
         return _REGISTRY[name]
     except KeyError:

@@ -1,0 +1,156 @@
+"""Inference: choosing the method for a job, preparing it (device, precision, tiling) and streaming frames through
+it in overlapping windows, shot by shot. `upscale`, `evaluate`, `bench` and `export` all run models through here.
+
+Layering: this module sits above `models/` and below the commands (`upscale`, `batch`, `bench`, the CLI), so the
+library parts that run models (evaluation, training's validation) never import a command module.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+
+import torch
+from torch import Tensor
+
+from .errors import UsageError
+from .models import VideoModel, build_method
+from .models.build import AUTO_TILE
+from .models.registry import find_model
+from .models.shipped import shipped
+from .scenes import Shots
+
+
+def prepare(spec: str, *, scale: int, time_factor: int, device: torch.device, tile: str | int = 0,
+            precision: str = "fp32", order: str | None = None) -> VideoModel:
+    """The method `spec` (a name, a cascade `A+B` or a weights file) built for this job, on `device`, in eval
+    mode: `tile` as `--tile` takes it ('auto', 0 or a size in input pixels), `precision` as `--precision`."""
+    model = build_method(spec, scale=scale, time_factor=time_factor, order=order,
+                         tile=resolve_tile(tile, scale), precision=precision)
+    return model.to(device).eval()
+
+
+def resolve_tile(tile: str | int, scale: int) -> int:
+    """'auto' (AUTO_TILE: sized by the model, see `auto_tile`); a number is a tile size in input pixels; 0: none."""
+    if tile == "auto":
+        return AUTO_TILE
+    try:
+        size = int(tile)
+    except ValueError:
+        raise UsageError(f"--tile must be auto, 0 or a size in pixels, not {tile!r}") from None
+    if size < 0 or 0 < size < 16:
+        raise UsageError("--tile must be 0 (no tiling) or at least 16 pixels")
+    return size
+
+
+# Above this many output pixels per frame, flow is estimated before upscaling: at full output size DIS costs
+# 4-16x more (a 1080p phone clip x2 would take hours on a laptop CPU) for 0.65 dB on the dev set.
+HIGH_RES_FLOW_MAX_PIXELS = 1280 * 720
+
+
+# What `stvsr upscale` runs by default for each (scale, time factor) where a shipped model beats the classical
+# methods on the dev set (BENCHMARKS.md). For x4 x2 that is the shipped per-frame SR then DIS (fast preset) at the
+# high resolution: 36.59 dB PSNR-Y, +1.78 over bicubic+dis, better than the end-to-end flowstvsr's 36.28, and
+# within 0.01 dB of the medium preset at 1.2x its speed. Above 1280x720 output, flow at full size costs too much
+# and DIS runs first, at the input size (35.69 dB).
+DEFAULT_MODELS = {(4, 2): "imdn_x4+dis_fast", (4, 1): "flowvsr"}
+LARGE_OUTPUT_DEFAULTS = {(4, 2): "dis+imdn_x4"}
+
+
+def default_method(scale: int, time_factor: int, output_pixels: int = 0) -> str:
+    """The method `stvsr upscale` uses when none is named: the shipped model for this combination, else classical:
+    for both axes, bicubic then DIS at the high resolution (34.81 dB PSNR-Y on the dev set) up to 1280×720 output,
+    DIS at the input resolution then bicubic (34.16 dB, 4.5x faster) for larger outputs. (`flowvfi` only equals
+    DIS so far, so frame interpolation alone stays with `dis`.)"""
+    large = output_pixels > HIGH_RES_FLOW_MAX_PIXELS
+    name = (LARGE_OUTPUT_DEFAULTS if large else DEFAULT_MODELS).get((scale, time_factor)) \
+        or DEFAULT_MODELS.get((scale, time_factor))
+    if name is not None and all(shipped(part) is not None for part in name.split("+") 
+                                   if _learned(part)):
+        return name
+    if time_factor == 1:
+        return "bicubic"
+    if scale == 1:
+        return "dis"
+    return "dis+bicubic" if large else "bicubic+dis"
+
+
+def run_windows(model: VideoModel, frames: Iterable[Tensor], *, device: torch.device,
+                overlap: int | None = None) -> Iterator[Tensor]:
+    """Stream (3, H, W) frames through `model` in overlapping windows; yield its output frames, on the CPU.
+
+    Windows of `model.window` frames advance by window - overlap; where two windows produce the same output
+    frames, each keeps the half of the overlap nearer its own centre (margins are discarded, so no seams). The
+    last window is aligned to the end of the clip. Memory holds one window of input and its output. The model is
+    moved to `device` (a no-op when it is there already).
+    """
+    model = model.to(device)
+    size = max(1, model.window)
+    if overlap is None:  # the model's own choice; else interpolators share one frame, others get half a window
+        overlap = getattr(model, "window_overlap", None)
+    if overlap is None:
+        overlap = 0 if size == 1 else 1 if size == 2 else size // 2
+    if not 0 <= overlap < size:
+        raise ValueError(f"overlap {overlap} must be in [0, {size})")
+    stride, k = size - overlap, model.time_factor
+    buffer: deque[Tensor] = deque(maxlen=size)
+    next_out = start = count = 0
+    last: tuple[int, list[Tensor]] | None = None
+
+    def run(clip_frames: list[Tensor]) -> list[Tensor]:
+        clip = torch.stack(clip_frames)[None].to(device)
+        with torch.inference_mode():
+            out = model(clip)[0].float().cpu()
+        return list(out)
+
+    for frame in frames:
+        buffer.append(frame)
+        count += 1
+        if count == start + size:
+            outs = run(list(buffer))
+            cut = ((start + stride) * k + (start + size - 1) * k + 1) // 2
+            yield from outs[next_out - start * k: cut - start * k]
+            last, next_out, start = (start, outs), cut, start + stride
+    if count == 0 or next_out > (count - 1) * k:
+        return
+    first = max(0, count - size)
+    outs = last[1] if last is not None and last[0] == first else run(list(buffer)[first - count:])
+    yield from outs[next_out - first * k:]
+
+
+def run_shots(model: VideoModel, frames: Iterable[Tensor], *, device: torch.device, is_cut=None
+              ) -> Iterator[Tensor]:
+    """`run_windows` shot by shot: windows (and a recurrent model's state) restart at each cut, and the k − 1
+    frames a time factor k inserts at a cut repeat the earlier shot's last frame instead of blending two shots.
+
+    `is_cut(frame) -> bool` is called on each frame in order (e.g. a `scenes.CutDetector`); None: one shot.
+    """
+    if is_cut is None:
+        yield from run_windows(model, frames, device=device)
+        return
+    shots = Shots(frames, is_cut)
+    last = None
+    while (shot := shots.next_shot()) is not None:
+        if last is not None:
+            for _ in range(model.time_factor - 1):
+                yield last
+        for frame in run_windows(model, shot, device=device):
+            last = frame
+            yield frame
+
+
+def output_frames(model: VideoModel, frames: Iterable[Tensor], *, device: torch.device, is_cut=None
+                  ) -> Iterator[Tensor]:
+    """Every output frame of `frames`: `run_shots`, then the last frame held k − 1 more times, so that N input
+    frames give N·k output frames and the duration (and the audio sync) is the input's."""
+    last = None
+    for frame in run_shots(model, frames, device=device, is_cut=is_cut):
+        last = frame
+        yield frame
+    for _ in range(model.time_factor - 1):
+        yield last
+
+
+def _learned(name: str) -> bool:
+    entry = find_model(name)
+    return entry is None or entry.learned  # not a registered method: shipped weights by name
