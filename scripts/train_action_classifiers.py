@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from stvsr.evaluate.recognition import train_classifiers
+from stvsr.studies.recognition import train_classifiers
 from stvsr.models.shipped import WEIGHTS_DIR
 
 

@@ -10,8 +10,8 @@ import torch
 
 from stvsr.cli import main
 from stvsr.data.actions import APPEARANCES, FRAMES, MOTIONS, SIZE, action_clip, action_set
-from stvsr.evaluate.plots import pareto_front, tradeoff_plot
-from stvsr.evaluate.recognition import load_classifier, shipped_classifier_path
+from stvsr.studies.plots import pareto_front, tradeoff_plot
+from stvsr.studies.recognition import load_classifier, shipped_classifier_path
 from stvsr.io.testing import write_test_video
 from stvsr.data.synthetic import translating_clip
 
@@ -185,7 +185,7 @@ def test_beta_study_trains_resumes_and_plots(tmp_path):
     data.mkdir()
     write_test_video(data / "a.mp4", translating_clip(8, 96, 96, seed=1))
     dev = make_vimeo(tmp_path / "vimeo", height=64, width=64)
-    from stvsr.evaluate.beta import BetaConfig, beta_study
+    from stvsr.studies.beta import BetaConfig, beta_study
 
     config = BetaConfig(betas=[0.0, 1.0], out=tmp_path / "beta", steps=3, max_steps=2, videos=[str(data)],
                         cache=str(tmp_path / "cache"), data=dev, model_kwargs={"features": 4, "blocks": 1},

@@ -1,4 +1,4 @@
-"""The `stvsr` command: thin subcommands over library functions (STYLE §8).
+"""The `stvsr` command: thin subcommands over library functions (CONTRIBUTING.md §8).
 
 Exit codes: 0 done; 1 internal error (a bug: please report it); 2 bad arguments; 3 unusable input;
 4 output cannot be written; 5 bad weights; 6 training diverged; 129 terminal closed (SIGHUP); 130 interrupted
@@ -412,7 +412,7 @@ def cmd_study(args: argparse.Namespace) -> int:
     import time
 
     if args.study == "tradeoff":
-        from .evaluate.study import TradeoffConfig, tradeoff
+        from .studies.tradeoff import TradeoffConfig, tradeoff
 
         classifiers = {}
         for item in args.classifier or []:
@@ -427,13 +427,13 @@ def cmd_study(args: argparse.Namespace) -> int:
                                 recognition=not args.no_recognition, action_clips=args.action_clips,
                                 visuals=args.visuals, progress=not args.quiet and sys.stderr.isatty())
         study = tradeoff(config)
-        from .evaluate.study import study_table
+        from .studies.tradeoff import study_table
 
         print(study_table(study))
         print(f"wrote {config.out}/study.json, study.md, plots/ ({len(study['plots'])} plots), results.json")
         print(f"report: stvsr report {config.out}")
         return 0
-    from .evaluate.beta import BetaConfig, beta_study
+    from .studies.beta import BetaConfig, beta_study
 
     try:
         betas = [float(b) for b in _split(args.betas)] if args.betas else None

@@ -1,6 +1,6 @@
 """Conversions between the pixel arrays of files (uint8/uint16, HWC, RGB) and the library's tensors.
 
-This is the edge of the tensor convention (STYLE §4): everything past it is float32 RGB in [0, 1], (C, H, W).
+This is the edge of the tensor convention (CONTRIBUTING.md §4): everything past it is float32 RGB in [0, 1], (C, H, W).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Metrics: pure functions (fidelity, temporal, NIQE) and the named protocols evaluations report.
 
 Every number is reported under a name that carries its protocol (channel, border crop, rounding, flow backend),
-and the full protocol is stored next to it (STYLE §5).
+and the full protocol is stored next to it (CONTRIBUTING.md §5).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Weights that carry their contract: safetensors tensors plus JSON metadata (STYLE §3).
+"""Weights that carry their contract: safetensors tensors plus JSON metadata (CONTRIBUTING.md §3).
 
 The metadata names the registered model and its constructor arguments, the task, scale and time factor, the
 input convention, how it was trained and what it reached on which protocol. Loading rebuilds the model from the

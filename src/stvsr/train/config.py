@@ -1,4 +1,4 @@
-"""Typed training configuration: defaults < YAML file < `--set key=value` overrides (STYLE §7).
+"""Typed training configuration: defaults < YAML file < `--set key=value` overrides (CONTRIBUTING.md §7).
 
 Unknown keys are errors; values are coerced to the field's type, so `lr: 2e-4` (which YAML reads as a string)
 is a float. The resolved config is saved with every run.

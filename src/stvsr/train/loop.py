@@ -1,4 +1,4 @@
-"""`stvsr train`: one readable training loop (STYLE §9) — batches in, loss, step, EMA, log, validate, checkpoint.
+"""`stvsr train`: one readable training loop (CONTRIBUTING.md §9) — batches in, loss, step, EMA, log, validate, checkpoint.
 
 Runs on one device, or as one process per device under `torchrun` (DDP: gloo on CPU, NCCL on CUDA; only rank 0
 writes). A checkpoint holds the unwrapped model, its EMA, optimiser, scheduler, step, RNG states and the config,

@@ -16,12 +16,12 @@ from pathlib import Path
 import torch
 
 from ..errors import UsageError
+from ..evaluate.runner import EvalConfig, evaluate
+from ..evaluate.tables import atomic_write, json_safe
 from ..models import save_weights
 from ..train.config import DataConfig, OptimConfig, StageConfig, TrainConfig, ValConfig
 from ..train.loop import CHECKPOINT, build_model, train
 from .plots import beta_plot
-from .runner import EvalConfig, evaluate
-from .tables import atomic_write, json_safe
 
 ALPHA = 0.5
 METRICS = ["mse_rgb", "ssim_y", "warp_err@dis", "psnr_y"]

@@ -25,9 +25,9 @@ from torch import Tensor, nn
 from ..data.actions import APPEARANCES, FRAMES, MOTIONS, ActionClip, action_set
 from ..data.clips import Clip
 from ..errors import UsageError, WeightsError
+from ..evaluate.tasks import Task, run_task
 from ..models.shipped import WEIGHTS_DIR
 from ..ops.flow import dis_flow
-from .tasks import Task, run_task
 
 STREAMS = ("frame", "flow")
 FLOW_SCALE = 0.25  # flows of a few pixels, scaled to about unit range for the network

@@ -14,14 +14,14 @@ from pathlib import Path
 
 from ..data.actions import action_set
 from ..errors import UsageError
+from ..evaluate.runner import EvalConfig, evaluate
+from ..evaluate.tables import atomic_write, fmt, json_safe
+from ..evaluate.tasks import Task
 from ..models import build_method
 from ..models.shipped import SHIPPED
 from ..runtime import pick_device
 from .plots import tradeoff_plot
 from .recognition import load_classifier, recognition_errors, shipped_classifier_path
-from .runner import EvalConfig, evaluate
-from .tables import atomic_write, fmt, json_safe
-from .tasks import Task
 
 SPATIAL_AXES = {"mse_rgb": "MSE on RGB (x1e-3)", "1-ssim_y": "1 - SSIM on Y", "niqe": "NIQE",
                 "frame_err": "frame-stream recognition error"}
