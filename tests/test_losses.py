@@ -124,3 +124,34 @@ def test_every_fragile_loss_runs_in_float32_inside_autocast():
                   charbonnier(a.bfloat16(), b.bfloat16())]
     assert all(v.dtype == torch.float32 for v in values)
     assert values[0].item() == pytest.approx(cycle_loss(clip.bfloat16().float(), lr, scale=4).item(), rel=1e-5)
+
+
+def test_detail_loss_offline_weights(tmp_path):
+    from safetensors.torch import save_file
+
+    from stvsr.losses import DetailFeatures, DetailLoss, load_detail_features
+    from stvsr.ops.filters import gaussian_blur
+
+    with pytest.raises(WeightsError, match="not found"):
+        load_detail_features(tmp_path / "missing.safetensors")
+    (tmp_path / "bad.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(WeightsError, match="cannot read"):
+        load_detail_features(tmp_path / "bad.safetensors")
+    save_file({"x": torch.zeros(1)}, str(tmp_path / "other.safetensors"))
+    with pytest.raises(WeightsError, match="does not hold"):
+        load_detail_features(tmp_path / "other.safetensors")
+    torch.manual_seed(0)
+    path = tmp_path / "detail.safetensors"
+    save_file(DetailFeatures().state_dict(), str(path))
+    loss = DetailLoss(load_detail_features(path))
+    assert not any(p.requires_grad for p in loss.parameters())
+    x = torch.rand(2, 3, 3, 32, 32)  # clips work: frames are flattened
+    assert float(loss(x, x)) == 0
+    blurred = gaussian_blur(x, 7, 1.5)
+    assert float(loss(blurred, x)) > 0
+    pred = blurred.clone().requires_grad_(True)
+    loss(pred, x).backward()
+    assert pred.grad is not None and pred.grad.abs().sum() > 0
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        half = float(loss(blurred, x))
+    assert half == pytest.approx(float(loss(blurred, x)), rel=0.05)

@@ -282,3 +282,21 @@ def test_3d_convolutions_survive_bf16_training():
             "    assert y.dtype == torch.float32\n    y.mean().backward()\nprint('ok')\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-500:]
+
+
+def test_perceptual_stage_uses_the_detail_network(tmp_path, data, capsys):
+    from safetensors.torch import save_file
+
+    from stvsr.losses import DetailFeatures
+
+    weights = tmp_path / "detail.safetensors"
+    save_file(DetailFeatures().state_dict(), str(weights))
+    stages = [{"name": "main", "steps": 2, "losses": {"mse": 1.0, "perceptual": 0.1}}]
+    config = sr_config(tmp_path / "c.yaml", data, tmp_path / "run", stages, perceptual_weights=str(weights))
+    assert main(["train", "--config", str(config)]) == 0
+    assert "perceptual" in (tmp_path / "run/log.csv").read_text()
+    missing = sr_config(tmp_path / "m.yaml", data, tmp_path / "run2", stages,
+                        perceptual_weights=str(tmp_path / "nope.safetensors"))
+    assert main(["train", "--config", str(missing)]) == 3
+    assert "detail-feature weights not found" in capsys.readouterr().err
+    assert not (tmp_path / "run2").exists()

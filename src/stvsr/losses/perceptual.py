@@ -1,8 +1,15 @@
-"""Perceptual loss on VGG-19 features (Johnson et al. 2016; SRGAN's "VGG loss").
+"""Perceptual losses: distances between feature maps of a fixed network (Johnson et al. 2016; SRGAN's "VGG loss").
 
-The architecture is defined here with torchvision's `vgg19().features` layer indices, so a state dict saved from
-torchvision (`torch.save(torchvision.models.vgg19(weights=...).state_dict(), path)`) loads as is. No weights are
-downloaded: the path comes from the config or the STVSR_VGG19_WEIGHTS environment variable.
+Two feature networks:
+- `perceptual`: stvsr's own detail network (`DetailFeatures`), VGG-shaped and narrow, trained here on the training
+  footage to tell clean frames from degraded ones (blur, bicubic round trips, noise, JPEG, checkerboards,
+  over-sharpening): its features respond to exactly the detail SR must restore and the artefacts it must not add.
+  Its weights ship with stvsr (`weights/detail_features.safetensors`), so the loss works offline. ImageNet VGG-19
+  weights are in no installable package and cannot be downloaded here; the 2D+3D/GAN report itself suggests
+  training the feature extractor on the data at hand.
+- `vgg`: VGG-19 with torchvision's `vgg19().features` layer indices, so a state dict saved from torchvision
+  (`torch.save(torchvision.models.vgg19(weights=...).state_dict(), path)`) loads as is. No weights are
+  downloaded: the path comes from the config or the STVSR_VGG19_WEIGHTS environment variable.
 """
 
 from __future__ import annotations
@@ -72,6 +79,74 @@ def load_vgg19(path: str | Path | None = None, layers: tuple[int, ...] = DEFAULT
         raise WeightsError(f"{path} is not a torchvision VGG-19 state_dict (missing {sorted(missing)[0]})")
     model.load_state_dict(wanted)
     return model.eval()
+
+
+# DetailFeatures: channels per block (two 3x3 convolutions + ReLU each, max-pool between blocks).
+DETAIL_BLOCKS = (32, 64, 128)
+DETAIL_WEIGHTS = "detail_features.safetensors"
+
+
+class DetailFeatures(nn.Module):
+    """A narrow VGG: blocks of two 3x3 convolutions + ReLU (32, 64, 128 channels), max-pooled between; returns the
+    last ReLU of each block. `classify` (training only) pools the last block into degradation-class scores."""
+
+    def __init__(self, classes: int = 8):
+        super().__init__()
+        blocks, c = [], 3
+        for width in DETAIL_BLOCKS:
+            blocks.append(nn.Sequential(nn.Conv2d(c, width, 3, padding=1), nn.ReLU(inplace=True),
+                                        nn.Conv2d(width, width, 3, padding=1), nn.ReLU(inplace=True)))
+            c = width
+        self.blocks = nn.ModuleList(blocks)
+        self.head = nn.Linear(c, classes)
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        out = []
+        for i, block in enumerate(self.blocks):
+            x = block(x if i == 0 else nn.functional.max_pool2d(x, 2))
+            out.append(x)
+        return out
+
+    def classify(self, x: Tensor) -> Tensor:
+        return self.head(self(x)[-1].mean(dim=(-2, -1)))
+
+
+def load_detail_features(path: str | Path | None = None) -> DetailFeatures:
+    """The shipped detail network (or the weights at `path`), frozen, in eval mode."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from ..models.shipped import WEIGHTS_DIR
+
+    path = Path(path) if path else WEIGHTS_DIR / DETAIL_WEIGHTS
+    if not path.is_file():
+        raise WeightsError(f"detail-feature weights not found: {path} (train them with "
+                           f"python scripts/train_detail_features.py)")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError) as error:
+        raise WeightsError(f"cannot read detail-feature weights {path}: {error}") from None
+    model = DetailFeatures(classes=state["head.weight"].shape[0] if "head.weight" in state else 8)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError:
+        raise WeightsError(f"{path} does not hold DetailFeatures weights") from None
+    return model.eval().requires_grad_(False)
+
+
+class DetailLoss(nn.Module):
+    """Mean over the three blocks of the L1 distance between detail features of prediction and target."""
+
+    def __init__(self, features: DetailFeatures):
+        super().__init__()
+        self.net = features
+
+    def forward(self, pred: Tensor, target: Tensor) -> Tensor:
+        pred, target = pred.reshape(-1, *pred.shape[-3:]), target.reshape(-1, *target.shape[-3:])
+        with torch.no_grad():
+            wanted = self.net(target)
+        losses = [(a.float() - b.float()).abs().mean() for a, b in zip(self.net(pred), wanted)]
+        return sum(losses) / len(losses)
 
 
 class VGGLoss(nn.Module):

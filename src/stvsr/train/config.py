@@ -78,6 +78,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     out: str = "runs/train"
     vgg_weights: str = ""
+    perceptual_weights: str = ""  # the `perceptual` loss's detail network; default: the shipped one
     critic: str = "srgan_discriminator"  # the discriminator of stages with an `adversarial` loss
     critic_kwargs: dict = field(default_factory=dict)
     init: str = ""  # weights (.safetensors) to start from: every tensor in the file must fit the model
@@ -207,6 +208,8 @@ def check_paths(config: TrainConfig) -> None:
         wanted.append(("init weights", config.init))
     if config.vgg_weights:
         wanted.append(("VGG weights", config.vgg_weights))
+    if config.perceptual_weights:
+        wanted.append(("detail-feature weights", config.perceptual_weights))
     for what, path in wanted:
         if not Path(path).exists():
             raise InputError(f"{what} not found: {path}")

@@ -199,7 +199,8 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_s
     `max_steps` stops early (after that many steps in this call), for tests and time-boxed sessions.
     """
     for stage in config.stages:  # a bad loss name fails before anything is written or loaded
-        Objective(stage.losses, scale=config.scale, vgg_weights=config.vgg_weights)
+        Objective(stage.losses, scale=config.scale, vgg_weights=config.vgg_weights,
+                  perceptual_weights=config.perceptual_weights)
     runtime = start_runtime()
     run = Path(config.out)
     checkpoint_path = run / CHECKPOINT
@@ -272,7 +273,8 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_s
             wrapped = model if runtime.world == 1 else nn.parallel.DistributedDataParallel(
                 model, find_unused_parameters=True)
             optimizer, scheduler = make_optimizer(model, config, stage)
-            objective = Objective(stage.losses, scale=config.scale, vgg_weights=config.vgg_weights)
+            objective = Objective(stage.losses, scale=config.scale, vgg_weights=config.vgg_weights,
+                                  perceptual_weights=config.perceptual_weights)
             objective.to(runtime.device)
             if state is not None and state["stage"] == index:
                 optimizer.load_state_dict(state["optimizer"])

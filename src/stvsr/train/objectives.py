@@ -12,14 +12,15 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import UsageError
-from ..losses import (VGGLoss, adversarial_loss, charbonnier, cycle_loss, dual_stream_losses, l1, load_vgg19, mse,
-                      occlusion_weight, ssim_loss, warping_loss)
+from ..losses import (DetailLoss, VGGLoss, adversarial_loss, charbonnier, cycle_loss, dual_stream_losses, l1,
+                      load_detail_features, load_vgg19, mse, occlusion_weight, ssim_loss, warping_loss)
 from ..ops.flow import dis_flow
 from ..ops.resize import imresize
 from .data import Sample
 
 SIMPLE = {"l1": l1, "charbonnier": charbonnier, "mse": mse, "ssim": ssim_loss}
-KNOWN = set(SIMPLE) | {"vgg", "cycle", "dual_stream", "adversarial", "warp"}
+# `perceptual`: stvsr's shipped detail network (trained here, works offline); `vgg`: VGG-19 from a local file.
+KNOWN = set(SIMPLE) | {"perceptual", "vgg", "cycle", "dual_stream", "adversarial", "warp"}
 # `dual_stream` is the sum of the dual-stream report's terms (Eq. 11-17); `dual_stream@spatial` etc. one of them,
 # for its staged training (pretrain M_S and M_T, then fusion and refinement, then everything).
 DUAL_STREAM_TERMS = ("out", "fused", "st", "ts", "spatial", "temporal", "mask")
@@ -47,7 +48,7 @@ def task_batch(sample: Sample, task: str) -> Batch:
 class Objective:
     """The weighted loss terms of one stage."""
 
-    def __init__(self, weights: dict[str, float], *, scale: int, vgg_weights: str = ""):
+    def __init__(self, weights: dict[str, float], *, scale: int, vgg_weights: str = "", perceptual_weights: str = ""):
         for name in weights:
             base, _, part = name.partition("@")
             if base not in KNOWN:
@@ -57,10 +58,14 @@ class Objective:
                 raise UsageError(f"unknown dual-stream term {part!r}; choose from {', '.join(DUAL_STREAM_TERMS)}")
         self.weights, self.scale = weights, scale
         self.vgg = VGGLoss(load_vgg19(vgg_weights or None)) if any(n.startswith("vgg") for n in weights) else None
+        self.detail = DetailLoss(load_detail_features(perceptual_weights or None)) \
+            if any(n.startswith("perceptual") for n in weights) else None
 
     def to(self, device: torch.device) -> Objective:
         if self.vgg is not None:
             self.vgg.to(device)
+        if self.detail is not None:
+            self.detail.to(device)
         return self
 
     @property
@@ -110,6 +115,8 @@ class Objective:
             return SIMPLE[base](pred, target)
         if base == "vgg":
             return self.vgg(pred, target)
+        if base == "perceptual":
+            return self.detail(pred, target)
         if base == "cycle":
             return cycle_loss(pred, batch.inputs, scale=self.scale)
         if base == "warp":

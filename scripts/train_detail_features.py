@@ -1,0 +1,34 @@
+"""Train the detail network of the `perceptual` loss on the training footage and install it.
+
+    python scripts/train_detail_features.py [--out src/stvsr/weights/detail_features.safetensors] [--steps 1500]
+
+Data: ../shared/data/train (never the dev set); nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from stvsr.losses.perceptual import DETAIL_WEIGHTS
+from stvsr.models.shipped import WEIGHTS_DIR
+from stvsr.train.features import train_detail_features
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=WEIGHTS_DIR / DETAIL_WEIGHTS)
+    parser.add_argument("--videos", default="../shared/data/train")
+    parser.add_argument("--photos", default="../shared/data/train/photos")
+    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache", default=None)
+    args = parser.parse_args()
+    meta = train_detail_features(args.out, videos=[args.videos], photos=[args.photos], steps=args.steps,
+                                 seed=args.seed, cache=args.cache)
+    print(json.dumps(meta, indent=2))
+
+
+if __name__ == "__main__":
+    main()
