@@ -198,3 +198,18 @@ def test_disk_full_is_one_clear_error(tmp_path, monkeypatch):
             for frame in translating_clip(30, 64, 64):
                 writer.write(frame)
     assert not dst.exists() and not (tmp_path / ".full.mp4").exists()
+
+
+def test_atomic_path_renames_on_success_and_cleans_up_on_failure(tmp_path):
+    from stvsr.io.atomic import atomic_path, atomic_write_text
+
+    target = tmp_path / "out.json"
+    atomic_write_text(target, "one")
+    assert target.read_text() == "one"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as partial:
+            partial.write_text("half")
+            assert partial.parent == tmp_path and partial.name.startswith(".out.json.")
+            raise RuntimeError("disk full")
+    assert target.read_text() == "one"  # the old file stands, no temporary is left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]

@@ -114,15 +114,12 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
 def _write_json(path: Path, data: dict) -> None:
     """Write `data` to `path` atomically (a reader never sees half a report)."""
-    import os
+    from .io.atomic import atomic_write_text
 
     path = Path(path)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
-        partial.write_text(json.dumps(data, indent=2) + "\n")
-        os.replace(partial, path)
+        atomic_write_text(path, json.dumps(data, indent=2) + "\n")
     except OSError as error:
-        partial.unlink(missing_ok=True)
         raise OutputError(f"cannot write the report {path}: {error.strerror or error}") from None
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from torch import Tensor
 
+from .io.atomic import atomic_write_text
 from .io.concat import join_segments
 from .io.outputs import partial_path
 from .io.verify import OutputCheck, verify_output
@@ -78,9 +79,7 @@ def open_work(output: Path, job: dict) -> tuple[Path, list[str]]:
         shutil.rmtree(folder, ignore_errors=True)
         notes.append("earlier work for this output came from another input or other options: started afresh")
     folder.mkdir()
-    partial = manifest.with_name(f".job.{os.getpid()}.partial")
-    partial.write_text(json.dumps(job, indent=2, sort_keys=True))
-    os.replace(partial, manifest)
+    atomic_write_text(manifest, json.dumps(job, indent=2, sort_keys=True))
     return folder, notes
 
 

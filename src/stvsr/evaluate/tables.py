@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 from pathlib import Path
 
+from ..io.atomic import atomic_path, atomic_write_text
 from ..metrics import METRICS
 
 
@@ -73,19 +73,12 @@ def write_outputs(result, out: Path, metrics: list[str]) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     document = {"protocol": result.protocol, "methods": result.methods, "means": result.means, "rows": result.rows,
                 "metrics": metrics, "visuals": getattr(result, "visuals", {})}
-    atomic_write(out / "results.json", json.dumps(json_safe(document), indent=2))
+    atomic_write_text(out / "results.json", json.dumps(json_safe(document), indent=2))
     keys = ["clip", "method"] + metrics + [k for k, _ in split_columns(result.means, metrics)] + ["seconds_per_frame"]
-    tmp = out / ".per_clip.csv.tmp"
-    with open(tmp, "w", newline="") as handle:
+    with atomic_path(out / "per_clip.csv") as partial, open(partial, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=keys, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(result.rows)
-    os.replace(tmp, out / "per_clip.csv")
-    atomic_write(out / "table.md", markdown_tables(result, metrics))
+    atomic_write_text(out / "table.md", markdown_tables(result, metrics))
     return out
 
-
-def atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

@@ -8,7 +8,6 @@ registry, checks every tensor's name and shape, and says clearly what does not m
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
@@ -17,6 +16,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from ..errors import WeightsError
+from ..io.atomic import atomic_path
 from .registry import find_model
 
 FORMAT = "stvsr-weights/1"
@@ -35,9 +35,8 @@ def save_weights(model: nn.Module, path: str | Path, *, name: str, kwargs: dict,
     path = Path(path)
     metadata = {**model_contract(model, name, kwargs), **(extra or {})}
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    partial = path.with_name(f".{path.name}.partial")
-    save_file(tensors, str(partial), metadata={"stvsr": json.dumps(metadata)})
-    os.replace(partial, path)
+    with atomic_path(path) as partial:
+        save_file(tensors, str(partial), metadata={"stvsr": json.dumps(metadata)})
     return path
 
 

@@ -17,7 +17,8 @@ import torch
 
 from ..errors import UsageError
 from ..evaluate.runner import EvalConfig, evaluate
-from ..evaluate.tables import atomic_write, json_safe
+from ..evaluate.tables import json_safe
+from ..io.atomic import atomic_write_text
 from ..models import save_weights
 from ..train.config import DataConfig, OptimConfig, StageConfig, TrainConfig, ValConfig
 from ..train.loop import CHECKPOINT, build_model, train
@@ -97,11 +98,11 @@ def beta_study(config: BetaConfig, log=print) -> dict:
     study = {"kind": "beta", "alpha": ALPHA, "steps_per_beta": config.steps, "rows": rows,
              "not_started": [b for b in config.betas if b not in weights],
              "plots": [{"file": "beta.png"}], "protocol": result.protocol, "data": str(config.data)}
-    atomic_write(config.out / "study.json", json.dumps(json_safe(study), indent=2))
+    atomic_write_text(config.out / "study.json", json.dumps(json_safe(study), indent=2))
     lines = ["| β | steps | MSE-RGB x1e3 | 1 − SSIM-Y | WarpErr x1e3 | PSNR-Y |", "|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| {r['beta']:g} | {r['steps']}{'' if r['complete'] else ' (partial)'} | {r['mse_rgb']:.4f} | "
               f"{r['1-ssim_y']:.4f} | {r['warp_err@dis']:.4f} | {r['psnr_y']:.2f} |" for r in rows]
-    atomic_write(config.out / "study.md", "\n".join(lines) + "\n")
+    atomic_write_text(config.out / "study.md", "\n".join(lines) + "\n")
     return study
 
 

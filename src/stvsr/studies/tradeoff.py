@@ -15,8 +15,9 @@ from pathlib import Path
 from ..data.actions import action_set
 from ..errors import UsageError
 from ..evaluate.runner import EvalConfig, evaluate
-from ..evaluate.tables import atomic_write, fmt, json_safe
+from ..evaluate.tables import fmt, json_safe
 from ..evaluate.tasks import Task
+from ..io.atomic import atomic_write_text
 from ..models import build_method
 from ..models.shipped import SHIPPED
 from ..runtime import pick_device
@@ -115,8 +116,8 @@ def tradeoff(config: TradeoffConfig, log=print) -> dict:
              "axes": {"spatial": {a: SPATIAL_AXES[a] for a in spatial},
                       "temporal": {a: TEMPORAL_AXES[a] for a in temporal}},
              "points": points, "plots": plots, "recognition": recognition, "protocol": result.protocol}
-    atomic_write(config.out / "study.json", json.dumps(json_safe(study), indent=2))
-    atomic_write(config.out / "study.md", study_table(study))
+    atomic_write_text(config.out / "study.json", json.dumps(json_safe(study), indent=2))
+    atomic_write_text(config.out / "study.md", study_table(study))
     return study
 
 

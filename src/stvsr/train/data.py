@@ -9,7 +9,6 @@ worker layout, and a resumed run, sees exactly the same stream of samples.
 from __future__ import annotations
 
 import hashlib
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from torch.utils.data import Dataset
 from ..degrade import degrade
 from ..errors import InputError
 from ..io import VideoReader
+from ..io.atomic import atomic_path
 from ..io.probe import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, list_frame_files, read_image
 from ..ops.resize import imresize
 from .config import DataConfig
@@ -79,11 +79,10 @@ class FrameStore:
                 if len(frames) >= max_frames:
                     break
         clip = torch.stack(frames)
-        # One temporary per process: DDP ranks fill the same cache at once, and a shared name let one rank rename
-        # the file away while another was still writing it (FileNotFoundError on its rename).
-        partial = cached.with_suffix(f".{os.getpid()}.partial")
-        torch.save(clip, partial)
-        partial.replace(cached)
+        # One temporary per process (atomic_path): DDP ranks fill the same cache at once, and a shared name let one
+        # rank rename the file away while another was still writing it (FileNotFoundError on its rename).
+        with atomic_path(cached) as partial:
+            torch.save(clip, partial)
         return clip
 
 

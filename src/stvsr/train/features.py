@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import Tensor
 
+from ..io.atomic import atomic_path
 from ..losses.perceptual import DETAIL_BLOCKS, DetailFeatures
 from ..ops.filters import gaussian_blur
 from ..ops.resize import imresize
@@ -111,8 +112,7 @@ def train_detail_features(out: Path, *, videos: list[str], photos: list[str], st
             "held_out_accuracy": round(accuracy, 4), "per_class": per_class,
             "wall_seconds": round(time.perf_counter() - started), "input": "float32 RGB in [0, 1], (N, 3, H, W)"}
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.partial")
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(partial),
-              metadata={"stvsr_detail_features": json.dumps(meta)})
-    partial.replace(out)
+    with atomic_path(out) as partial:
+        save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(partial),
+                  metadata={"stvsr_detail_features": json.dumps(meta)})
     return meta

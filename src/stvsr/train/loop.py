@@ -29,6 +29,7 @@ from ..data.clips import open_clips
 from ..errors import InputError, StvsrError, UsageError, WeightsError
 from ..evaluate.runner import score
 from ..evaluate.tasks import Task, run_task
+from ..io.atomic import atomic_path
 from ..losses import discriminator_loss
 from ..models import create_model, model_entry, save_weights
 from ..models.checkpoint import read_tensors
@@ -177,9 +178,8 @@ def set_rng_state(state: dict) -> None:
 
 
 def save_checkpoint(path: Path, payload: dict) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    torch.save(payload, partial)
-    os.replace(partial, path)
+    with atomic_path(path) as partial:
+        torch.save(payload, partial)
 
 
 def validate(model: nn.Module, config: TrainConfig, clips: list, device: torch.device) -> dict[str, float]:
@@ -361,10 +361,8 @@ def truncate_log(path: Path, step: int) -> None:
     kept = rows[:1] + [r for r in rows[1:] if r and r[0].isdigit() and int(r[0]) <= step]
     if len(kept) == len(rows):
         return
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    with open(partial, "w", newline="") as handle:
+    with atomic_path(path) as partial, open(partial, "w", newline="") as handle:
         csv.writer(handle).writerows(kept)
-    os.replace(partial, path)
 
 
 def _tensorboard(run: Path):
