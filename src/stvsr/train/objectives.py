@@ -12,21 +12,8 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import UsageError
-from ..losses import (
-    DetailLoss,
-    VGGLoss,
-    adversarial_loss,
-    charbonnier,
-    cycle_loss,
-    dual_stream_losses,
-    l1,
-    load_detail_features,
-    load_vgg19,
-    mse,
-    occlusion_weight,
-    ssim_loss,
-    warping_loss,
-)
+from ..losses import (DetailLoss, VGGLoss, adversarial_loss, charbonnier, cycle_loss, dual_stream_losses, l1,
+                      load_detail_features, load_vgg19, mse, occlusion_weight, ssim_loss, warping_loss)
 from ..ops.flow import dis_flow
 from ..ops.resize import imresize
 from .data import Sample
