@@ -42,6 +42,7 @@ SHIPPED = {s.name: s for s in [
     Shipped("imdn_x4_gan", "sr", "sr_gan", "per-frame SR, x4, GAN-trained twin of imdn_x4"),
     Shipped("espcn_x4", "sr", "espcn_x4", "per-frame SR, x4, ESPCN (MSE): the sub-pixel baseline"),
     Shipped("srunet_x4", "sr", "srunet_x4", "per-frame SR, x4, SR-U-Net (MSE)"),
+    Shipped("srresnet_x4", "sr", "srresnet_x4", "per-frame SR, x4, SRResNet (MSE): the SRGAN generator on pixels"),
     Shipped("propstvsr", "stvsr", "propstvsr",
             "best-quality space-time model: x4 space, x2 time, bidirectional propagation on the cascade"),
 ]}
