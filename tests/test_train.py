@@ -312,3 +312,11 @@ def test_ema_averages_batchnorm_statistics_like_the_weights():
     update_ema(ema, model, decay=0.9, step=10 ** 6)
     assert torch.allclose(ema[1].running_mean, torch.full((4,), 0.1))
     assert int(ema[1].num_batches_tracked) == 7
+
+
+def test_a_stage_the_model_lacks_is_one_line(tmp_path, data, capsys):
+    stages = [{"name": "main", "steps": 1, "losses": {"mse@centre": 1.0}}]
+    config = sr_config(tmp_path / "c.yaml", data, tmp_path / "run", stages)  # imdn_tiny has no stages
+    assert main(["train", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "has no stage 'centre'" in err and "Traceback" not in err

@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..errors import UsageError
+
 
 class VideoModel(nn.Module):
     scale: int = 1
@@ -21,10 +23,22 @@ class VideoModel(nn.Module):
     def output_length(self, frames: int) -> int:
         return (frames - 1) * self.time_factor + 1
 
+    # Training hooks. STAGES names the intermediate outputs `stages()` returns, in the order the model computes
+    # them; a loss `name@stage` scores one of them (TP-net's staged schedule, the 2D+3D auxiliary loss).
+    STAGES: tuple[str, ...] = ()
+
     @staticmethod
     def check_clip(clip: Tensor) -> None:
         if clip.dim() != 5 or clip.shape[2] != 3:
             raise ValueError(f"expected a clip (N, T, 3, H, W), got {tuple(clip.shape)}")
+
+    def stages(self, clip: Tensor, *, until: str | None = None) -> dict[str, Tensor]:
+        """The outputs named in STAGES, computed up to `until` (default: all of them)."""
+        raise UsageError(f"{type(self).__name__} has no training stages: use plain loss names, not name@stage")
+
+    def streams(self, *frames: Tensor) -> dict[str, Tensor]:
+        """Every intermediate a composite loss needs (the dual-stream terms)."""
+        raise UsageError(f"{type(self).__name__} has no streams: the dual_stream loss needs the dual-stream model")
 
 
 class SpatialModel(VideoModel):

@@ -78,10 +78,11 @@ class Objective:
         """The stage's weighted loss and its terms; the final output is kept in `self.output` for the critic."""
         core = getattr(model, "module", model)  # unwrapped under DDP, for stages() and streams()
         wanted = [name.partition("@")[2] for name in self.weights if "@" in name and not name.startswith("dual")]
-        order = getattr(core, "STAGES", ())
-        until = max(wanted, key=order.index) if wanted and all(w in order for w in wanted) else None
-        stages = (core.stages(batch.inputs, until=until) if until else core.stages(batch.inputs)) if wanted \
-            else None
+        unknown = [w for w in wanted if w not in core.STAGES]
+        if unknown:
+            raise UsageError(f"{type(core).__name__} has no stage {unknown[0]!r}"
+                             + (f"; its stages: {', '.join(core.STAGES)}" if core.STAGES else ""))
+        stages = core.stages(batch.inputs, until=max(wanted, key=core.STAGES.index)) if wanted else None
         output = model(batch.inputs) if any("@" not in n and n != "dual_stream" for n in self.weights) else None
         self.output, self._terms = output, None
         total, parts = 0.0, {}
