@@ -43,6 +43,8 @@ SHIPPED = {s.name: s for s in [
     Shipped("espcn_x4", "sr", "espcn_x4", "per-frame SR, x4, ESPCN (MSE): the sub-pixel baseline"),
     Shipped("srunet_x4", "sr", "srunet_x4", "per-frame SR, x4, SR-U-Net (MSE)"),
     Shipped("srresnet_x4", "sr", "srresnet_x4", "per-frame SR, x4, SRResNet (MSE): the SRGAN generator on pixels"),
+    Shipped("vsr_delta_x4", "vsr", "vsr_delta_x4",
+            "multi-frame video SR, x4: the 2D+3D report's Delta (shared 2D layers, 3D fusion), auxiliary 2D loss"),
     Shipped("propstvsr", "stvsr", "propstvsr",
             "best-quality space-time model: x4 space, x2 time, bidirectional propagation on the cascade"),
 ]}
