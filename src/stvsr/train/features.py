@@ -95,7 +95,7 @@ def train_detail_features(out: Path, *, videos: list[str], photos: list[str], st
         optimizer.step()
         schedule.step()
         if step % 100 == 0:
-            log(f"step {step:5d} loss {float(loss):.4f} ({time.perf_counter() - started:.0f} s)")
+            log(f"step {step:5d} loss {float(loss.detach()):.4f} ({time.perf_counter() - started:.0f} s)")
     net.eval()
     correct, confusion = 0, torch.zeros(len(DEGRADATIONS), len(DEGRADATIONS), dtype=torch.long)
     with torch.no_grad():
