@@ -280,3 +280,24 @@ def test_bench_times_each_method_in_its_own_process(capsys):
     for row in rows.values():
         fps, peak = float(row[3]), float(row[4])
         assert fps > 0 and 50 < peak < 8000  # a real process's resident memory, in MB
+
+
+def test_tpcascade_starts_as_the_cascade_it_refines():
+    # Issue 11's redesign: TP-net's modules on a motion-compensated base. With the shipped imdn_x4 in its cascade
+    # and the fusion's last layer at zero, the untrained model is exactly the default imdn_x4+dis_fast.
+    from stvsr.models import build_method
+    from stvsr.models.shipped import WEIGHTS_DIR
+    from stvsr.train.loop import init_from
+
+    model = create_model("tpcascade", scale=4)
+    init_from(model, str(WEIGHTS_DIR / "imdn_x4.safetensors"))
+    from stvsr.data.synthetic import translating_clip
+
+    clip = translating_clip(4, 24, 32, velocity=(1, 1), seed=4)[None]
+    with torch.no_grad():
+        ours = model.eval()(clip)
+        cascade = build_method("imdn_x4+dis_fast", scale=4, time_factor=2).eval()(clip)
+    assert ours.shape == (1, 7, 3, 96, 128)
+    assert torch.equal(ours, cascade)
+    stages = model.stages(clip)
+    assert set(stages) == {"tp", "out"} and stages["tp"].shape == ours.shape

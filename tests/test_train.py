@@ -320,3 +320,19 @@ def test_a_stage_the_model_lacks_is_one_line(tmp_path, data, capsys):
     assert main(["train", "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert "has no stage 'centre'" in err and "Traceback" not in err
+
+
+def test_tpcascade_trains_tp_and_fusion_on_a_frozen_cascade(tmp_path, data):
+    from stvsr.models import create_model
+
+    stages = [{"name": "joint", "steps": 2, "train": ["tp", "fuse"],
+               "losses": {"charbonnier@out": 1.0, "l1@tp": 0.5}}]
+    config = write_config(tmp_path / "c.yaml", data, tmp_path / "run", model="tpcascade_tiny", stages=stages)
+    assert main(["train", "--config", str(config), "--set", "optim.ema=0"]) == 0
+    torch.manual_seed(3)
+    initial = create_model("tpcascade_tiny", scale=4).state_dict()
+    trained = load_file(str(tmp_path / "run/last.safetensors"))
+    changed = {k.split(".")[0] for k in initial if not torch.equal(initial[k], trained[k])}
+    assert changed == {"tp", "fuse"}
+    log = (tmp_path / "run/log.csv").read_text()
+    assert "charbonnier@out" in log and "l1@tp" in log
