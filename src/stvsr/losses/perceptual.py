@@ -134,10 +134,11 @@ def load_detail_features(path: str | Path | None = None) -> DetailFeatures:
     return model.eval().requires_grad_(False)
 
 
-class DetailLoss(nn.Module):
-    """Mean over the three blocks of the L1 distance between detail features of prediction and target."""
+class FeatureLoss(nn.Module):
+    """Mean over a feature network's returned layers of the L1 distance between the features of prediction and
+    target (frames or clips; the target's features need no gradient). Distances are taken in float32."""
 
-    def __init__(self, features: DetailFeatures):
+    def __init__(self, features: nn.Module):
         super().__init__()
         self.net = features
 
@@ -149,15 +150,6 @@ class DetailLoss(nn.Module):
         return sum(losses) / len(losses)
 
 
-class VGGLoss(nn.Module):
-    """Mean of L1 distances between VGG-19 activations of prediction and target at the chosen layers."""
-
-    def __init__(self, features: VGG19Features):
-        super().__init__()
-        self.vgg = features
-
-    def forward(self, pred: Tensor, target: Tensor) -> Tensor:
-        pred, target = pred.reshape(-1, *pred.shape[-3:]), target.reshape(-1, *target.shape[-3:])
-        # features may come from autocast; their distance is taken in float32
-        losses = [(a.float() - b.float()).abs().mean() for a, b in zip(self.vgg(pred), self.vgg(target))]
-        return sum(losses) / len(losses)
+# The two perceptual terms: stvsr's detail network (`perceptual`) and VGG-19 from a local file (`vgg`).
+DetailLoss = FeatureLoss
+VGGLoss = FeatureLoss
