@@ -28,13 +28,13 @@ def test_summary_and_report_show_the_self_check(capsys, tmp_path, ntsc_clip):
 def test_a_short_output_is_refused_and_reported(capsys, tmp_path, ntsc_clip, monkeypatch):
     import stvsr.upscale as upscale_module
 
-    real = upscale_module.run_shots
+    real = upscale_module.output_frames
 
     def drops_last_frame(*args, **kwargs):  # a bug that loses a frame must not reach the destination
         frames = list(real(*args, **kwargs))
         yield from frames[:-1]
 
-    monkeypatch.setattr(upscale_module, "run_shots", drops_last_frame)
+    monkeypatch.setattr(upscale_module, "output_frames", drops_last_frame)
     dst, report = tmp_path / "out.mp4", tmp_path / "report.json"
     code = main(["upscale", str(ntsc_clip), str(dst), "--report", str(report)])
     err = capsys.readouterr().err
