@@ -17,9 +17,10 @@ from stvsr.models.shipped import SHIPPED, WEIGHTS_DIR
 
 EXPECTED = {"flowstvsr": ("stvsr", 4, 2), "flowstvsr_fast": ("stvsr", 4, 2), "flowvsr": ("vsr", 4, 1),
             "flowvfi": ("vfi", 1, 2), "imdn_x4": ("sr", 4, 1), "imdn_x4_gan": ("sr", 4, 1),
-            "espcn_x4": ("sr", 4, 1), "propstvsr": ("stvsr", 4, 2), "vsr_delta_x4": ("vsr", 4, 1), "srunet_x4": ("sr", 4, 1), "srresnet_x4": ("sr", 4, 1)}
+            "espcn_x4": ("sr", 4, 1), "propstvsr": ("stvsr", 4, 2), "vsr_delta_x4": ("vsr", 4, 1),
+            "vsr_5parallel_x4": ("vsr", 4, 1), "srunet_x4": ("sr", 4, 1), "srresnet_x4": ("sr", 4, 1)}
 # Trained with a pixel loss (MSE, L1, Charbonnier): each must beat bicubic on PSNR.
-PIXEL_LOSS = ("imdn_x4", "flowvsr", "espcn_x4", "srunet_x4", "srresnet_x4", "vsr_delta_x4")
+PIXEL_LOSS = ("imdn_x4", "flowvsr", "espcn_x4", "srunet_x4", "srresnet_x4", "vsr_delta_x4", "vsr_5parallel_x4")
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))

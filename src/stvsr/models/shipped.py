@@ -51,6 +51,8 @@ SHIPPED = {s.name: s for s in [
     Shipped("srresnet_x4", "srresnet_x4", "per-frame SR, x4, SRResNet (MSE): the SRGAN generator on pixels"),
     Shipped("vsr_delta_x4", "vsr_delta_x4",
             "multi-frame video SR, x4: the 2D+3D report's Delta (shared 2D layers, 3D fusion), auxiliary 2D loss"),
+    Shipped("vsr_5parallel_x4", "vsr_5parallel_x4",
+            "multi-frame video SR, x4: the 2D+3D report's 5-parallel (five 2D stacks, 3D fusion), auxiliary 2D loss"),
     Shipped("propstvsr", "propstvsr",
             "best-quality space-time model: x4 space, x2 time, bidirectional propagation on the cascade"),
 ]}
