@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
+from stvsr.errors import StvsrError
 from stvsr.losses.perceptual import DETAIL_WEIGHTS
 from stvsr.models.shipped import WEIGHTS_DIR
 from stvsr.train.features import train_detail_features
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=WEIGHTS_DIR / DETAIL_WEIGHTS)
     parser.add_argument("--videos", default="../shared/data/train")
@@ -25,10 +27,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", default=None)
     args = parser.parse_args()
-    meta = train_detail_features(args.out, videos=[args.videos], photos=[args.photos], steps=args.steps,
-                                 seed=args.seed, cache=args.cache)
+    try:
+        meta = train_detail_features(args.out, videos=[args.videos], photos=[args.photos], steps=args.steps,
+                                     seed=args.seed, cache=args.cache)
+    except StvsrError as error:  # missing data, unwritable output: one line, the CLI's exit code
+        print(f"train_detail_features: {error}", file=sys.stderr)
+        return error.exit_code
     print(json.dumps(meta, indent=2))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

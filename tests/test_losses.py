@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from stvsr.errors import WeightsError
-from stvsr.losses import (VGG19Features, VGGLoss, adversarial_loss, charbonnier, cycle_loss, discriminator_loss,
+from stvsr.losses import (FeatureLoss, VGG19Features, adversarial_loss, charbonnier, cycle_loss, discriminator_loss,
                           dual_stream_losses, l1, load_vgg19, mse, occlusion_weight, ssim_loss, tosr_joint_loss,
                           warping_loss)
 from stvsr.metrics.fidelity import ssim
@@ -43,7 +43,7 @@ def test_vgg_loss_with_local_weights(tmp_path, monkeypatch):
     path = tmp_path / "vgg19.pth"
     torch.save(VGG19Features(layers=(36,)).state_dict(), path)  # torchvision's layout: features.N.weight
     monkeypatch.setenv("STVSR_VGG19_WEIGHTS", str(path))
-    loss = VGGLoss(load_vgg19())
+    loss = FeatureLoss(load_vgg19())
     x = torch.rand(1, 3, 32, 32, requires_grad=True)
     assert loss(x, x.detach()).item() == 0
     value = loss(x, torch.rand(1, 3, 32, 32))
@@ -129,7 +129,7 @@ def test_every_fragile_loss_runs_in_float32_inside_autocast():
 def test_detail_loss_offline_weights(tmp_path):
     from safetensors.torch import save_file
 
-    from stvsr.losses import DetailFeatures, DetailLoss, load_detail_features
+    from stvsr.losses import DetailFeatures, FeatureLoss, load_detail_features
     from stvsr.ops.filters import gaussian_blur
 
     with pytest.raises(WeightsError, match="not found"):
@@ -143,7 +143,7 @@ def test_detail_loss_offline_weights(tmp_path):
     torch.manual_seed(0)
     path = tmp_path / "detail.safetensors"
     save_file(DetailFeatures().state_dict(), str(path))
-    loss = DetailLoss(load_detail_features(path))
+    loss = FeatureLoss(load_detail_features(path))
     assert not any(p.requires_grad for p in loss.parameters())
     x = torch.rand(2, 3, 3, 32, 32)  # clips work: frames are flattened
     assert float(loss(x, x)) == 0

@@ -167,7 +167,7 @@ def test_shipped_detail_network_sees_degradations(real_clip):
     import numpy as np
     from safetensors import safe_open
 
-    from stvsr.losses import DetailLoss, load_detail_features
+    from stvsr.losses import FeatureLoss, load_detail_features
     from stvsr.train.features import DEGRADATIONS, degrade_crop
 
     net = load_detail_features()
@@ -185,7 +185,7 @@ def test_shipped_detail_network_sees_degradations(real_clip):
     with torch.no_grad():
         predicted = net.classify(torch.stack(crops)).argmax(1)
     assert float((predicted == torch.tensor(labels)).float().mean()) > 0.3
-    loss = DetailLoss(net)
+    loss = FeatureLoss(net)
     clean = frames[:4, :, :96, :96]
     blurred = torch.stack([degrade_crop(c, "bicubic_x4", rng) for c in clean])
     assert float(loss(blurred, clean)) > 0.1 and float(loss(clean, clean)) == 0

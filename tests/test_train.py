@@ -276,8 +276,8 @@ def test_centre_stage_is_the_forward_centre_frame():
 def test_3d_convolutions_survive_bf16_training():
     # torch 2.13's CPU bf16 backward of this 3x3x3 convolution aborts the process ("double free or corruption");
     # the 2D+3D models' Conv3d steps out of autocast. A subprocess, so that a regression fails one test, not all.
-    code = ("import torch\nfrom stvsr.models.vsr2d3d import Conv3d\ntorch.set_num_threads(1)\n"
-            "c = Conv3d(32, 32, 3, padding=1)\nx = torch.rand(1, 32, 5, 96, 96, requires_grad=True)\n"
+    code = ("import torch\nfrom stvsr.models.vsr2d3d import Float32Conv3d\ntorch.set_num_threads(1)\n"
+            "c = Float32Conv3d(32, 32, 3, padding=1)\nx = torch.rand(1, 32, 5, 96, 96, requires_grad=True)\n"
             "for _ in range(3):\n    with torch.autocast('cpu', dtype=torch.bfloat16):\n        y = c(x)\n"
             "    assert y.dtype == torch.float32\n    y.mean().backward()\nprint('ok')\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
@@ -305,8 +305,10 @@ def test_perceptual_stage_uses_the_detail_network(tmp_path, data, capsys):
 def test_ema_averages_batchnorm_statistics_like_the_weights():
     from stvsr.train.loop import update_ema
 
+    import copy
+
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
-    ema = __import__("copy").deepcopy(model)
+    ema = copy.deepcopy(model)
     model[1].running_mean.fill_(1.0)
     model[1].num_batches_tracked.fill_(7)
     update_ema(ema, model, decay=0.9, step=10 ** 6)

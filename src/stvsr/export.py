@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import io
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from .errors import OutputError, UsageError
+from .io.atomic import atomic_path
 from .models.checkpoint import load_model
 from .models.flowsr import FlowRefineVFI, FlowVSR
 from .models.base import SpatialModel
@@ -133,8 +133,7 @@ def export_model(name: str, fmt: str, destination: Path, *, overwrite: bool = Fa
     model, _ = load_model(path)
     interface = interface_of(model.eval())
     module = interface.module.eval()
-    partial = destination.with_name(f".{destination.name}.{os.getpid()}.partial")
-    try:
+    with atomic_path(destination) as partial:  # renamed into place only once checked
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer and exporter chatter about shapes it handles
             if fmt == "onnx":
@@ -146,9 +145,6 @@ def export_model(name: str, fmt: str, destination: Path, *, overwrite: bool = Fa
         if error > TOLERANCE:
             raise UsageError(f"the exported {fmt} graph differs from PyTorch by {error:.2e} on another input size: "
                              f"this model does not export with dynamic sizes")
-        os.replace(partial, destination)
-    finally:
-        partial.unlink(missing_ok=True)
     return interface, error
 
 

@@ -1,5 +1,5 @@
 """Inference: choosing the method for a job, preparing it (device, precision, tiling) and streaming frames through
-it in overlapping windows, shot by shot. `upscale`, `evaluate`, `bench` and `export` all run models through here.
+it in overlapping windows, shot by shot. `upscale`, `evaluate` and `bench` run models through here.
 
 Layering: this module sits above `models/` and below the commands (`upscale`, `batch`, `bench`, the CLI), so the
 library parts that run models (evaluation, training's validation) never import a command module.

@@ -23,8 +23,8 @@ from .errors import InputError, UsageError, WeightsError
 from .io import VideoInfo, VideoReader, is_folder_output, open_writer
 from .io.outputs import check_destination, check_encoder_options, codec_for
 from .io.verify import OutputCheck, verify_output
-from .models import VideoModel, build_method
-from .inference import default_method, output_frames, resolve_tile
+from .models import VideoModel
+from .inference import default_method, output_frames, prepare
 from .models.build import Prepared
 from .models.checkpoint import read_metadata
 from .ops.resize import imresize
@@ -207,11 +207,10 @@ def upscale_video(config: UpscaleConfig) -> UpscaleSummary:
     check_encoder_options(config.output, codec=config.codec, crf=config.crf, preset=config.preset,
                           pix_fmt=config.pix_fmt)
     method = choose_method(config, info.width * info.height * config.scale ** 2)
-    model = build_method(method, scale=config.scale, time_factor=config.time_factor, order=config.order,
-                         tile=resolve_tile(config.tile, config.scale), precision=config.precision)
     device = pick_device(config.device)
+    model = prepare(method, scale=config.scale, time_factor=config.time_factor, device=device, order=config.order,
+                    tile=config.tile, precision=config.precision)
     notes = precision_notes(model, config.precision, device)
-    model = model.to(device).eval()
     output = preview_path(config.output) if config.preview else config.output
     check_destination(output, inputs=(config.input,), overwrite=config.overwrite)
     if min(info.width, info.height) < model.min_size:

@@ -149,7 +149,3 @@ class FeatureLoss(nn.Module):
         losses = [(a.float() - b.float()).abs().mean() for a, b in zip(self.net(pred), wanted)]
         return sum(losses) / len(losses)
 
-
-# The two perceptual terms: stvsr's detail network (`perceptual`) and VGG-19 from a local file (`vgg`).
-DetailLoss = FeatureLoss
-VGGLoss = FeatureLoss

@@ -20,7 +20,7 @@ from .layers import conv, modified_sigmoid
 from .registry import register_model
 
 
-class Conv3d(nn.Conv3d):
+class Float32Conv3d(nn.Conv3d):
     """nn.Conv3d that always runs in float32: on the CPU, torch 2.13's bf16 backward of a 3x3x3 convolution
     corrupts the heap ("double free or corruption", the process aborts; measured), so under bf16 autocast these
     layers step out of it. The 2D layers, most of the compute of Delta, still run in bf16."""
@@ -49,7 +49,7 @@ class Recursive3d(nn.Module):
 
     def __init__(self, channels: int, times: int):
         super().__init__()
-        self.conv, self.times = Conv3d(channels, channels, 3, padding=1), times
+        self.conv, self.times = Float32Conv3d(channels, channels, 3, padding=1), times
 
     def forward(self, x: Tensor) -> Tensor:
         y = x
@@ -95,9 +95,9 @@ class FiveParallel(TwoDThreeD):
         n = 2 * self.radius + 1
         self.frame_stacks = nn.ModuleList(nn.Sequential(conv(3, features), nn.ReLU(inplace=True),
                                                         Recursive2d(features, recursions)) for _ in range(n))
-        self.stack3d = nn.Sequential(Conv3d(features, features, 3, padding=1), nn.ReLU(inplace=True),
+        self.stack3d = nn.Sequential(Float32Conv3d(features, features, 3, padding=1), nn.ReLU(inplace=True),
                                      Recursive3d(features, recursions),
-                                     Conv3d(features, features, (n, 1, 1)), nn.ReLU(inplace=True))
+                                     Float32Conv3d(features, features, (n, 1, 1)), nn.ReLU(inplace=True))
         self.out = nn.Sequential(conv(features, features), nn.ReLU(inplace=True), conv(features, 3))
         self.aux = conv(features, 3)  # auxiliary 2D loss only: a frame's residual over its bicubic upscale
 

@@ -97,15 +97,14 @@ def train_detail_features(out: Path, *, videos: list[str], photos: list[str], st
         if step % 100 == 0:
             log(f"step {step:5d} loss {float(loss.detach()):.4f} ({time.perf_counter() - started:.0f} s)")
     net.eval()
-    correct, confusion = 0, torch.zeros(len(DEGRADATIONS), len(DEGRADATIONS), dtype=torch.long)
+    confusion = torch.zeros(len(DEGRADATIONS), len(DEGRADATIONS), dtype=torch.long)
     with torch.no_grad():
         for i in range(0, 1024, 64):
             xs, ys = zip(*(held_out[j] for j in range(i, i + 64)))
             pred = net.classify(torch.stack(xs)).argmax(1)
             for a, b in zip(ys, pred.tolist()):
                 confusion[a, b] += 1
-    correct = int(confusion.diag().sum())
-    accuracy = correct / int(confusion.sum())
+    accuracy = int(confusion.diag().sum()) / int(confusion.sum())
     per_class = {k: round(float(confusion[i, i] / confusion[i].sum()), 3) for i, k in enumerate(DEGRADATIONS)}
     meta = {"model": "DetailFeatures", "blocks": list(DETAIL_BLOCKS), "classes": list(DEGRADATIONS),
             "crop": CROP, "steps": steps, "batch": batch, "seed": seed, "data": videos + photos,

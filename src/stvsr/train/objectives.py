@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import UsageError
-from ..losses import (DetailLoss, VGGLoss, adversarial_loss, charbonnier, cycle_loss, dual_stream_losses, l1,
+from ..losses import (FeatureLoss, adversarial_loss, charbonnier, cycle_loss, dual_stream_losses, l1,
                       load_detail_features, load_vgg19, mse, occlusion_weight, ssim_loss, warping_loss)
 from ..ops.flow import dis_flow
 from ..ops.resize import imresize
@@ -57,8 +57,8 @@ class Objective:
             if base == "dual_stream" and part and part not in DUAL_STREAM_TERMS:
                 raise UsageError(f"unknown dual-stream term {part!r}; choose from {', '.join(DUAL_STREAM_TERMS)}")
         self.weights, self.scale = weights, scale
-        self.vgg = VGGLoss(load_vgg19(vgg_weights or None)) if any(n.startswith("vgg") for n in weights) else None
-        self.detail = DetailLoss(load_detail_features(perceptual_weights or None)) \
+        self.vgg = FeatureLoss(load_vgg19(vgg_weights or None)) if any(n.startswith("vgg") for n in weights) else None
+        self.detail = FeatureLoss(load_detail_features(perceptual_weights or None)) \
             if any(n.startswith("perceptual") for n in weights) else None
 
     def to(self, device: torch.device) -> Objective:
