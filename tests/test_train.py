@@ -165,7 +165,9 @@ def test_bad_train_arguments(tmp_path, capsys):
     assert main(["train"]) == 2
     assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
     config = tmp_path / "c.yaml"
-    config.write_text(f"model: tpnet_tiny\nout: {tmp_path / 'run'}\nstages: [{{losses: {{lpips: 1}}}}]\n")
+    # data and validation point at folders that exist, so that the loss name is what fails (without ../shared too)
+    config.write_text(f"model: tpnet_tiny\nout: {tmp_path / 'run'}\nstages: [{{losses: {{lpips: 1}}}}]\n"
+                      f"data: {{videos: ['{tmp_path}'], photos: []}}\nval: {{every: 0}}\n")
     assert main(["train", "--config", str(config)]) == 2
     assert "unknown loss 'lpips'" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
