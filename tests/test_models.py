@@ -247,6 +247,28 @@ def test_tpnet_stages_and_dual_stream_streams():
     assert parts["t_lr"].shape == (1, 3, 16, 16)
 
 
+def test_dual_stream_ablation_rows_are_the_streams_they_name():
+    """streams='st' without refinement is the cascade M_S then M_T; 'ts' is M_T at low resolution then M_S; a
+    classical M_T (DIS) runs in fp32 without gradients, so only M_S and the fusion train."""
+    torch.manual_seed(7)
+    l0, l1 = torch.rand(1, 3, 24, 24), torch.rand(1, 3, 24, 24)
+    st = create_model("dual_stream_tiny", temporal="dis_fast", streams="st", refine=False).eval()
+    ts = create_model("dual_stream_tiny", temporal="dis_fast", streams="ts", refine=False).eval()
+    ts.load_state_dict(st.state_dict())
+    dis = create_model("dis_fast")
+    with torch.no_grad():
+        s0, s1 = st.spatial.upscale_frames(l0), st.spatial.upscale_frames(l1)
+        assert torch.equal(st.streams(l0, l1)["out"], dis.interpolate(s0, s1, [0.5])[0])
+        expected = st.spatial.upscale_frames(dis.interpolate(l0, l1, [0.5])[0])
+        assert torch.equal(ts.streams(l0, l1)["out"], expected)
+    assert st.fusion is None and st.refine is None
+    fused = create_model("dual_stream_tiny", temporal="dis_fast", refine=False)
+    parts = fused.streams(l0, l1)
+    assert torch.equal(parts["out"], parts["fused"]) and parts["masks"].shape == (1, 2, 96, 96)
+    parts["out"].mean().backward()
+    assert all(p.grad is not None for p in [*fused.fusion.parameters(), *fused.spatial.parameters()])
+
+
 def test_space_time_model_through_upscale_and_evaluate(tmp_path, capsys, ntsc_clip):
     weights = tmp_path / "tp.safetensors"
     assert main(["models", "--init", "tpnet_tiny", "--scale", "2", "--out", str(weights)]) == 0

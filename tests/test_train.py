@@ -15,6 +15,7 @@ import yaml
 from safetensors.torch import load_file
 
 from stvsr.cli import main
+from stvsr.errors import WeightsError
 from stvsr.data.synthetic import translating_clip
 from stvsr.io.testing import write_test_video
 from stvsr.models import load_model
@@ -340,3 +341,17 @@ def test_tpcascade_trains_tp_and_fusion_on_a_frozen_cascade(tmp_path, data):
     assert changed == {"tp", "fuse"}
     log = (tmp_path / "run/log.csv").read_text()
     assert "charbonnier@out" in log and "l1@tp" in log
+
+
+def test_init_prefix_puts_shipped_weights_inside_a_composite(tmp_path):
+    from stvsr.models import create_model
+    from stvsr.train.loop import init_from
+
+    path = tmp_path / "part.safetensors"
+    assert main(["models", "--init", "imdn_tiny", "--scale", "4", "--out", str(path)]) == 0
+    part, _ = load_model(path)
+    whole = create_model("dual_stream_tiny")
+    init_from(whole, str(path), "spatial.")
+    assert all(torch.equal(v, whole.state_dict()["spatial." + k]) for k, v in part.state_dict().items())
+    with pytest.raises(WeightsError):
+        init_from(whole, str(path))  # without the prefix the names are not the model's

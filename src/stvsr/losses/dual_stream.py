@@ -22,7 +22,8 @@ def dual_stream_losses(parts: dict[str, Tensor], hr0: Tensor, hr_mid: Tensor, hr
     - st (13) and ts (14): each stream's middle frame on its own;
     - spatial (15): M_S on the two input frames against their HR ground truth;
     - temporal (16): M_T's low-resolution middle frame against the downscaled ground truth;
-    - mask (17): the two masks should weigh the streams to a total of one (only with two masks).
+    - mask (17): the two masks should weigh the streams to a total of one; with one mask M (weights M and 1 − M)
+      or one stream alone that holds by construction, and the term is zero, so one recipe serves every variant.
     """
     lr_mid = bicubic_down(hr_mid, scale, quantize=False)
     terms = {"out": charbonnier(parts["out"], hr_mid), "fused": charbonnier(parts["fused"], hr_mid),
@@ -30,8 +31,7 @@ def dual_stream_losses(parts: dict[str, Tensor], hr0: Tensor, hr_mid: Tensor, hr
              "spatial": (charbonnier(parts["s0"], hr0) + charbonnier(parts["s1"], hr1)) / 2,
              "temporal": charbonnier(parts["t_lr"], lr_mid)}
     masks = parts["masks"]
-    if masks.shape[1] == 2:
-        terms["mask"] = (masks.sum(1) - 1).abs().mean()
+    terms["mask"] = (masks.sum(1) - 1).abs().mean() if masks.shape[1] == 2 else masks.new_zeros(())
     weights = weights or {}
     terms["total"] = sum(weights.get(name, 1.0) * value for name, value in terms.items())
     return terms

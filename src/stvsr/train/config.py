@@ -82,6 +82,7 @@ class TrainConfig:
     critic: str = "srgan_discriminator"  # the discriminator of stages with an `adversarial` loss
     critic_kwargs: dict = field(default_factory=dict)
     init: str = ""  # weights (.safetensors) to start from: every tensor in the file must fit the model
+    init_prefix: str = ""  # prepended to the file's tensor names: a shipped part inside a composite model
 
 
 def _coerce(value, hint, where: str):

@@ -92,11 +92,12 @@ def build_model(config: TrainConfig) -> tuple[nn.Module, dict]:
     return create_model(config.model, **kwargs), kwargs
 
 
-def init_from(model: nn.Module, path: str) -> None:
+def init_from(model: nn.Module, path: str, prefix: str = "") -> None:
     """Start from the weights in `path` (e.g. an SR model before its adversarial stage, or a VSR model before its
-    space-time fine-tuning): every tensor in the file must exist in `model` with the same shape; tensors the file
-    lacks keep their initialisation."""
-    tensors = read_tensors(path)
+    space-time fine-tuning): every tensor in the file, its name after `prefix` (`spatial.`: a shipped imdn_x4 as
+    the dual-stream network's M_S), must exist in `model` with the same shape; tensors the file lacks keep their
+    initialisation."""
+    tensors = {prefix + name: value for name, value in read_tensors(path).items()}
     own = model.state_dict()
     foreign = [k for k in tensors if k not in own or own[k].shape != tensors[k].shape]
     if foreign:
@@ -227,7 +228,7 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_s
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     step, stage_index, best = 0, -1, -math.inf
     if state is None and config.init:
-        init_from(model, config.init)
+        init_from(model, config.init, config.init_prefix)
         ema.load_state_dict(model.state_dict())
     if state is not None:
         model.load_state_dict(state["model"])

@@ -91,7 +91,7 @@ class Objective:
             if base == "dual_stream":
                 terms = self._dual_stream(core, batch)
                 if (stage or "total") not in terms:
-                    raise UsageError(f"loss {name}: this model has no {stage!r} term (one mask: no 'mask' term)")
+                    raise UsageError(f"loss {name}: this model has no {stage!r} term")
                 value = terms[stage or "total"]
             elif base == "adversarial":  # the generator's term: the critic should take its frames for real ones
                 value = adversarial_loss(critic(output.flatten(0, 1)))
