@@ -134,6 +134,19 @@ def test_adversarial_stage_trains_the_critic_too(tmp_path, data, capsys):
     assert state["critic_optimizer"]["state"]
 
 
+def test_critic_learning_rate_follows_the_generator_schedule(tmp_path, data):
+    stages = [{"name": "gan", "steps": 3, "losses": {"mse": 1.0, "adversarial": 1e-3}}]
+    config = sr_config(tmp_path / "c.yaml", data, tmp_path / "run", stages, critic="srgan_discriminator_tiny")
+    assert main(["train", "--config", str(config), "--set", "critic_lr=2e-5", "--set", "optim.schedule=cosine"]) == 0
+    state = torch.load(tmp_path / "run/checkpoint.pt", weights_only=False)
+    generator_lr = state["optimizer"]["param_groups"][0]["lr"]
+    base = state["optimizer"]["param_groups"][0]["initial_lr"]
+    # the critic stepped last with the rate from before the generator's final scheduler step
+    critic_lr = state["critic_optimizer"]["param_groups"][0]["lr"]
+    assert critic_lr < 2e-5 and generator_lr < base
+    assert main(["train", "--config", str(config), "--set", "critic_lr=-1", "--set", "out=" + str(tmp_path / "x")]) == 2
+
+
 def test_init_starts_from_given_weights(tmp_path, data, capsys):
     stages = [{"name": "all", "steps": 2, "losses": {"l1": 1.0}}]
     first = sr_config(tmp_path / "a.yaml", data, tmp_path / "a", stages)

@@ -237,7 +237,8 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_s
     critic = critic_optimizer = None
     if any("adversarial" in s.losses for s in config.stages):  # SRGAN-style: a discriminator trains alongside
         critic = create_model(config.critic, **config.critic_kwargs).to(runtime.device).train()
-        critic_optimizer = torch.optim.Adam(critic.parameters(), lr=config.optim.lr, betas=config.optim.betas)
+        critic_optimizer = torch.optim.Adam(critic.parameters(), lr=config.critic_lr or config.optim.lr,
+                                            betas=config.optim.betas)
         if state is not None:
             critic.load_state_dict(state["critic"])
             critic_optimizer.load_state_dict(state["critic_optimizer"])
@@ -305,6 +306,9 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_s
         scaler.update()
         scheduler.step()
         if objective.adversarial:
+            base_lr = stage.lr or config.optim.lr
+            critic_optimizer.param_groups[0]["lr"] = ((config.critic_lr or config.optim.lr)
+                                                      * optimizer.param_groups[0]["lr"] / base_lr)
             parts["critic"] = critic_step(critic, critic_optimizer, batch.target, objective.output.detach())
         update_ema(ema, model, config.optim.ema, step)
         step += 1
