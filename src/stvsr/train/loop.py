@@ -208,137 +208,176 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_s
         Objective(stage.losses, scale=config.scale, vgg_weights=config.vgg_weights,
                   perceptual_weights=config.perceptual_weights)
     runtime = start_runtime()
-    run = Path(config.out)
-    checkpoint_path = run / CHECKPOINT
+    checkpoint = Path(config.out) / CHECKPOINT
     state = None
     if resume:
-        if not checkpoint_path.is_file():
-            raise UsageError(f"nothing to resume: {checkpoint_path} not found")
-        state = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+        if not checkpoint.is_file():
+            raise UsageError(f"nothing to resume: {checkpoint} not found")
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
         config = parse_config(state["config"])
-    elif runtime.main:
-        if checkpoint_path.exists():
-            raise UsageError(f"{run} already holds a run; use --resume {run} or another train.out")
-
-    torch.manual_seed(config.seed)
-    np.random.seed(config.seed)
-    random.seed(config.seed)
-    model, kwargs = build_model(config)
-    model.to(runtime.device).train()
-    ema = copy.deepcopy(model).eval().requires_grad_(False)
-    step, stage_index, best = 0, -1, -math.inf
-    if state is None and config.init:
-        init_from(model, config.init, config.init_prefix)
-        ema.load_state_dict(model.state_dict())
+    elif runtime.main and checkpoint.exists():
+        raise UsageError(f"{checkpoint.parent} already holds a run; use --resume {checkpoint.parent} or another "
+                         f"train.out")
+    trainer = Trainer(config, runtime, command)
     if state is not None:
-        model.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
-        step, best = state["step"], state["best"]
-    critic = critic_optimizer = None
-    if any("adversarial" in s.losses for s in config.stages):  # SRGAN-style: a discriminator trains alongside
-        critic = create_model(config.critic, **config.critic_kwargs).to(runtime.device).train()
-        critic_optimizer = torch.optim.Adam(critic.parameters(), lr=config.critic_lr or config.optim.lr,
-                                            betas=config.optim.betas)
-        if state is not None:
-            critic.load_state_dict(state["critic"])
-            critic_optimizer.load_state_dict(state["critic_optimizer"])
-        if runtime.world > 1:
-            critic = nn.parallel.DistributedDataParallel(critic)
-    sources = find_sources(config.data.videos, exclude=config.data.photos)
-    if not sources:
-        raise InputError(f"no video files or frame folders in {', '.join(config.data.videos)}")
-    val_clips = []
-    if runtime.main and config.val.every > 0 and config.val.data:
-        source = open_clips(config.val.data, config.val.layout)
-        val_clips = [c for i, c in enumerate(source) if not config.val.clips or i < config.val.clips]
-    store = FrameStore(sources, downscale=config.data.hr_downscale, cache=config.data.cache or None)
-    photos = load_photos(config.data.photos, config.data.hr_downscale) if config.data.photo_share > 0 else []
-    samples = TrainSamples(store, photos, config.data, scale=config.scale, seed=config.seed)
-    if state is None and runtime.main:  # only now: a bad model, init, critic or data leaves no run folder behind
-        run.mkdir(parents=True, exist_ok=True)
-        (run / "config.yaml").write_text(dump_config(config))
-    log = run / "log.csv"
-    if state is not None and runtime.main:  # rows logged after the checkpoint would be logged again
-        truncate_log(log, step)
-    total = sum(s.steps for s in config.stages)
-    stop = total if max_steps is None else min(total, step + max_steps)
-    loader = DataLoader(samples, batch_size=config.batch, collate_fn=collate, num_workers=config.data.workers,
-                        sampler=StepSampler(step, stop, config.batch, runtime.world, runtime.rank),
-                        worker_init_fn=_ignore_stop_signals)
-
-    autocast = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[config.precision]
-    scaler = torch.amp.GradScaler(enabled=config.precision == "fp16")
-    writer = _tensorboard(run) if runtime.main else None
-    started, seen = time.perf_counter(), 0
-    optimizer = scheduler = objective = wrapped = None
-    bounds = np.cumsum([s.steps for s in config.stages])
-    for batch_sample in loader:
-        index = int(np.searchsorted(bounds, step, side="right"))
-        if index != stage_index:  # a new stage: what trains, the optimiser, the schedule, the losses
-            stage_index, stage = index, config.stages[index]
-            set_trainable(model, stage.train)
-            wrapped = model if runtime.world == 1 else nn.parallel.DistributedDataParallel(
-                model, find_unused_parameters=True)
-            optimizer, scheduler = make_optimizer(model, config, stage)
-            objective = Objective(stage.losses, scale=config.scale, vgg_weights=config.vgg_weights,
-                                  perceptual_weights=config.perceptual_weights)
-            objective.to(runtime.device)
-            if state is not None and state["stage"] == index:
-                optimizer.load_state_dict(state["optimizer"])
-                scheduler.load_state_dict(state["scheduler"])
-                scaler.load_state_dict(state["scaler"])
-                set_rng_state(state["rng"])
-            if runtime.main:
-                print(f"stage {stage.name}: steps {int(bounds[index] - stage.steps)}-{int(bounds[index])}, "
-                      f"losses {stage.losses}, training {stage.train}", flush=True)
-        batch = task_batch(batch_sample, config.task)
-        batch.inputs, batch.target = batch.inputs.to(runtime.device), batch.target.to(runtime.device)
-        with torch.autocast(runtime.device.type, dtype=autocast, enabled=autocast is not None):
-            loss, parts = objective(wrapped, batch, critic)
-        if not torch.isfinite(loss):
-            raise TrainingError(f"loss became {loss.item()} at step {step} (stage {stage.name}, terms {parts}); "
-                                f"lower optim.lr or check the data")
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.unscale_(optimizer)
-        nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], config.optim.clip_grad)
-        scaler.step(optimizer)
-        scaler.update()
-        scheduler.step()
-        if objective.adversarial:
-            base_lr = stage.lr or config.optim.lr
-            critic_optimizer.param_groups[0]["lr"] = ((config.critic_lr or config.optim.lr)
-                                                      * optimizer.param_groups[0]["lr"] / base_lr)
-            parts["critic"] = critic_step(critic, critic_optimizer, batch.target, objective.output.detach())
-        update_ema(ema, model, config.optim.ema, step)
-        step += 1
-        seen += config.batch * runtime.world
-        if runtime.main and (step % config.log_every == 0 or step == stop):
-            rate = seen / (time.perf_counter() - started)
-            _log(log, writer, step, stage.name, loss.item(), parts, optimizer.param_groups[0]["lr"], rate)
-        if runtime.main and val_clips and (step % config.val.every == 0 or step == total):
-            metrics = validate(ema, config, val_clips, runtime.device)
-            _log(log, writer, step, stage.name, loss.item(), {f"val_{k}": v for k, v in metrics.items()},
-                 optimizer.param_groups[0]["lr"], None)
-            if metrics["psnr_y"] > best:
-                best = metrics["psnr_y"]
-                _export(ema, run / "best.safetensors", config, kwargs, step, metrics, command, started)
-        if runtime.main and (step % config.checkpoint_every == 0 or step == stop):
-            save_checkpoint(checkpoint_path, {"model": model.state_dict(), "ema": ema.state_dict(),
-                                              "optimizer": optimizer.state_dict(),
-                                              "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
-                                              "step": step, "stage": stage_index, "best": best, "rng": rng_state(),
-                                              "config": dump_config(config),
-                                              "critic": _unwrapped(critic).state_dict() if critic else None,
-                                              "critic_optimizer": critic_optimizer.state_dict() if critic else None})
-    if runtime.main and step == total:
-        _export(ema, run / "last.safetensors", config, kwargs, step, None, command, started)
+        trainer.restore(state)
+    trainer.run(max_steps)
     if runtime.world > 1:
         dist.barrier()
         dist.destroy_process_group()
-    return run
+    return trainer.run_dir
 
 
+class Trainer:
+    """One training run: setup (`__init__`), stage entry (`enter_stage`), one optimisation step (`step`), the step
+    loop (`run`), and the checkpoint's one save/restore pair (`save`, `restore`)."""
+
+    def __init__(self, config: TrainConfig, runtime: Runtime, command: str):
+        self.config, self.runtime, self.command = config, runtime, command
+        self.run_dir = Path(config.out)
+        torch.manual_seed(config.seed)
+        np.random.seed(config.seed)
+        random.seed(config.seed)
+        self.model, self.kwargs = build_model(config)
+        self.model.to(runtime.device).train()
+        if config.init:  # a resumed run overwrites these with its checkpoint
+            init_from(self.model, config.init, config.init_prefix)
+        self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)
+        self.step_count, self.stage_index, self.best, self.pending_rng = 0, -1, -math.inf, None
+        self.critic = self.critic_optimizer = None
+        if any("adversarial" in s.losses for s in config.stages):  # SRGAN-style: a discriminator trains alongside
+            self.critic = create_model(config.critic, **config.critic_kwargs).to(runtime.device).train()
+            self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr or config.optim.lr,
+                                                     betas=config.optim.betas)
+            if runtime.world > 1:
+                self.critic = nn.parallel.DistributedDataParallel(self.critic)
+        sources = find_sources(config.data.videos, exclude=config.data.photos)
+        if not sources:
+            raise InputError(f"no video files or frame folders in {', '.join(config.data.videos)}")
+        self.val_clips = []
+        if runtime.main and config.val.every > 0 and config.val.data:
+            source = open_clips(config.val.data, config.val.layout)
+            self.val_clips = [c for i, c in enumerate(source) if not config.val.clips or i < config.val.clips]
+        store = FrameStore(sources, downscale=config.data.hr_downscale, cache=config.data.cache or None)
+        photos = load_photos(config.data.photos, config.data.hr_downscale) if config.data.photo_share > 0 else []
+        self.samples = TrainSamples(store, photos, config.data, scale=config.scale, seed=config.seed)
+        self.bounds = np.cumsum([s.steps for s in config.stages])
+        self.total = int(self.bounds[-1])
+        self.autocast = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[config.precision]
+        self.scaler = torch.amp.GradScaler(enabled=config.precision == "fp16")
+        self.optimizer = self.scheduler = self.objective = self.wrapped = None
+
+    def enter_stage(self, index: int) -> None:
+        """What trains, the optimiser and its schedule, the losses: everything a stage changes."""
+        self.stage_index, stage = index, self.config.stages[index]
+        set_trainable(self.model, stage.train)
+        self.wrapped = self.model if self.runtime.world == 1 else nn.parallel.DistributedDataParallel(
+            self.model, find_unused_parameters=True)
+        self.optimizer, self.scheduler = make_optimizer(self.model, self.config, stage)
+        self.objective = Objective(stage.losses, scale=self.config.scale, vgg_weights=self.config.vgg_weights,
+                                   perceptual_weights=self.config.perceptual_weights).to(self.runtime.device)
+        if self.runtime.main:
+            print(f"stage {stage.name}: steps {int(self.bounds[index] - stage.steps)}-{int(self.bounds[index])}, "
+                  f"losses {stage.losses}, training {stage.train}", flush=True)
+
+    @property
+    def stage(self) -> StageConfig:
+        return self.config.stages[self.stage_index]
+
+    def step(self, batch_sample) -> tuple[Tensor, dict[str, float]]:
+        """One optimisation step of the generator (and of the critic after it, in adversarial stages)."""
+        config, device = self.config, self.runtime.device
+        batch = task_batch(batch_sample, config.task)
+        batch.inputs, batch.target = batch.inputs.to(device), batch.target.to(device)
+        with torch.autocast(device.type, dtype=self.autocast, enabled=self.autocast is not None):
+            loss, parts = self.objective(self.wrapped, batch, self.critic)
+        if not torch.isfinite(loss):
+            raise TrainingError(f"loss became {loss.item()} at step {self.step_count} (stage {self.stage.name}, "
+                                f"terms {parts}); lower optim.lr or check the data")
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
+        nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], config.optim.clip_grad)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        if self.objective.adversarial:
+            base_lr = self.stage.lr or config.optim.lr
+            self.critic_optimizer.param_groups[0]["lr"] = ((config.critic_lr or config.optim.lr)
+                                                           * self.optimizer.param_groups[0]["lr"] / base_lr)
+            parts["critic"] = critic_step(self.critic, self.critic_optimizer, batch.target,
+                                          self.objective.output.detach())
+        update_ema(self.ema, self.model, config.optim.ema, self.step_count)
+        self.step_count += 1
+        return loss, parts
+
+    def run(self, max_steps: int | None) -> None:
+        config, main, run = self.config, self.runtime.main, self.run_dir
+        if self.step_count == 0 and main:  # only now: a bad model, init, critic or data leaves no run folder behind
+            run.mkdir(parents=True, exist_ok=True)
+            (run / "config.yaml").write_text(dump_config(config))
+        log = run / "log.csv"
+        if self.step_count and main:  # rows logged after the checkpoint would be logged again
+            truncate_log(log, self.step_count)
+        stop = self.total if max_steps is None else min(self.total, self.step_count + max_steps)
+        loader = DataLoader(self.samples, batch_size=config.batch, collate_fn=collate,
+                            num_workers=config.data.workers, worker_init_fn=_ignore_stop_signals,
+                            sampler=StepSampler(self.step_count, stop, config.batch, self.runtime.world,
+                                                self.runtime.rank))
+        writer = _tensorboard(run) if main else None
+        self.started, seen = time.perf_counter(), 0
+        batches = iter(loader)
+        if self.pending_rng is not None:  # after the loader has drawn its worker seeds, as the first run did
+            set_rng_state(self.pending_rng)
+        for batch_sample in batches:
+            index = int(np.searchsorted(self.bounds, self.step_count, side="right"))
+            if index != self.stage_index:
+                self.enter_stage(index)
+            loss, parts = self.step(batch_sample)
+            step, seen = self.step_count, seen + config.batch * self.runtime.world
+            lr = self.optimizer.param_groups[0]["lr"]
+            if main and (step % config.log_every == 0 or step == stop):
+                _log(log, writer, step, self.stage.name, loss.item(), parts, lr,
+                     seen / (time.perf_counter() - self.started))
+            if main and self.val_clips and (step % config.val.every == 0 or step == self.total):
+                metrics = validate(self.ema, config, self.val_clips, self.runtime.device)
+                _log(log, writer, step, self.stage.name, loss.item(), {f"val_{k}": v for k, v in metrics.items()},
+                     lr, None)
+                if metrics["psnr_y"] > self.best:
+                    self.best = metrics["psnr_y"]
+                    self.export(run / "best.safetensors", metrics)
+            if main and (step % config.checkpoint_every == 0 or step == stop):
+                self.save(run / CHECKPOINT)
+        if main and self.step_count == self.total:
+            self.export(run / "last.safetensors", None)
+
+    def save(self, path: Path) -> None:
+        """The whole state of the run, atomically: `restore` of it continues exactly (even after kill -9)."""
+        critic = _unwrapped(self.critic)
+        save_checkpoint(path, {
+            "model": self.model.state_dict(), "ema": self.ema.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(), "step": self.step_count,
+            "stage": self.stage_index, "best": self.best, "rng": rng_state(), "config": dump_config(self.config),
+            "critic": critic.state_dict() if critic else None,
+            "critic_optimizer": self.critic_optimizer.state_dict() if critic else None})
+
+    def restore(self, state: dict) -> None:
+        """The inverse of `save`: the saved stage is entered and its optimiser and schedule loaded; the RNG state
+        waits for the data loader (`run`)."""
+        self.model.load_state_dict(state["model"])
+        self.ema.load_state_dict(state["ema"])
+        self.step_count, self.best, self.pending_rng = state["step"], state["best"], state["rng"]
+        if self.critic is not None:
+            _unwrapped(self.critic).load_state_dict(state["critic"])
+            self.critic_optimizer.load_state_dict(state["critic_optimizer"])
+        if state["step"] < self.total:
+            self.enter_stage(state["stage"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.scaler.load_state_dict(state["scaler"])
+
+    def export(self, path: Path, metrics: dict | None) -> None:
+        _export(self.ema, path, self.config, self.kwargs, self.step_count, metrics, self.command, self.started)
 
 
 def _export(ema, path: Path, config: TrainConfig, kwargs: dict, step: int, metrics, command: str, started) -> None:
