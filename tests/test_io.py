@@ -213,3 +213,27 @@ def test_atomic_path_renames_on_success_and_cleans_up_on_failure(tmp_path):
             raise RuntimeError("disk full")
     assert target.read_text() == "one"  # the old file stands, no temporary is left
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+
+
+def test_consumer_handles_in_order_finishes_and_reraises():
+    from stvsr.io.threads import Consumer
+
+    seen, finished = [], []
+    sink = Consumer(seen.append, lambda: finished.append(True), maxsize=2)
+    for i in range(20):
+        sink.put(i)
+    sink.close()
+    assert seen == list(range(20)) and finished == [True]
+
+    def fail(item):
+        raise OSError(28, "No space left on device")
+
+    broken = Consumer(fail, maxsize=1)
+    with pytest.raises(OSError):
+        for i in range(10):  # the thread's error surfaces at a later put (or at close), never a hang
+            broken.put(i)
+        broken.close()
+    stopped = Consumer(lambda item: None, lambda: finished.append("no"), maxsize=1)
+    stopped.put(1)
+    stopped.cancel()
+    assert finished == [True]  # cancel does not finish

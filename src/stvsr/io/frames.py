@@ -41,11 +41,20 @@ def quantize(frame: Tensor) -> Tensor:
     return frame.clamp(0, 1).mul(255).round().div(255)
 
 
-def write_png(path: Path, frame: Tensor) -> None:
-    """Write float RGB (3, H, W) in [0, 1] as an 8-bit PNG; `OutputError` if it cannot be written."""
-    try:
-        ok = cv2.imwrite(str(path), tensor_to_array(frame)[:, :, ::-1])  # OpenCV writes BGR
-    except cv2.error as error:
-        raise OutputError(f"cannot write {path}: {error}") from None
+def encode_png(frame: Tensor, *, bits: int = 8) -> bytes:
+    """Float RGB (3, H, W) in [0, 1] as PNG bytes, 8 or 16 bits per channel (the one PNG encoder: frame folders,
+    previews and reports write what this returns)."""
+    ok, encoded = cv2.imencode(".png", tensor_to_array(frame, bits=bits)[:, :, ::-1])  # OpenCV encodes BGR
     if not ok:
-        raise OutputError(f"cannot write {path}")
+        raise OutputError("cannot encode a frame as PNG")
+    return encoded.tobytes()
+
+
+def write_png(path: Path, frame: Tensor) -> None:
+    """Write float RGB (3, H, W) in [0, 1] as an 8-bit PNG; `OutputError` if it cannot be written. Encoded in
+    memory and written by Python: a failed write (disk full, permissions) is an OSError with its errno, where
+    cv2.imwrite only returns False and libpng prints its own line to stderr."""
+    try:
+        Path(path).write_bytes(encode_png(frame))
+    except OSError as error:
+        raise OutputError(f"cannot write {path}: {error.strerror or error}") from None

@@ -9,24 +9,22 @@ from __future__ import annotations
 
 import errno
 import os
-import queue
 import shutil
-import threading
 from fractions import Fraction
 from pathlib import Path
 
 import av
-import cv2
 import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import OutputError, UsageError
 from .audio import StreamCopier
 from .ffmpeg_log import use_native_ffmpeg_log
-from .frames import tensor_to_array
+from .frames import encode_png, tensor_to_array
 from .outputs import DEFAULT_CRF, check_destination, check_encoder_options, codec_for, is_folder_output
 from .outputs import partial_path as _partial_path
 from .outputs import remove_stale_partials
+from .threads import Consumer
 
 def _raise_output_error(error: OSError, path: Path):
     code = getattr(error, "errno", None)
@@ -85,8 +83,6 @@ class VideoWriter(_Writer):
         self._audio_from = Path(audio_from) if audio_from is not None else None
         self._subtitles = subtitles
         self._copier: StreamCopier | None = None
-        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
-        self._error: BaseException | None = None
         self._done = False
         use_native_ffmpeg_log()
         try:
@@ -98,14 +94,13 @@ class VideoWriter(_Writer):
         if self._codec not in self._container.supported_codecs:
             self._discard()
             raise UsageError(f"codec {self._codec} cannot be stored in a {self.path.suffix} file")
-        self._thread = threading.Thread(target=self._encode_loop, name="stvsr-encode", daemon=True)
-        self._thread.start()
+        self._index = 0
+        self._encoder: Consumer = Consumer(self._encode, self._flush, maxsize=queue_size, name="stvsr-encode")
 
     # Public API --------------------------------------------------------------------------------------------
 
     def write(self, frame: Tensor) -> None:
         """Queue one (3, H, W) frame; raises any error the encoder thread met."""
-        self._raise_worker_error()
         if frame.dim() != 3 or frame.shape[0] != 3:
             raise ValueError(f"expected a (3, H, W) frame, got {tuple(frame.shape)}")
         if self._stream is None:  # the first frame gives the stream its size
@@ -114,12 +109,10 @@ class VideoWriter(_Writer):
         elif tuple(frame.shape[-2:]) != self._size:
             raise ValueError(f"frame size changed from {self._size} to {tuple(frame.shape[-2:])}")
         array = tensor_to_array(self._pad(frame), bits=16 if self._stream_depth > 8 else 8)
-        while True:
-            try:
-                self._queue.put(array, timeout=0.1)
-                break
-            except queue.Full:
-                self._raise_worker_error()
+        try:
+            self._encoder.put(array)
+        except (OSError, av.error.FFmpegError) as error:
+            self._raise_encoder_error(error)
         self.frames_written += 1
 
     def close(self) -> None:
@@ -127,9 +120,10 @@ class VideoWriter(_Writer):
         if self._done:
             return
         try:
-            self._queue.put(None)
-            self._thread.join()
-            self._raise_worker_error()
+            try:
+                self._encoder.close()
+            except (OSError, av.error.FFmpegError) as error:
+                self._raise_encoder_error(error)
             if self._stream is None:
                 raise OutputError(f"no frames to write to {self.path}")
             self._container.close()
@@ -149,17 +143,7 @@ class VideoWriter(_Writer):
         if self._done:
             return
         self._done = True
-        self._error = self._error or KeyboardInterrupt()
-        while self._thread.is_alive():
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                pass
-            try:
-                self._queue.put_nowait(None)
-            except queue.Full:
-                pass
-            self._thread.join(timeout=0.1)
+        self._encoder.cancel()
         self._discard()
 
     # Internals ---------------------------------------------------------------------------------------------
@@ -219,39 +203,30 @@ class VideoWriter(_Writer):
             return frame
         return F.pad(frame[None].float(), (0, self._pad_to[0], 0, self._pad_to[1]), mode="replicate")[0]
 
-    def _encode_loop(self) -> None:
-        index = 0
-        try:
-            while True:
-                array = self._queue.get()
-                if array is None or self._error is not None:
-                    break
-                stream = self._stream
-                rgb = av.VideoFrame.from_ndarray(array, format="rgb48le" if array.dtype != "uint8" else "rgb24")
-                frame = rgb.reformat(format=stream.pix_fmt, dst_colorspace=self._matrix, dst_color_range="MPEG") \
-                    if stream.pix_fmt.startswith(("yuv", "nv")) else rgb.reformat(format=stream.pix_fmt)
-                frame.pts = index
-                frame.time_base = stream.codec_context.time_base
-                self._container.mux(stream.encode(frame))
-                index += 1
-                if self._copier is not None:
-                    self._copier.advance(index / float(self.fps) + 0.5)
-            if self._error is None and self._stream is not None:
-                self._container.mux(self._stream.encode(None))
-                if self._copier is not None:
-                    self._copier.finish()
-        except BaseException as error:
-            self._error = error
+    def _encode(self, array) -> None:
+        """In the encoder thread: one frame converted, encoded and muxed, the audio copied up to it."""
+        stream = self._stream
+        rgb = av.VideoFrame.from_ndarray(array, format="rgb48le" if array.dtype != "uint8" else "rgb24")
+        frame = rgb.reformat(format=stream.pix_fmt, dst_colorspace=self._matrix, dst_color_range="MPEG") \
+            if stream.pix_fmt.startswith(("yuv", "nv")) else rgb.reformat(format=stream.pix_fmt)
+        frame.pts = self._index
+        frame.time_base = stream.codec_context.time_base
+        self._container.mux(stream.encode(frame))
+        self._index += 1
+        if self._copier is not None:
+            self._copier.advance(self._index / float(self.fps) + 0.5)
 
-    def _raise_worker_error(self) -> None:
-        error = self._error
-        if error is None:
-            return
+    def _flush(self) -> None:
+        """In the encoder thread, after the last frame: the encoder's delayed packets and the rest of the audio."""
+        if self._stream is not None:
+            self._container.mux(self._stream.encode(None))
+            if self._copier is not None:
+                self._copier.finish()
+
+    def _raise_encoder_error(self, error: BaseException):
         if isinstance(error, OSError):
             _raise_output_error(error, self.path)
-        if isinstance(error, av.error.FFmpegError):
-            raise OutputError(f"encoding {self.path} failed: {error}") from None
-        raise error
+        raise OutputError(f"encoding {self.path} failed: {error}") from None
 
 
 def _chroma_subsampling(pix_fmt: str) -> tuple[int, int]:
@@ -280,14 +255,9 @@ class FrameFolderWriter(_Writer):
             _raise_output_error(error, self.path)
 
     def write(self, frame: Tensor) -> None:
-        array = tensor_to_array(frame, bits=self.bits)[:, :, ::-1]  # OpenCV encodes BGR
-        # Encoded in memory and written by Python: a failed write (disk full, permissions) is an OSError with its
-        # errno, where cv2.imwrite only returns False and libpng prints its own line to stderr.
-        ok, encoded = cv2.imencode(".png", array)
-        if not ok:
-            raise OutputError(f"cannot encode frame {self.frames_written + 1} of {self.path} as PNG")
+        encoded = encode_png(frame, bits=self.bits)
         try:
-            (self._partial / f"{self.frames_written + 1:06d}.png").write_bytes(encoded.tobytes())
+            (self._partial / f"{self.frames_written + 1:06d}.png").write_bytes(encoded)
         except OSError as error:
             _raise_output_error(error, self.path)
         self.frames_written += 1
