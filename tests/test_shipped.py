@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from stvsr.cli import main
+from stvsr.errors import UsageError
 from stvsr.data.synthetic import translating_clip
 from stvsr.evaluate.tasks import Task
 from stvsr.io import probe
@@ -50,6 +51,23 @@ def test_defaults_are_the_shipped_models():
     assert default_method(4, 1) == "flowvsr"
     assert default_method(1, 2) == "dis"  # flowvfi only equals DIS on the dev set so far
     assert default_method(2, 2) in ("bicubic+dis", "dis+bicubic")  # no x2 model is shipped
+
+
+def test_quality_levels_pick_named_models(tmp_path, capsys, ntsc_clip):
+    from stvsr.cli import build_parser
+    from stvsr.inference import QUALITY_LEVELS
+
+    assert default_method(4, 2, quality="fast") == default_method(4, 2) == "imdn_x4+dis_fast"
+    assert default_method(4, 2, quality="best") == "propstvsr"
+    assert default_method(4, 2, output_pixels=3840 * 2160, quality="best") == "propstvsr"
+    assert default_method(2, 2, quality="best") == default_method(2, 2)  # no level of its own: the default
+    with pytest.raises(UsageError):
+        default_method(4, 2, quality="ultra")
+    action = next(a for a in build_parser()._subparsers._group_actions[0].choices["upscale"]._actions
+                  if a.dest == "quality")
+    assert tuple(action.choices) == QUALITY_LEVELS
+    assert main(["upscale", str(ntsc_clip), str(tmp_path / "o.mp4"), "--quality", "best", "--method", "bicubic"]) == 2
+    assert "--quality" in capsys.readouterr().err and not (tmp_path / "o.mp4").exists()
 
 
 def _clip():

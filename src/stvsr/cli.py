@@ -77,7 +77,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     from .upscale import UpscaleConfig, upscale_video
 
     config = UpscaleConfig(info=info, input=Path(args.input), output=Path(args.output), scale=args.scale,
-                           time_factor=args.time_factor, method=args.method, order=args.order, model=args.model,
+                           time_factor=args.time_factor, method=args.method, quality=args.quality, order=args.order,
+                           model=args.model,
                            weights=Path(args.weights) if args.weights else None, tile=args.tile,
                            precision=args.precision, codec=args.codec,
                            crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt, audio=not args.no_audio,
@@ -141,7 +142,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from .upscale import UpscaleConfig
 
     template = UpscaleConfig(input=Path(), output=Path(), scale=args.scale, time_factor=args.time_factor,
-                             method=args.method, order=args.order, model=args.model,
+                             method=args.method, quality=args.quality, order=args.order, model=args.model,
                              weights=Path(args.weights) if args.weights else None, tile=args.tile,
                              precision=args.precision, codec=args.codec, crf=args.crf, preset=args.preset,
                              pix_fmt=args.pix_fmt, audio=not args.no_audio, device=args.device,
@@ -500,6 +501,9 @@ def _upscale_options(up: argparse.ArgumentParser) -> None:
     up.add_argument("--method", help="method from `stvsr methods`, or spatial+temporal cascade such as bicubic+dis "
                                      "(default: bicubic; dis for time only; for both, bicubic+dis up to 1280x720 "
                                      "output, dis+bicubic above)")
+    up.add_argument("--quality", choices=("fast", "best"),  # inference.QUALITY_LEVELS (a test keeps them equal)
+                    help="without --method: fast (the default: imdn_x4+dis_fast for x4 x2) or best (propstvsr: "
+                         "+0.65 dB on the dev set, about half the speed); see the README's table")
     up.add_argument("--order", choices=("st", "ts"), help="cascade order: st = space then time, ts = time then space")
     up.add_argument("--model", help="a learned model from `stvsr models` (with --weights)")
     up.add_argument("--weights", help="a .safetensors checkpoint; the model is read from it")

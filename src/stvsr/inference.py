@@ -56,12 +56,29 @@ HIGH_RES_FLOW_MAX_PIXELS = 1280 * 720
 DEFAULT_MODELS = {(4, 2): "imdn_x4+dis_fast", (4, 1): "flowvsr"}
 LARGE_OUTPUT_DEFAULTS = {(4, 2): "dis+imdn_x4"}
 
+# `--quality`: the default above is the `fast` level; `best` trades speed for fidelity (BENCHMARKS.md, README's
+# table: propstvsr +0.65 dB over the default at 12-19 against 30 output frames/s at 720x576 on 2 cores, with a
+# higher warping error, 0.55 against 0.43 x10^-3, which is why it is not the default). Where a level has no entry
+# (other scales), it is the default.
+QUALITY_LEVELS = ("fast", "best")
+DEFAULT_QUALITY = "fast"
+QUALITY_MODELS = {(4, 2): {"fast": "imdn_x4+dis_fast", "best": "propstvsr"},
+                  (4, 1): {"fast": "flowvsr", "best": "propstvsr"}}
 
-def default_method(scale: int, time_factor: int, output_pixels: int = 0) -> str:
-    """The method `stvsr upscale` uses when none is named: the shipped model for this combination, else classical:
+
+def default_method(scale: int, time_factor: int, output_pixels: int = 0, quality: str | None = None) -> str:
+    """The method `stvsr upscale` uses when none is named (`quality`: a level of QUALITY_LEVELS, None: the
+    default): the shipped model for this combination, else classical:
     for both axes, bicubic then DIS at the high resolution (34.81 dB PSNR-Y on the dev set) up to 1280×720 output,
     DIS at the input resolution then bicubic (34.16 dB, 4.5x faster) for larger outputs. (`flowvfi` only equals
     DIS so far, so frame interpolation alone stays with `dis`.)"""
+    if quality is not None and quality not in QUALITY_LEVELS:
+        raise UsageError(f"--quality must be one of {', '.join(QUALITY_LEVELS)}, not {quality!r}")
+    levels = QUALITY_MODELS.get((scale, time_factor), {})
+    if quality is not None and quality in levels and quality != DEFAULT_QUALITY:
+        name = levels[quality]
+        if all(shipped(part) is not None for part in name.split("+") if _learned(part)):
+            return name
     large = output_pixels > HIGH_RES_FLOW_MAX_PIXELS
     name = (LARGE_OUTPUT_DEFAULTS if large else DEFAULT_MODELS).get((scale, time_factor)) \
         or DEFAULT_MODELS.get((scale, time_factor))

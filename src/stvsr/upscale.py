@@ -40,6 +40,7 @@ class UpscaleConfig:
     scale: int = 2
     time_factor: int = 1
     method: str | None = None
+    quality: str | None = None  # a level of inference.QUALITY_LEVELS when no method is named; None: the default
     order: str | None = None
     model: str | None = None
     weights: Path | None = None
@@ -169,6 +170,8 @@ def side_by_side(inputs: Iterable[Tensor], outputs: Iterable[Tensor], scale: int
 
 def choose_method(config: UpscaleConfig, output_pixels: int = 0) -> str:
     """The method spec for `config`: --weights (checked against --model), --method, or the default."""
+    if config.quality is not None and (config.method or config.weights is not None):
+        raise UsageError("--quality picks the method: give --quality or --method/--weights, not both")
     if config.weights is not None:
         if config.method:
             raise UsageError("give --method or --weights, not both")
@@ -180,7 +183,7 @@ def choose_method(config: UpscaleConfig, output_pixels: int = 0) -> str:
     if config.model:
         raise UsageError(f"--model {config.model} needs --weights FILE "
                          f"(`stvsr models --init {config.model} --out FILE` writes freshly initialised ones)")
-    return config.method or default_method(config.scale, config.time_factor, output_pixels)
+    return config.method or default_method(config.scale, config.time_factor, output_pixels, config.quality)
 
 
 def precision_notes(model: VideoModel, precision: str, device: torch.device) -> list[str]:
