@@ -40,7 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--methods", default="imdn_x4+dis,imdn_x4+dis_fast,dis+imdn_x4",
+    parser.add_argument("--methods", default="imdn.x4+dis,imdn.x4+dis_fast,dis+imdn.x4",
                         help="more x4 x2 methods (cascades of shipped models) to time, comma-separated")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

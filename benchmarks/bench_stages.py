@@ -63,7 +63,7 @@ def profile(path: Path, frames: int, device: torch.device, precision: str) -> di
     clip = torch.stack(arrays)
     n = len(clip)
     stages = {"decode + to tensor": t_decode}
-    sr = build_method("imdn_x4", scale=4, time_factor=1, tile=resolve_tile("auto", 4), precision=precision)
+    sr = build_method("imdn.x4", scale=4, time_factor=1, tile=resolve_tile("auto", 4), precision=precision)
     sr = sr.to(device).eval()
     x = clip.to(device)
 
@@ -74,7 +74,7 @@ def profile(path: Path, frames: int, device: torch.device, precision: str) -> di
             torch.cuda.synchronize()
         return out
 
-    stages["network (imdn_x4)"], hr = timed(network)
+    stages["network (imdn.x4)"], hr = timed(network)
     stages["resize (bicubic x4)"], _ = timed(lambda: imresize(x, 4))
     hr = hr.float()
     a, b = hr[:-1], hr[1:]

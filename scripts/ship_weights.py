@@ -33,7 +33,7 @@ from stvsr.models.shipped import SHIPPED
 
 BASELINES = {
     "stvsr": ["blend+bicubic", "dis+bicubic", "bicubic+dis"],
-    "vsr": ["bicubic", "imdn_x4"],
+    "vsr": ["bicubic", "imdn.x4"],
     "vfi": ["blend", "dis"],
 }
 METRICS = ["psnr_y", "ssim_y", "warp_err@dis", "tof"]

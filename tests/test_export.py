@@ -11,7 +11,7 @@ from stvsr.models import load_model
 from stvsr.models.shipped import SHIPPED
 
 
-@pytest.mark.parametrize("name", ["imdn_x4", "flowvsr", "flowvfi"])
+@pytest.mark.parametrize("name", ["imdn.x4", "flowvsr.x4", "flowvfi.x2"])
 def test_onnx_runs_in_onnx_runtime_like_pytorch(tmp_path, capsys, name):
     out = tmp_path / f"{name}.onnx"
     assert main(["export", name, str(out)]) == 0
@@ -30,10 +30,10 @@ def test_onnx_runs_in_onnx_runtime_like_pytorch(tmp_path, capsys, name):
 
 def test_torchscript_loads_without_stvsr(tmp_path, capsys):
     out = tmp_path / "espcn.pt"
-    assert main(["export", "espcn_x4", str(out), "--format", "torchscript"]) == 0
+    assert main(["export", "espcn.x4", str(out), "--format", "torchscript"]) == 0
     scripted = torch.jit.load(str(out))
     frames = torch.rand(2, 3, 30, 26)
-    model, _ = load_model(SHIPPED["espcn_x4"].path)
+    model, _ = load_model(SHIPPED["espcn.x4"].path)
     with torch.no_grad():
         assert torch.allclose(scripted(frames), model.eval().upscale_frames(frames), atol=1e-5)
 
@@ -42,12 +42,12 @@ def test_export_errors(tmp_path, capsys):
     assert main(["export", "nonesuch", str(tmp_path / "x.onnx")]) == 2
     existing = tmp_path / "exists.onnx"
     existing.write_bytes(b"keep")
-    assert main(["export", "imdn_x4", str(existing)]) == 4 and existing.read_bytes() == b"keep"
-    assert main(["export", "imdn_x4", str(tmp_path / "no/x.onnx")]) == 4
+    assert main(["export", "imdn.x4", str(existing)]) == 4 and existing.read_bytes() == b"keep"
+    assert main(["export", "imdn.x4", str(tmp_path / "no/x.onnx")]) == 4
     assert "output folder does not exist" in capsys.readouterr().err
 
 
 def test_model_card_documents_the_export(capsys):
-    assert main(["models", "--details", "flowvsr"]) == 0
+    assert main(["models", "--details", "flowvsr.x4"]) == 0
     out = capsys.readouterr().out
     assert "## Export" in out and "frame (N, 3, H, W), previous (N, 3, H, W), following" in out

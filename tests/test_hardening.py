@@ -287,7 +287,7 @@ def test_a_second_video_stream_is_noted(capsys, tmp_path):
 def test_half_precision_on_cpu_is_one_rule(capsys, tmp_path, ntsc_clip):
     from stvsr.runtime import native_bf16
 
-    for method in ("bicubic", "imdn_x4"):
+    for method in ("bicubic", "imdn.x4"):
         line = assert_clean_failure(capsys, 2, ntsc_clip, tmp_path / "out.mp4", "--scale", 4, "--method", method,
                                     "--precision", "fp16", "--device", "cpu")
         assert "--precision fp16 needs a CUDA device" in line

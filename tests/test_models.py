@@ -123,7 +123,7 @@ def test_feature_shuffle_is_an_exact_inverse():
 
 def test_learned_models_need_weights():
     with pytest.raises(UsageError, match="learned model"):
-        build_method("imdn", scale=4, time_factor=1)
+        build_method("vdsr", scale=4, time_factor=1)  # no shipped weights (imdn has: a bare imdn runs imdn.x4)
     with pytest.raises(UsageError, match="training only"):
         build_method("srgan_discriminator_tiny", scale=4, time_factor=1)
 
@@ -296,29 +296,29 @@ def test_tpnet_stages_stop_early():
 
 
 def test_bench_times_each_method_in_its_own_process(capsys):
-    assert main(["bench", "--methods", "bicubic,imdn_x4", "--frames", "2", "--output", "576p"]) == 0
+    assert main(["bench", "--methods", "bicubic,imdn.x4", "--frames", "2", "--output", "576p"]) == 0
     rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[1:3]}
-    assert set(rows) == {"bicubic", "imdn_x4"}
+    assert set(rows) == {"bicubic", "imdn.x4"}
     for row in rows.values():
         fps, peak = float(row[3]), float(row[4])
         assert fps > 0 and 50 < peak < 8000  # a real process's resident memory, in MB
 
 
 def test_tpcascade_starts_as_the_cascade_it_refines():
-    # Issue 11's redesign: TP-net's modules on a motion-compensated base. With the shipped imdn_x4 in its cascade
-    # and the fusion's last layer at zero, the untrained model is exactly the default imdn_x4+dis_fast.
+    # Issue 11's redesign: TP-net's modules on a motion-compensated base. With the shipped imdn.x4 in its cascade
+    # and the fusion's last layer at zero, the untrained model is exactly the default imdn.x4+dis_fast.
     from stvsr.models import build_method
     from stvsr.models.shipped import WEIGHTS_DIR
     from stvsr.train.loop import init_from
 
     model = create_model("tpcascade", scale=4)
-    init_from(model, str(WEIGHTS_DIR / "imdn_x4.safetensors"))
+    init_from(model, str(WEIGHTS_DIR / "imdn.x4.safetensors"))
     from stvsr.data.synthetic import translating_clip
 
     clip = translating_clip(4, 24, 32, velocity=(1, 1), seed=4)[None]
     with torch.no_grad():
         ours = model.eval()(clip)
-        cascade = build_method("imdn_x4+dis_fast", scale=4, time_factor=2).eval()(clip)
+        cascade = build_method("imdn.x4+dis_fast", scale=4, time_factor=2).eval()(clip)
     assert ours.shape == (1, 7, 3, 96, 128)
     assert torch.equal(ours, cascade)
     stages = model.stages(clip)

@@ -91,7 +91,7 @@ def test_no_frame_is_a_blend_of_two_shots(tmp_path, cut_video, capsys):
 def test_windows_restart_at_a_cut():
     # A multi-frame model's windows must not mix shots: shot A's outputs equal a run on shot A alone.
     torch.manual_seed(0)
-    model = build_method("flowvsr", scale=4, time_factor=1).eval()
+    model = build_method("flowvsr.x4", scale=4, time_factor=1).eval()
     clip = hard_cut()[:, :, :48, :64]
     split = torch.stack(list(run_shots(model, clip, device=CPU, is_cut=CutDetector())))
     alone = torch.stack(list(run_windows(model, clip[:12], device=CPU)))

@@ -16,12 +16,12 @@ from stvsr.models import build_method, load_model
 from stvsr.inference import DEFAULT_MODELS, default_method
 from stvsr.models.shipped import SHIPPED, WEIGHTS_DIR
 
-EXPECTED = {"flowstvsr": ("stvsr", 4, 2), "flowstvsr_fast": ("stvsr", 4, 2), "flowvsr": ("vsr", 4, 1),
-            "flowvfi": ("vfi", 1, 2), "imdn_x4": ("sr", 4, 1), "imdn_x4_gan": ("sr", 4, 1),
-            "espcn_x4": ("sr", 4, 1), "propstvsr": ("stvsr", 4, 2), "vsr_delta_x4": ("vsr", 4, 1),
-            "vsr_5parallel_x4": ("vsr", 4, 1), "srunet_x4": ("sr", 4, 1), "srresnet_x4": ("sr", 4, 1)}
+EXPECTED = {"flowstvsr.x4x2": ("stvsr", 4, 2), "flowstvsr_fast.x4x2": ("stvsr", 4, 2), "flowvsr.x4": ("vsr", 4, 1),
+            "flowvfi.x2": ("vfi", 1, 2), "imdn.x4": ("sr", 4, 1), "imdn.x4_gan": ("sr", 4, 1),
+            "espcn.x4": ("sr", 4, 1), "propstvsr.x4x2": ("stvsr", 4, 2), "vsr_delta.x4": ("vsr", 4, 1),
+            "vsr_5parallel.x4": ("vsr", 4, 1), "srunet.x4": ("sr", 4, 1), "srresnet.x4": ("sr", 4, 1)}
 # Trained with a pixel loss (MSE, L1, Charbonnier): each must beat bicubic on PSNR.
-PIXEL_LOSS = ("imdn_x4", "flowvsr", "espcn_x4", "srunet_x4", "srresnet_x4", "vsr_delta_x4", "vsr_5parallel_x4")
+PIXEL_LOSS = ("imdn.x4", "flowvsr.x4", "espcn.x4", "srunet.x4", "srresnet.x4", "vsr_delta.x4", "vsr_5parallel.x4")
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
@@ -32,34 +32,48 @@ def test_every_shipped_model_is_in_the_package_with_its_card(name):
     model, metadata = load_model(entry.path)
     assert (metadata["task"], metadata["scale"], metadata["time_factor"]) == EXPECTED[name]
     assert metadata["training"]["steps"] > 0 and "command" in metadata["training"]
+    assert metadata["model"] == entry.arch and name == f"{entry.arch}.{entry.tag}"  # declared with its architecture
     card = entry.card_path.read_text()
     assert "## Dev-set results" in card and f"configs/{entry.recipe}.yaml" in card
 
 
 def test_model_card_and_details(capsys):
-    assert main(["models", "--details", "flowstvsr"]) == 0
+    assert main(["models", "--details", "flowstvsr.x4x2"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("# flowstvsr") and "bicubic+dis" in out
+    assert main(["models", "--details", "flowstvsr"]) == 0  # the architecture, and its weights
+    assert "shipped weights: flowstvsr.x4x2" in capsys.readouterr().out
     assert main(["models", "--details", "imdn"]) == 0
-    assert "shipped weights: imdn_x4, imdn_x4_gan" in capsys.readouterr().out
+    assert "shipped weights: imdn.x4, imdn.x4_gan" in capsys.readouterr().out
     assert main(["models", "--details", "nonexistent"]) == 2
 
 
 def test_defaults_are_the_shipped_models():
-    assert default_method(4, 2) == DEFAULT_MODELS[(4, 2)] == "imdn_x4+dis_fast"
-    assert default_method(4, 2, output_pixels=3840 * 2160) == "dis+imdn_x4"  # flow at the input size
-    assert default_method(4, 1) == "flowvsr"
+    assert default_method(4, 2) == DEFAULT_MODELS[(4, 2)] == "imdn.x4+dis_fast"
+    assert default_method(4, 2, output_pixels=3840 * 2160) == "dis+imdn.x4"  # flow at the input size
+    assert default_method(4, 1) == "flowvsr.x4"
     assert default_method(1, 2) == "dis"  # flowvfi only equals DIS on the dev set so far
     assert default_method(2, 2) in ("bicubic+dis", "dis+bicubic")  # no x2 model is shipped
+
+
+def test_weights_names_are_arch_dot_tag_and_a_bare_arch_takes_its_first():
+    from stvsr.models.shipped import shipped
+
+    assert shipped("imdn").name == "imdn.x4" and shipped("propstvsr").name == "propstvsr.x4x2"
+    assert shipped("imdn.x4_gan").arch == "imdn" and shipped("imdn_x4") is None
+    with pytest.raises(UsageError, match="did you mean imdn.x4"):
+        build_method("imdn_x4", scale=4, time_factor=1)  # the old name points to the new one
+    bare, full = build_method("flowvsr", scale=4, time_factor=1), build_method("flowvsr.x4", scale=4, time_factor=1)
+    assert all(torch.equal(a, b) for a, b in zip(bare.state_dict().values(), full.state_dict().values()))
 
 
 def test_quality_levels_pick_named_models(tmp_path, capsys, ntsc_clip):
     from stvsr.cli import build_parser
     from stvsr.inference import QUALITY_LEVELS
 
-    assert default_method(4, 2, quality="fast") == default_method(4, 2) == "imdn_x4+dis_fast"
-    assert default_method(4, 2, quality="best") == "propstvsr"
-    assert default_method(4, 2, output_pixels=3840 * 2160, quality="best") == "propstvsr"
+    assert default_method(4, 2, quality="fast") == default_method(4, 2) == "imdn.x4+dis_fast"
+    assert default_method(4, 2, quality="best") == "propstvsr.x4x2"
+    assert default_method(4, 2, output_pixels=3840 * 2160, quality="best") == "propstvsr.x4x2"
     assert default_method(2, 2, quality="best") == default_method(2, 2)  # no level of its own: the default
     with pytest.raises(UsageError):
         default_method(4, 2, quality="ultra")
@@ -89,7 +103,7 @@ def _psnr(method: str, task: Task) -> float:
 def test_default_space_time_method_beats_flow_and_bicubic():
     # (The end-to-end flowstvsr does not, on this smooth synthetic texture: it interpolates at the low resolution.)
     task = Task("stvsr", 4)
-    assert _psnr("imdn_x4+dis_fast", task) > _psnr("bicubic+dis", task) + 0.3
+    assert _psnr("imdn.x4+dis_fast", task) > _psnr("bicubic+dis", task) + 0.3
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +137,7 @@ def test_shipped_pixel_loss_sr_models_beat_bicubic_on_real_footage(name, real_cl
 def test_upscale_uses_the_default_model(tmp_path, capsys, ntsc_clip):
     out = tmp_path / "out.mp4"
     assert main(["upscale", str(ntsc_clip), str(out), "--scale", "4", "--time-factor", "2"]) == 0
-    assert "imdn_x4+dis_fast" in capsys.readouterr().out
+    assert "imdn.x4+dis_fast" in capsys.readouterr().out
     info = probe(out)
     assert (info.width, info.height, info.frame_count) == (256, 192, 40)
 
@@ -143,7 +157,7 @@ def test_propagation_streams_without_seams():
 
     hr = translating_clip(61, 64, 96, velocity=(2, 1), seed=5)
     lr = bicubic_down(hr[0::2][None], 4, quantize=True)[0]
-    model = build_method("propstvsr", scale=4, time_factor=2).eval()
+    model = build_method("propstvsr.x4x2", scale=4, time_factor=2).eval()
     with torch.inference_mode():
         whole = model(lr[None])[0]
     streamed = torch.stack(list(run_windows(model, lr, device=torch.device("cpu"))))
@@ -154,7 +168,7 @@ def test_propagation_streams_without_seams():
 
 def test_propagation_beats_the_cascade_it_starts_from(real_clip):
     task = Task("stvsr", 4)
-    assert _psnr_on("propstvsr", real_clip, task) > _psnr_on("imdn_x4+dis_fast", real_clip, task)
+    assert _psnr_on("propstvsr.x4x2", real_clip, task) > _psnr_on("imdn.x4+dis_fast", real_clip, task)
 
 
 def _checker_on(method: str, clip, task: Task) -> float:
@@ -172,7 +186,7 @@ def test_shipped_sr_models_leave_no_checkerboard_unless_known(name, real_clip):
     # (its card says so): the measure must see it there and nowhere else. Threshold: half an 8-bit level.
     task = Task("vsr", 4)
     amplitude = _checker_on(name, real_clip, task)
-    if name == "imdn_x4_gan":
+    if name == "imdn.x4_gan":
         assert amplitude > 1.0
     else:
         assert amplitude < 0.5, amplitude

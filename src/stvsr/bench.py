@@ -39,7 +39,7 @@ def default_methods() -> list[tuple[str, int, int]]:
         if entry.available:
             meta = read_metadata(entry.path)
             rows.append((entry.name, meta.get("scale") or 1, meta.get("time_factor") or 1))
-    rows.append(("imdn_x4+dis_fast", 4, 2))
+    rows.append(("imdn.x4+dis_fast", 4, 2))
     return rows
 
 

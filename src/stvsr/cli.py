@@ -273,24 +273,24 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def _print_shipped() -> None:
-    from .models.checkpoint import read_metadata
     from .models.shipped import SHIPPED
 
     installed = [s for s in SHIPPED.values() if s.available]
     if not installed:
         return
-    print("\nShipped weights (use as --method NAME; model card: stvsr models --details NAME):")
+    print("\nShipped weights, ARCH.TAG (use as --method NAME, or a bare ARCH for its first weights; model card: "
+          "stvsr models --details NAME):")
     width = max(len(s.name) for s in installed)
     for s in installed:
-        print(f"  {s.name:<{width}}  {read_metadata(s.path)['model']:<16} {s.role}")
+        print(f"  {s.name:<{width}}  {s.role}")
 
 
 def _model_details(name: str) -> int:
     from .models import model_entry
     from .models.info import describe
-    from .models.shipped import SHIPPED, model_card
+    from .models.shipped import SHIPPED, model_card, pretrained_tags
 
-    card = model_card(name)
+    card = model_card(name) if name in SHIPPED else ""  # ARCH.TAG: its card; a bare ARCH: the architecture
     if card:
         print(card.rstrip())
         from .export import interface_of
@@ -305,16 +305,10 @@ def _model_details(name: str) -> int:
     print(f"{entry.name} ({entry.task}): {entry.description}")
     print(f"parameters {info['params']:,}; {info['gflops']:.2f} GFLOPs per output frame at 180x144 input"
           if info["gflops"] is not None else f"parameters {info['params']:,}")
-    weights = [s.name for s in SHIPPED.values() if s.available and _model_of(s) == entry.name]
+    weights = pretrained_tags(entry.name)
     print(f"shipped weights: {', '.join(weights)}" if weights else
           f"no shipped weights: train with `stvsr train` or write fresh ones with `stvsr models --init {name}`")
     return 0
-
-
-def _model_of(entry) -> str:
-    from .models.checkpoint import read_metadata
-
-    return read_metadata(entry.path)["model"]
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -502,7 +496,7 @@ def _upscale_options(up: argparse.ArgumentParser) -> None:
                                      "(default: bicubic; dis for time only; for both, bicubic+dis up to 1280x720 "
                                      "output, dis+bicubic above)")
     up.add_argument("--quality", choices=("fast", "best"),  # inference.QUALITY_LEVELS (a test keeps them equal)
-                    help="without --method: fast (the default: imdn_x4+dis_fast for x4 x2) or best (propstvsr: "
+                    help="without --method: fast (the default: imdn.x4+dis_fast for x4 x2) or best (propstvsr: "
                          "+0.65 dB on the dev set, about half the speed); see the README's table")
     up.add_argument("--order", choices=("st", "ts"), help="cascade order: st = space then time, ts = time then space")
     up.add_argument("--model", help="a learned model from `stvsr models` (with --weights)")

@@ -29,7 +29,7 @@ from .ops.resize import imresize
 
 FORMATS = ("onnx", "torchscript")
 # Largest difference from PyTorch allowed when the exported file is checked at a second input size (float32
-# kernels of another runtime reorder sums: measured 2.4e-7 on imdn_x4).
+# kernels of another runtime reorder sums: measured 2.4e-7 on imdn.x4).
 TOLERANCE = 1e-4
 
 
@@ -97,7 +97,7 @@ def interface_of(model: nn.Module) -> Interface:
         return Interface(_Frames(model), ["frames"], "upscaled", model.scale, "The whole model.")
     if isinstance(model, PropagationSTVSR):
         return Interface(_Backbone(model.net, model.scale), ["frames"], "upscaled", model.scale,
-                         "Only its per-frame SR part (the frozen imdn_x4 network): the propagation and the "
+                         "Only its per-frame SR part (the frozen imdn.x4 network): the propagation and the "
                          "interpolation run on OpenCV DIS flow between frames, which is not a tensor operation.")
     if isinstance(model, FlowVSR):
         extra = (" For x2 frame rate, first make the missing frames by DIS interpolation at the input size."

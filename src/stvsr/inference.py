@@ -53,8 +53,8 @@ HIGH_RES_FLOW_MAX_PIXELS = 1280 * 720
 # high resolution: 36.59 dB PSNR-Y, +1.78 over bicubic+dis, better than the end-to-end flowstvsr's 36.28, and
 # within 0.01 dB of the medium preset at 1.2x its speed. Above 1280x720 output, flow at full size costs too much
 # and DIS runs first, at the input size (35.69 dB).
-DEFAULT_MODELS = {(4, 2): "imdn_x4+dis_fast", (4, 1): "flowvsr"}
-LARGE_OUTPUT_DEFAULTS = {(4, 2): "dis+imdn_x4"}
+DEFAULT_MODELS = {(4, 2): "imdn.x4+dis_fast", (4, 1): "flowvsr.x4"}
+LARGE_OUTPUT_DEFAULTS = {(4, 2): "dis+imdn.x4"}
 
 # `--quality`: the default above is the `fast` level; `best` trades speed for fidelity (BENCHMARKS.md, README's
 # table: propstvsr +0.65 dB over the default at 12-19 against 30 output frames/s at 720x576 on 2 cores, with a
@@ -62,8 +62,8 @@ LARGE_OUTPUT_DEFAULTS = {(4, 2): "dis+imdn_x4"}
 # (other scales), it is the default.
 QUALITY_LEVELS = ("fast", "best")
 DEFAULT_QUALITY = "fast"
-QUALITY_MODELS = {(4, 2): {"fast": "imdn_x4+dis_fast", "best": "propstvsr"},
-                  (4, 1): {"fast": "flowvsr", "best": "propstvsr"}}
+QUALITY_MODELS = {(4, 2): {"fast": "imdn.x4+dis_fast", "best": "propstvsr.x4x2"},
+                  (4, 1): {"fast": "flowvsr", "best": "propstvsr.x4x2"}}
 
 
 def default_method(scale: int, time_factor: int, output_pixels: int = 0, quality: str | None = None) -> str:

@@ -36,7 +36,7 @@ def native_bf16(device: torch.device) -> bool:
 
 def resolve_precision(precision: str, device: torch.device) -> str:
     """The precision learned models run at: 'auto' is bf16 where the device computes it natively (measured on a
-    2-core AMX CPU: imdn_x4 2.8x faster, output 54.5 dB PSNR from the fp32 output), else fp32. fp16 needs CUDA;
+    2-core AMX CPU: imdn.x4 2.8x faster, output 54.5 dB PSNR from the fp32 output), else fp32. fp16 needs CUDA;
     bf16 needs native support. Classical methods always compute in fp32."""
     if precision not in PRECISIONS:
         raise UsageError(f"precision must be one of {', '.join(PRECISIONS)}")

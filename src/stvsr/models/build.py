@@ -12,8 +12,8 @@ from ..runtime import PRECISIONS, resolve_precision
 from ..ops.tiling import tiled
 from .base import Cascade, VideoModel
 from .checkpoint import load_model
-from .shipped import shipped
-from .registry import ModelEntry, create_model, model_entry
+from .shipped import shipped, similar_names
+from .registry import ModelEntry, create_model, find_model, model_entry
 
 SPATIAL_TASKS = ("sr", "vsr")
 DTYPES = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -60,6 +60,9 @@ def _part(spec: str, scale: int, time_factor: int, tile: int, precision: str) ->
         if entry.task == "critic":
             raise UsageError(f"{spec} holds a discriminator ({entry.name}), used in training only")
         return Prepared(model, tile=tile, precision=precision), entry
+    close = similar_names(spec)
+    if close and find_model(spec) is None:
+        raise UsageError(f"unknown method {spec!r}; did you mean {', '.join(close)}? (`stvsr models` lists them)")
     entry = model_entry(spec)
     if entry.task == "critic":
         raise UsageError(f"{spec} is a discriminator, used in training only")
@@ -119,7 +122,7 @@ AUTO_TILE = -1
 
 def auto_tile(scale: int, window: int) -> int:
     """Tile size (input pixels) for `--tile auto`: about 2048×2048 output pixels per tile for per-frame models
-    (a 320×180 -> 1280×720 frame is one tile: cutting it in two made imdn_x4 do 1.7x the work), 1024×1024 for
+    (a 320×180 -> 1280×720 frame is one tile: cutting it in two made imdn.x4 do 1.7x the work), 1024×1024 for
     models that hold a window of frames, whose activations grow with the window."""
     return max(64, (2048 if window <= 1 else 1024) // max(scale, 1))
 

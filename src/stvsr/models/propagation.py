@@ -2,7 +2,7 @@
 bidirectional recurrence, Chan et al. CVPR 2021), aligned with DIS flow at the input size, on top of the
 cascade that was the x4 x2 default.
 
-Per-frame SR followed by flow interpolation at the output size (`imdn_x4+dis_fast`) is strong, but each frame
+Per-frame SR followed by flow interpolation at the output size (`imdn.x4+dis_fast`) is strong, but each frame
 sees only itself. Here a recurrent state runs through the clip in both directions, warped from frame to frame by
 OpenCV DIS flow computed once on the low-resolution inputs (no flow network to train, nothing downloaded), so
 every frame gathers detail from all the frames before and after it. Each new in-between frame takes both
@@ -35,7 +35,7 @@ def _trunk(c_in: int, features: int, blocks: int) -> nn.Sequential:
 class PropagationSTVSR(VideoModel):
     """(N, T, 3, h, w) -> (N, (T − 1)·k + 1, 3, s·h, s·w), k = `time_factor` (1: VSR, 2: space-time).
 
-    `net` is the per-frame SR backbone (IMDN, residual on bicubic: load `imdn_x4` into it and keep it frozen);
+    `net` is the per-frame SR backbone (IMDN, residual on bicubic: load `imdn.x4` into it and keep it frozen);
     `interpolate` is DIS interpolation at the output size (the cascade's in-between frames). The learned parts:
     `encode` (features of each input frame), `back_branch`/`fore_branch` (the two recurrent branches), `fuse_key` and
     `fuse_mid` (an output frame's features from the states), `up` (sub-pixel reconstruction of the residual).

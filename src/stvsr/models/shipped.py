@@ -1,4 +1,8 @@
-"""The trained weights stvsr ships, by name: `--method flowstvsr` runs the bundled flowstvsr weights.
+"""The trained weights stvsr ships, declared with their architecture the timm way: `ARCH.TAG`.
+
+`imdn.x4` is the registered architecture `imdn` with its weights tagged `x4` (`imdn.x4_gan`: the same architecture,
+GAN-trained); `--method imdn.x4` runs them, and a bare architecture name with weights (`--method propstvsr`) takes
+its first tag, as timm's `create_model(arch, pretrained=True)` does.
 
 Every file was trained on this project's training footage on a 2-core CPU with a recipe in `configs/`; its model
 card (Markdown beside it, `stvsr models --details NAME`) says how, and what it reached on the dev set next to the
@@ -16,9 +20,15 @@ WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 @dataclass(frozen=True)
 class Shipped:
-    name: str  # what users type: --method NAME
+    arch: str  # the registered architecture (`stvsr models --details ARCH`)
+    tag: str  # which weights of it: scale and time factor (x4, x4x2), then how they were trained (x4_gan)
     recipe: str  # configs/<recipe>.yaml
     role: str
+
+    @property
+    def name(self) -> str:
+        """What users type: --method ARCH.TAG."""
+        return f"{self.arch}.{self.tag}"
 
     @property
     def task(self) -> str:
@@ -40,22 +50,25 @@ class Shipped:
 
 
 SHIPPED = {s.name: s for s in [
-    Shipped("flowstvsr", "flowstvsr", "end-to-end space-time model: x4 space, x2 time"),
-    Shipped("flowstvsr_fast", "flowstvsr_fast", "fast space-time model for CPUs: x4 space, x2 time"),
-    Shipped("flowvsr", "flowvsr", "multi-frame video SR, x4"),
-    Shipped("flowvfi", "flowvfi", "frame interpolation, x2"),
-    Shipped("imdn_x4", "sr", "per-frame SR, x4 (pixel loss)"),
-    Shipped("imdn_x4_gan", "sr_gan", "per-frame SR, x4, GAN-trained twin of imdn_x4"),
-    Shipped("espcn_x4", "espcn_x4", "per-frame SR, x4, ESPCN (MSE): the sub-pixel baseline"),
-    Shipped("srunet_x4", "srunet_x4", "per-frame SR, x4, SR-U-Net (MSE)"),
-    Shipped("srresnet_x4", "srresnet_x4", "per-frame SR, x4, SRResNet (MSE): the SRGAN generator on pixels"),
-    Shipped("vsr_delta_x4", "vsr_delta_x4_noaux",
+    Shipped("flowstvsr", "x4x2", "flowstvsr", "end-to-end space-time model: x4 space, x2 time"),
+    Shipped("flowstvsr_fast", "x4x2", "flowstvsr_fast", "fast space-time model for CPUs: x4 space, x2 time"),
+    Shipped("flowvsr", "x4", "flowvsr", "multi-frame video SR, x4"),
+    Shipped("flowvfi", "x2", "flowvfi", "frame interpolation, x2"),
+    Shipped("imdn", "x4", "sr", "per-frame SR, x4 (pixel loss)"),
+    Shipped("imdn", "x4_gan", "sr_gan", "per-frame SR, x4, GAN-trained twin of imdn.x4"),
+    Shipped("espcn", "x4", "espcn_x4", "per-frame SR, x4, ESPCN (MSE): the sub-pixel baseline"),
+    Shipped("srunet", "x4", "srunet_x4", "per-frame SR, x4, SR-U-Net (MSE)"),
+    Shipped("srresnet", "x4", "srresnet_x4", "per-frame SR, x4, SRResNet (MSE): the SRGAN generator on pixels"),
+    Shipped("vsr_delta", "x4", "vsr_delta_x4_noaux",
             "multi-frame video SR, x4: the 2D+3D report's Delta (shared 2D layers, 3D fusion)"),
-    Shipped("vsr_5parallel_x4", "vsr_5parallel_x4",
+    Shipped("vsr_5parallel", "x4", "vsr_5parallel_x4",
             "multi-frame video SR, x4: the 2D+3D report's 5-parallel (five 2D stacks, 3D fusion), auxiliary 2D loss"),
-    Shipped("propstvsr", "propstvsr",
+    Shipped("propstvsr", "x4x2", "propstvsr",
             "best-quality space-time model: x4 space, x2 time, bidirectional propagation on the cascade"),
 ]}
+# A bare architecture name means its first weights listed above (timm's default pretrained tag).
+DEFAULT_TAGS = {arch: next(s.name for s in SHIPPED.values() if s.arch == arch)
+                for arch in dict.fromkeys(s.arch for s in SHIPPED.values())}
 
 
 @lru_cache(maxsize=None)
@@ -66,9 +79,21 @@ def _metadata(path: str) -> dict:
 
 
 def shipped(name: str) -> Shipped | None:
-    """The shipped weights called `name`, if stvsr has them installed."""
-    entry = SHIPPED.get(name)
+    """The shipped weights called `name` (ARCH.TAG, or a bare ARCH: its default tag), if installed."""
+    entry = SHIPPED.get(DEFAULT_TAGS.get(name, name))
     return entry if entry is not None and entry.available else None
+
+
+def pretrained_tags(arch: str) -> list[str]:
+    """The ARCH.TAG names of the installed weights of architecture `arch`, the default first."""
+    return [s.name for s in SHIPPED.values() if s.arch == arch and s.available]
+
+
+def similar_names(name: str) -> list[str]:
+    """Shipped names close to a mistyped or old one (`imdn.x4` -> `imdn.x4`), for error messages."""
+    import difflib
+
+    return difflib.get_close_matches(name.replace("_x", ".x"), list(SHIPPED), n=3, cutoff=0.75)
 
 
 def model_card(name: str) -> str:

@@ -10,7 +10,7 @@ T low-resolution frames (N, T, 3, h, w) become 2T − 1 frames (N, 2T − 1, 3, 
   it and its two neighbours.
 Every stage adds its output to a plain interpolation of its input (bicubic in space, linear in time), so an
 untrained stage starts as the classical method. `tpcascade` (TPCascade, below) puts these modules on a
-motion-compensated base instead: the imdn_x4 + DIS cascade. `stages()` returns every stage's output for staged training
+motion-compensated base instead: the imdn.x4 + DIS cascade. `stages()` returns every stage's output for staged training
 (TPSRM alone → FSM with TPSRM frozen → all jointly with L1 + SSIM + VGG + cycle losses).
 """
 
@@ -162,7 +162,7 @@ class TPCascade(VideoModel):
 
     TP-net alone interpolates time linearly on its profiles: its base for the new frames is a blend of the two
     neighbours (31.8 dB on the dev set; its interpolated frames scored about 29 dB), so it spends its capacity
-    undoing motion it could have been given. Here the base is the cascade `imdn_x4` (frozen, from its shipped
+    undoing motion it could have been given. Here the base is the cascade `imdn.x4` (frozen, from its shipped
     weights: module `net`) then DIS interpolation at the output size (36.59 dB): motion is compensated before the
     temporal profiles are looked at. `tp`, a TP-net without its U-Net (TPSRM on y–t profiles, FSM with feature
     shuffling on x–t profiles, the ×2 IMDN), reads the low-resolution clip; `fuse` turns each cascade frame and
@@ -220,7 +220,7 @@ class TPCascade(VideoModel):
 
 
 @register_model("tpcascade", task="stvsr",
-                description="TP-net's profile modules as a residual on the imdn_x4 + DIS cascade")
+                description="TP-net's profile modules as a residual on the imdn.x4 + DIS cascade")
 def tpcascade(*, scale: int = 4, features: int = 32, tpsrm_blocks: int = 4, fsm_features: int = 32,
               sr_blocks: int = 3, fuse_features: int = 16, sr_features: int = 32, sr_cascade_blocks: int = 4,
               preset: str = "fast") -> TPCascade:

@@ -94,7 +94,7 @@ def build_model(config: TrainConfig) -> tuple[nn.Module, dict]:
 
 def init_from(model: nn.Module, path: str, prefix: str = "") -> None:
     """Start from the weights in `path` (e.g. an SR model before its adversarial stage, or a VSR model before its
-    space-time fine-tuning): every tensor in the file, its name after `prefix` (`spatial.`: a shipped imdn_x4 as
+    space-time fine-tuning): every tensor in the file, its name after `prefix` (`spatial.`: a shipped imdn.x4 as
     the dual-stream network's M_S), must exist in `model` with the same shape; tensors the file lacks keep their
     initialisation."""
     tensors = {prefix + name: value for name, value in read_tensors(path).items()}
@@ -145,7 +145,7 @@ def update_ema(ema: nn.Module, model: nn.Module, decay: float, step: int) -> Non
         e.lerp_(p.detach(), 1 - decay)
     for e, b in zip(ema.buffers(), model.buffers()):
         # BatchNorm's running statistics are averaged like the weights (as timm's ModelEmaV2): copied from the live
-        # model they describe its activations, not the averaged weights' (measured on srresnet_x4: -0.12 dB)
+        # model they describe its activations, not the averaged weights' (measured on srresnet.x4: -0.12 dB)
         if e.is_floating_point():
             e.lerp_(b, 1 - decay)
         else:
