@@ -267,6 +267,12 @@ def test_dual_stream_ablation_rows_are_the_streams_they_name():
     assert torch.equal(parts["out"], parts["fused"]) and parts["masks"].shape == (1, 2, 96, 96)
     parts["out"].mean().backward()
     assert all(p.grad is not None for p in [*fused.fusion.parameters(), *fused.spatial.parameters()])
+    primed = create_model("dual_stream", spatial="imdn_tiny", temporal="dis_fast", features=2, refine_features=4,
+                          fusion_max_features=4, mask_prior=3.0)
+    with torch.no_grad():
+        parts = primed.streams(l0, l1)
+    weight = torch.sigmoid(torch.tensor(3.0))
+    assert torch.allclose(parts["out"], weight * parts["st"] + (1 - weight) * parts["ts"], atol=1e-6)
 
 
 def test_space_time_model_through_upscale_and_evaluate(tmp_path, capsys, ntsc_clip):
