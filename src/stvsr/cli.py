@@ -60,6 +60,7 @@ def _preflight_upscale(args: argparse.Namespace):
         raise UsageError("--segment-seconds goes with --resume")
     if args.preview:
         output = output.with_name(f"{output.stem}.preview{output.suffix}")
+    # Here before torch is imported (a wrong path fails in a second); `upscale.run` checks again for library callers.
     check_destination(output, inputs=(source,), overwrite=args.overwrite)
     if args.report is not None:
         folder = args.report.parent if str(args.report.parent) else Path(".")
@@ -496,8 +497,9 @@ def _upscale_options(up: argparse.ArgumentParser) -> None:
                                      "(default: bicubic; dis for time only; for both, bicubic+dis up to 1280x720 "
                                      "output, dis+bicubic above)")
     up.add_argument("--quality", choices=("fast", "best"),  # inference.QUALITY_LEVELS (a test keeps them equal)
-                    help="without --method: fast (the default: imdn.x4+dis_fast for x4 x2) or best (propstvsr: "
-                         "+0.65 dB on the dev set, about half the speed); see the README's table")
+                    help="without --method: fast (the default: imdn.x4+dis_fast for x4 x2, flowvsr.x4 for x4) or "
+                         "best (propstvsr.x4x2: +0.65 dB on the dev set, about half the speed; srunet.x4 for x4); "
+                         "see the README's table")
     up.add_argument("--order", choices=("st", "ts"), help="cascade order: st = space then time, ts = time then space")
     up.add_argument("--model", help="a learned model from `stvsr models` (with --weights)")
     up.add_argument("--weights", help="a .safetensors checkpoint; the model is read from it")

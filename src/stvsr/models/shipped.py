@@ -65,6 +65,10 @@ SHIPPED = {s.name: s for s in [
             "multi-frame video SR, x4: the 2D+3D report's 5-parallel (five 2D stacks, 3D fusion), auxiliary 2D loss"),
     Shipped("propstvsr", "x4x2", "propstvsr",
             "best-quality space-time model: x4 space, x2 time, bidirectional propagation on the cascade"),
+    Shipped("tpcascade", "x4x2", "tpcascade",
+            "the temporal-profile report's TP-net modules as a residual on the imdn.x4+dis cascade (x4, x2)"),
+    Shipped("dual_stream", "x4x2", "dual_stream_fusion",
+            "the dual-stream report's network: S->T and T->S cascades fused by masks, refined (x4, x2)"),
 ]}
 # A bare architecture name means its first weights listed above (timm's default pretrained tag).
 DEFAULT_TAGS = {arch: next(s.name for s in SHIPPED.values() if s.arch == arch)
