@@ -98,3 +98,12 @@ def test_fast_integer_downscale_equals_the_general_gather(kernel, factor, antial
     index, weights = contributions(n, n // factor, 1 / factor, kernel, antialias)
     gathered = (x.index_select(-1, index.flatten()).view(2, 3, 5, n // factor, -1) * weights.double()).sum(-1)
     assert torch.allclose(_downsample_last_dim(x, factor, kernel, antialias), gathered, atol=1e-9)
+
+
+def test_cached_weights_made_in_inference_mode_still_train():
+    # 29 -> 41 columns: a size no other test uses, so the first call here fills the cache
+    with torch.inference_mode():
+        imresize(torch.rand(1, 3, 5, 29), size=(5, 41))
+    x = torch.rand(1, 3, 5, 29, requires_grad=True)
+    imresize(x, size=(5, 41)).sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()

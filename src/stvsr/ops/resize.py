@@ -40,6 +40,13 @@ def contributions(in_len: int, out_len: int, scale: float, kernel: str, antialia
     Coordinates are 1-based as MATLAB's; indices outside [1, in_len] are mirrored (symmetric padding), and
     columns that are zero for every output sample are dropped.
     """
+    # Cached across calls: made under a caller's inference_mode they would be inference tensors, which a later
+    # training step cannot save for backward ("Inference tensors cannot be saved for backward").
+    with torch.inference_mode(False):
+        return _contributions(in_len, out_len, scale, kernel, antialias)
+
+
+def _contributions(in_len: int, out_len: int, scale: float, kernel: str, antialias: bool) -> tuple[Tensor, Tensor]:
     fn, width = KERNELS[kernel]
     if scale < 1 and antialias:  # stretch the kernel so that it low-passes before subsampling
         def h(x):
