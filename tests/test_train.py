@@ -165,6 +165,20 @@ def test_init_starts_from_given_weights(tmp_path, data, capsys):
     assert not (tmp_path / "t").exists()  # nothing written for a run that could not start
 
 
+def test_resume_does_not_need_the_init_weights_any_more(tmp_path, data):
+    # A run resumes from its checkpoint: the file it started from may have been renamed or removed since.
+    stages = [{"name": "all", "steps": 4, "losses": {"l1": 1.0}}]
+    first = sr_config(tmp_path / "a.yaml", data, tmp_path / "a", stages)
+    assert main(["train", "--config", str(first)]) == 0
+    start = tmp_path / "start.safetensors"
+    shutil.copyfile(tmp_path / "a/last.safetensors", start)
+    second = sr_config(tmp_path / "b.yaml", data, tmp_path / "b", stages, init=str(start))
+    assert main(["train", "--config", str(second), "--max-steps", "2"]) == 0
+    start.unlink()
+    assert main(["train", "--resume", str(tmp_path / "b")]) == 0
+    assert (tmp_path / "b/last.safetensors").is_file()
+
+
 def test_nan_guard(tmp_path, data, capsys, monkeypatch):
     import stvsr.train.objectives as objectives
 

@@ -327,7 +327,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise UsageError(f"nothing to resume: {saved} not found")
         config = parse_config(saved.read_text())
         config.out = str(args.resume)
-        check_paths(config)
+        check_paths(config, resuming=True)
         args.interrupt_note = f"the last checkpoint is kept: stvsr train --resume {config.out} continues"
         from .train.loop import train
 

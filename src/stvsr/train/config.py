@@ -204,14 +204,15 @@ def validate_config(config: TrainConfig) -> TrainConfig:
     return config
 
 
-def check_paths(config: TrainConfig) -> None:
-    """The files and folders `config` reads must exist (an InputError names the first that does not)."""
+def check_paths(config: TrainConfig, *, resuming: bool = False) -> None:
+    """The files and folders `config` reads must exist (an InputError names the first that does not). A resumed
+    run starts from its checkpoint, not from `init`, so that file may have moved since."""
     wanted = [("training data", p) for p in config.data.videos]
     if config.data.photo_share > 0:
         wanted += [("training photos", p) for p in config.data.photos]
     if config.val.every > 0 and config.val.data:
         wanted.append(("validation data", config.val.data))
-    if config.init:
+    if config.init and not resuming:
         wanted.append(("init weights", config.init))
     if config.vgg_weights:
         wanted.append(("VGG weights", config.vgg_weights))

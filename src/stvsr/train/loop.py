@@ -221,6 +221,8 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_s
     trainer = Trainer(config, runtime, command)
     if state is not None:
         trainer.restore(state)
+    elif config.init:
+        trainer.start_from(config.init, config.init_prefix)
     trainer.run(max_steps)
     if runtime.world > 1:
         dist.barrier()
@@ -240,8 +242,6 @@ class Trainer:
         random.seed(config.seed)
         self.model, self.kwargs = build_model(config)
         self.model.to(runtime.device).train()
-        if config.init:  # a resumed run overwrites these with its checkpoint
-            init_from(self.model, config.init, config.init_prefix)
         self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)
         self.step_count, self.stage_index, self.best, self.pending_rng = 0, -1, -math.inf, None
         self.critic = self.critic_optimizer = None
@@ -266,6 +266,11 @@ class Trainer:
         self.autocast = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[config.precision]
         self.scaler = torch.amp.GradScaler(enabled=config.precision == "fp16")
         self.optimizer = self.scheduler = self.objective = self.wrapped = None
+
+    def start_from(self, path: str, prefix: str = "") -> None:
+        """A new run's starting weights (`init`), for the model and its EMA; a resumed run `restore`s instead."""
+        init_from(self.model, path, prefix)
+        self.ema.load_state_dict(self.model.state_dict())
 
     def enter_stage(self, index: int) -> None:
         """What trains, the optimiser and its schedule, the losses: everything a stage changes."""
