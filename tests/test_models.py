@@ -247,6 +247,13 @@ def test_tpnet_stages_and_dual_stream_streams():
     assert parts["t_lr"].shape == (1, 3, 16, 16)
 
 
+def test_bad_model_arguments_are_usage_errors():
+    with pytest.raises(UsageError, match="streams must be"):
+        create_model("dual_stream_tiny", streams="neither")
+    with pytest.raises(UsageError, match="masks must be"):
+        create_model("dual_stream_tiny", masks="three")
+
+
 def test_dual_stream_ablation_rows_are_the_streams_they_name():
     """streams='st' without refinement is the cascade M_S then M_T; 'ts' is M_T at low resolution then M_S; a
     classical M_T (DIS) runs in fp32 without gradients, so only M_S and the fusion train."""

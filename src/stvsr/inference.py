@@ -75,21 +75,23 @@ def default_method(scale: int, time_factor: int, output_pixels: int = 0, quality
     if quality is not None and quality not in QUALITY_LEVELS:
         raise UsageError(f"--quality must be one of {', '.join(QUALITY_LEVELS)}, not {quality!r}")
     levels = QUALITY_MODELS.get((scale, time_factor), {})
-    if quality is not None and quality in levels and quality != DEFAULT_QUALITY:
-        name = levels[quality]
-        if all(shipped(part) is not None for part in name.split("+") if _learned(part)):
-            return name
+    if quality is not None and quality != DEFAULT_QUALITY and _installed(levels.get(quality)):
+        return levels[quality]
     large = output_pixels > HIGH_RES_FLOW_MAX_PIXELS
     name = (LARGE_OUTPUT_DEFAULTS if large else DEFAULT_MODELS).get((scale, time_factor)) \
         or DEFAULT_MODELS.get((scale, time_factor))
-    if name is not None and all(shipped(part) is not None for part in name.split("+") 
-                                   if _learned(part)):
+    if _installed(name):
         return name
     if time_factor == 1:
         return "bicubic"
     if scale == 1:
         return "dis"
     return "dis+bicubic" if large else "bicubic+dis"
+
+
+def _installed(name: str | None) -> bool:
+    """Every learned part of the method `name` (a name or an `A+B` cascade) has its shipped weights here."""
+    return name is not None and all(shipped(part) is not None for part in name.split("+") if _learned(part))
 
 
 def run_windows(model: VideoModel, frames: Iterable[Tensor], *, device: torch.device,

@@ -62,7 +62,7 @@ def create_model(name: str, **kwargs) -> nn.Module:
     entry = model_entry(name)
     try:
         return entry.build(**kwargs)
-    except TypeError as error:
+    except (TypeError, ValueError) as error:  # an unknown or out-of-range argument: the caller's config
         raise UsageError(f"{name}: {error}") from None
 
 

@@ -94,7 +94,7 @@ def pretrained_tags(arch: str) -> list[str]:
 
 
 def similar_names(name: str) -> list[str]:
-    """Shipped names close to a mistyped or old one (`imdn.x4` -> `imdn.x4`), for error messages."""
+    """Shipped names close to a mistyped or old one (`imdn_x4` -> `imdn.x4`), for error messages."""
     import difflib
 
     return difflib.get_close_matches(name.replace("_x", ".x"), list(SHIPPED), n=3, cutoff=0.75)
