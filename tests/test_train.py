@@ -382,3 +382,22 @@ def test_init_prefix_puts_shipped_weights_inside_a_composite(tmp_path):
     assert all(torch.equal(v, whole.state_dict()["spatial." + k]) for k, v in part.state_dict().items())
     with pytest.raises(WeightsError):
         init_from(whole, str(path))  # without the prefix the names are not the model's
+
+
+def test_each_stage_writes_its_weights_as_the_pipeline_up_to_that_stage(tmp_path, data):
+    """TP-net's stage ablation (+TPSRM → +FSM → +RM) evaluates the weights each stage ended with: a stage trained
+    on `l1@tpsrm` alone is written as TPSRM completed by bicubic resizing (`upto`)."""
+    config = write_config(tmp_path / "c.yaml", data, tmp_path / "run")
+    assert main(["train", "--config", str(config)]) == 0
+    first, meta = load_model(tmp_path / "run/stage_tpsrm.safetensors", scale=4, time_factor=2)
+    last, last_meta = load_model(tmp_path / "run/stage_all.safetensors", scale=4, time_factor=2)
+    assert meta["kwargs"]["upto"] == "tpsrm" and meta["training"]["steps"] == 2
+    assert "upto" not in last_meta["kwargs"] and last_meta["training"]["steps"] == 6
+    clip = torch.rand(1, 3, 3, 12, 16)
+    with torch.no_grad():
+        out = first(clip)
+        tpsrm = first.stages(clip, until="tpsrm")["tpsrm"]  # (1, 5, 3, 24, 16): x2 in height only
+    assert out.shape == (1, 5, 3, 48, 64) and tpsrm.shape == (1, 5, 3, 24, 16)
+    from stvsr.ops.resize import imresize
+    assert torch.allclose(out[0], imresize(tpsrm[0], size=(48, 64)), atol=1e-6)
+    assert not torch.allclose(out, last(clip).detach(), atol=1e-3)  # the full pipeline differs

@@ -11,7 +11,9 @@ T low-resolution frames (N, T, 3, h, w) become 2T − 1 frames (N, 2T − 1, 3, 
 Every stage adds its output to a plain interpolation of its input (bicubic in space, linear in time), so an
 untrained stage starts as the classical method. `tpcascade` (TPCascade, below) puts these modules on a
 motion-compensated base instead: the imdn.x4 + DIS cascade. `stages()` returns every stage's output for staged training
-(TPSRM alone → FSM with TPSRM frozen → all jointly with L1 + SSIM + VGG + cycle losses).
+(TPSRM alone → FSM with TPSRM frozen → all jointly with L1 + SSIM + VGG + cycle losses). `upto` stops the
+pipeline after one stage and completes it with bicubic resizing, for the report's stage ablation (+TPSRM → +FSM →
++RM); training writes each stage's weights with it set (`RUN/stage_NAME.safetensors`).
 """
 
 from __future__ import annotations
@@ -103,20 +105,21 @@ class TPNet(VideoModel):
 
     window = 4
     time_factor = 2
+    STAGES = ("tpsrm", "fsm", "rm")
 
     def __init__(self, *, scale: int = 4, features: int = 32, tpsrm_blocks: int = 4, fsm_features: int = 32,
-                 sr_blocks: int = 3, rm_features: int = 16, refine: bool = True):
+                 sr_blocks: int = 3, rm_features: int = 16, refine: bool = True, upto: str = "rm"):
         super().__init__()
         if scale not in (2, 4):
             raise ValueError("the temporal-profile network upscales x2 or x4 in space")
-        self.scale = scale
+        if upto not in self.STAGES:
+            raise ValueError(f"upto must be one of {', '.join(self.STAGES)}, not {upto!r}")
+        self.scale, self.upto = scale, upto
         self.tpsrm = TPSRM(features, tpsrm_blocks)
         self.fsm = FSM(fsm_features)
         self.sr = IMDNBackbone(features=features, blocks=sr_blocks, scale=(2, 2)) if scale == 4 else None
         self.rm = UNet(9, 3, features=rm_features, depth=2, blocks=3, bottleneck=3, head=5, tail=5) if refine \
             else None
-
-    STAGES = ("tpsrm", "fsm", "rm")
 
     def stages(self, clip: Tensor, *, until: str = "rm") -> dict[str, Tensor]:
         """Each stage's output up to `until`: 'tpsrm' (2T−1, ×2 height), 'fsm' (×a, before refinement), 'rm'
@@ -141,20 +144,25 @@ class TPNet(VideoModel):
         return out
 
     def forward(self, clip: Tensor) -> Tensor:
-        out = self.stages(clip)
-        return out["rm"] if "rm" in out else out["fsm"]
+        out = self.stages(clip, until=self.upto)
+        final = out.get("rm", out.get("fsm", out["tpsrm"]))
+        if final.shape[-2:] != (clip.shape[-2] * self.scale, clip.shape[-1] * self.scale):  # a partial pipeline
+            n, t = final.shape[:2]
+            size = (clip.shape[-2] * self.scale, clip.shape[-1] * self.scale)
+            final = imresize(final.flatten(0, 1), size=size).view(n, t, 3, *size)
+        return final
 
 
 @register_model("tpnet", task="stvsr", description="temporal-profile STVSR: TPSRM (y-t) + FSM (x-t) + U-Net RM")
 def tpnet(*, scale: int = 4, features: int = 32, tpsrm_blocks: int = 4, fsm_features: int = 32, sr_blocks: int = 3,
-          rm_features: int = 16, refine: bool = True) -> TPNet:
+          rm_features: int = 16, refine: bool = True, upto: str = "rm") -> TPNet:
     return TPNet(scale=scale, features=features, tpsrm_blocks=tpsrm_blocks, fsm_features=fsm_features,
-                 sr_blocks=sr_blocks, rm_features=rm_features, refine=refine)
+                 sr_blocks=sr_blocks, rm_features=rm_features, refine=refine, upto=upto)
 
 
 @register_model("tpnet_tiny", task="stvsr", description="temporal-profile STVSR, tiny, for tests")
-def tpnet_tiny(*, scale: int = 4) -> TPNet:
-    return TPNet(scale=scale, features=8, tpsrm_blocks=1, fsm_features=8, sr_blocks=1, rm_features=4)
+def tpnet_tiny(*, scale: int = 4, upto: str = "rm") -> TPNet:
+    return TPNet(scale=scale, features=8, tpsrm_blocks=1, fsm_features=8, sr_blocks=1, rm_features=4, upto=upto)
 
 
 class TPCascade(VideoModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import csv
 import fnmatch
+import inspect
 import math
 import os
 import random
@@ -351,6 +352,8 @@ class Trainer:
                 if metrics["psnr_y"] > self.best:
                     self.best = metrics["psnr_y"]
                     self.export(run / "best.safetensors", metrics)
+            if main and len(config.stages) > 1 and step == int(self.bounds[self.stage_index]):
+                self.export(run / f"stage_{self.stage.name}.safetensors", None, self.stage_kwargs())
             if main and (step % config.checkpoint_every == 0 or step == stop):
                 self.save(run / CHECKPOINT)
         if main and self.step_count == self.total:
@@ -381,8 +384,19 @@ class Trainer:
             self.scheduler.load_state_dict(state["scheduler"])
             self.scaler.load_state_dict(state["scaler"])
 
-    def export(self, path: Path, metrics: dict | None) -> None:
-        _export(self.ema, path, self.config, self.kwargs, self.step_count, metrics, self.command, self.started)
+    def export(self, path: Path, metrics: dict | None, kwargs: dict | None = None) -> None:
+        _export(self.ema, path, self.config, self.kwargs if kwargs is None else kwargs, self.step_count, metrics,
+                self.command, self.started)
+
+    def stage_kwargs(self) -> dict:
+        """The model arguments of a stage's weights: a stage whose losses all look at one stage output (TP-net's
+        `l1@tpsrm`) is written as the pipeline up to that output (`upto`, when the model takes it), so that
+        evaluating the file measures what the stage trained (the report's stage ablation)."""
+        targets = {name.partition("@")[2] for name in self.stage.losses}
+        builder = inspect.signature(model_entry(self.config.model).build).parameters
+        if len(targets) == 1 and "" not in targets and "upto" in builder:
+            return {**self.kwargs, "upto": targets.pop()}
+        return self.kwargs
 
 
 def _export(ema, path: Path, config: TrainConfig, kwargs: dict, step: int, metrics, command: str, started) -> None:
