@@ -155,3 +155,15 @@ def test_detail_loss_offline_weights(tmp_path):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         half = float(loss(blurred, x))
     assert half == pytest.approx(float(loss(blurred, x)), rel=0.05)
+
+
+def test_feature_loss_compares_only_the_chosen_layers():
+    from stvsr.losses import DetailFeatures, FeatureLoss
+
+    torch.manual_seed(0)
+    net = DetailFeatures().eval().requires_grad_(False)
+    x, y = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    per_layer = [float(FeatureLoss(net, layers=[k])(x, y)) for k in range(3)]
+    assert len(set(per_layer)) == 3  # each block gives its own distance
+    assert float(FeatureLoss(net, layers=[0, 1])(x, y)) == pytest.approx((per_layer[0] + per_layer[1]) / 2, rel=1e-5)
+    assert float(FeatureLoss(net)(x, y)) == pytest.approx(sum(per_layer) / 3, rel=1e-5)

@@ -19,6 +19,10 @@ def test_defaults_file_and_overrides(tmp_path):
     again = tmp_path / "again.yaml"
     again.write_text(dump_config(config))
     assert load_config(again) == config  # the saved config reproduces the run's
+    staged = load_config(path, ["stages.0.steps=3", "stages.0.losses={l1: 1, ssim: 0.1}", "stages.0.losses.l1=2"])
+    assert staged.stages[0].steps == 3 and staged.stages[0].losses == {"l1": 2.0, "ssim": 0.1}
+    with pytest.raises(UsageError, match="not an index of a list of 1"):
+        load_config(path, ["stages.1.steps=3"])
 
 
 @pytest.mark.parametrize("override,message", [
@@ -45,3 +49,11 @@ def test_bad_files(tmp_path):
     listed.write_text("- a\n- b\n")
     with pytest.raises(UsageError, match="must be a mapping"):
         load_config(listed)
+
+
+def test_perceptual_layers_are_checked():
+    from stvsr.train.config import parse_config
+
+    assert parse_config("perceptual_layers: [0, 1]\n").perceptual_layers == [0, 1]
+    with pytest.raises(UsageError, match="perceptual_layers"):
+        parse_config("perceptual_layers: [3]\n")

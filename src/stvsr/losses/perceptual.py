@@ -135,17 +135,22 @@ def load_detail_features(path: str | Path | None = None) -> DetailFeatures:
 
 
 class FeatureLoss(nn.Module):
-    """Mean over a feature network's returned layers of the L1 distance between the features of prediction and
-    target (frames or clips; the target's features need no gradient). Distances are taken in float32."""
+    """Mean over a feature network's returned layers (or those at the indices `layers`) of the L1 distance between
+    the features of prediction and target (frames or clips; the target's features need no gradient). Distances
+    are taken in float32."""
 
-    def __init__(self, features: nn.Module):
+    def __init__(self, features: nn.Module, layers: list[int] | tuple[int, ...] | None = None):
         super().__init__()
         self.net = features
+        self.layers = tuple(layers) if layers else None
 
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:
         pred, target = pred.reshape(-1, *pred.shape[-3:]), target.reshape(-1, *target.shape[-3:])
         with torch.no_grad():
             wanted = self.net(target)
-        losses = [(a.float() - b.float()).abs().mean() for a, b in zip(self.net(pred), wanted)]
+        pairs = list(zip(self.net(pred), wanted))
+        if self.layers is not None:
+            pairs = [pairs[k] for k in self.layers]
+        losses = [(a.float() - b.float()).abs().mean() for a, b in pairs]
         return sum(losses) / len(losses)
 

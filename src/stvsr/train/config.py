@@ -79,6 +79,9 @@ class TrainConfig:
     out: str = "runs/train"
     vgg_weights: str = ""
     perceptual_weights: str = ""  # the `perceptual` loss's detail network; default: the shipped one
+    # Which of the detail network's blocks (0: full resolution, 1: /2, 2: /4) the `perceptual` loss compares;
+    # empty: all. The pooled blocks see a 2- and 4-pixel grid, and matching them stamped a periodic pattern.
+    perceptual_layers: list[int] = field(default_factory=list)
     critic: str = "srgan_discriminator"  # the discriminator of stages with an `adversarial` loss
     critic_kwargs: dict = field(default_factory=dict)
     # The critic's learning rate (default: optim.lr), scaled by the generator's schedule at every step. A critic
@@ -142,13 +145,27 @@ def _build(cls, values: dict, where: str = ""):
 
 
 def _set(tree: dict, dotted: str, raw: str) -> None:
+    """`a.b.c=v`; a number indexes a list (`stages.0.steps=100`: the first stage's steps)."""
     keys = dotted.split(".")
     node = tree
     for key in keys[:-1]:
-        node = node.setdefault(key, {})
-        if not isinstance(node, dict):
+        if isinstance(node, list):
+            node = node[_index(node, key, dotted)]
+        else:
+            node = node.setdefault(key, {})
+        if not isinstance(node, (dict, list)):
             raise UsageError(f"--set {dotted}: {key} is not a section")
-    node[keys[-1]] = yaml.safe_load(raw) if raw != "" else ""
+    value = yaml.safe_load(raw) if raw != "" else ""
+    if isinstance(node, list):
+        node[_index(node, keys[-1], dotted)] = value
+    else:
+        node[keys[-1]] = value
+
+
+def _index(items: list, key: str, dotted: str) -> int:
+    if not key.isdigit() or int(key) >= len(items):
+        raise UsageError(f"--set {dotted}: {key!r} is not an index of a list of {len(items)}")
+    return int(key)
 
 
 # Allowed values and ranges: checked before anything is built, so a typo fails in a second with one line (exit 2)
@@ -193,6 +210,8 @@ def validate_config(config: TrainConfig) -> TrainConfig:
             need(isinstance(weight, (int, float)) and weight >= 0 and math.isfinite(weight),
                  f"stages[{i}].losses.{name}", "a weight of at least 0", weight)
         need(bool(stage.train), f"stages[{i}].train", "a non-empty list of parameter patterns", stage.train)
+    need(all(isinstance(k, int) and 0 <= k < 3 for k in config.perceptual_layers), "perceptual_layers",
+         "a list of detail-network blocks 0, 1, 2 (empty: all)", config.perceptual_layers)
     need(d.patch >= 4, "data.patch", "at least 4 pixels", d.patch)
     need(d.frames >= 1, "data.frames", "at least 1", d.frames)
     need(0 <= d.photo_share <= 1, "data.photo_share", "in [0, 1]", d.photo_share)

@@ -207,7 +207,7 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_s
     """
     for stage in config.stages:  # a bad loss name fails before anything is written or loaded
         Objective(stage.losses, scale=config.scale, vgg_weights=config.vgg_weights,
-                  perceptual_weights=config.perceptual_weights)
+                  perceptual_weights=config.perceptual_weights, perceptual_layers=config.perceptual_layers)
     runtime = start_runtime()
     checkpoint = Path(config.out) / CHECKPOINT
     state = None
@@ -281,7 +281,8 @@ class Trainer:
             self.model, find_unused_parameters=True)
         self.optimizer, self.scheduler = make_optimizer(self.model, self.config, stage)
         self.objective = Objective(stage.losses, scale=self.config.scale, vgg_weights=self.config.vgg_weights,
-                                   perceptual_weights=self.config.perceptual_weights).to(self.runtime.device)
+                                   perceptual_weights=self.config.perceptual_weights,
+                                   perceptual_layers=self.config.perceptual_layers).to(self.runtime.device)
         if self.runtime.main:
             print(f"stage {stage.name}: steps {int(self.bounds[index] - stage.steps)}-{int(self.bounds[index])}, "
                   f"losses {stage.losses}, training {stage.train}", flush=True)

@@ -48,7 +48,8 @@ def task_batch(sample: Sample, task: str) -> Batch:
 class Objective:
     """The weighted loss terms of one stage."""
 
-    def __init__(self, weights: dict[str, float], *, scale: int, vgg_weights: str = "", perceptual_weights: str = ""):
+    def __init__(self, weights: dict[str, float], *, scale: int, vgg_weights: str = "", perceptual_weights: str = "",
+                 perceptual_layers: list[int] | None = None):
         for name in weights:
             base, _, part = name.partition("@")
             if base not in KNOWN:
@@ -58,7 +59,7 @@ class Objective:
                 raise UsageError(f"unknown dual-stream term {part!r}; choose from {', '.join(DUAL_STREAM_TERMS)}")
         self.weights, self.scale = weights, scale
         self.vgg = FeatureLoss(load_vgg19(vgg_weights or None)) if any(n.startswith("vgg") for n in weights) else None
-        self.detail = FeatureLoss(load_detail_features(perceptual_weights or None)) \
+        self.detail = FeatureLoss(load_detail_features(perceptual_weights or None), layers=perceptual_layers) \
             if any(n.startswith("perceptual") for n in weights) else None
 
     def to(self, device: torch.device) -> Objective:
