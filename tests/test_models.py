@@ -336,3 +336,26 @@ def test_tpcascade_starts_as_the_cascade_it_refines():
     assert torch.equal(ours, cascade)
     stages = model.stages(clip)
     assert set(stages) == {"tp", "out"} and stages["tp"].shape == ours.shape
+
+
+def test_resize_convolution_srresnet_has_no_periodic_pattern_at_init():
+    """Sub-pixel convolution's phases disagree from the first step (a checkerboard the critic then amplifies);
+    resize-convolution's do not: at random initialisation the periodic amplitude differs by more than 10x."""
+    from stvsr.data.synthetic import texture
+    from stvsr.metrics.artifacts import periodic_amplitude
+    from stvsr.ops.resize import imresize
+
+    hr = texture(96, 96, seed=2)[None]
+    lr = imresize(hr, 0.25)[:, None]
+    amplitude = {}
+    for upsampler in ("pixelshuffle", "resize"):
+        torch.manual_seed(0)
+        model = create_model("srresnet", features=16, blocks=2, upsampler=upsampler).eval()
+        with torch.no_grad():
+            out = model(lr)[:, 0]
+        out = (out - out.mean()) / out.std() * hr.std() + hr.mean()  # same contrast as the target
+        amplitude[upsampler] = periodic_amplitude(out.clamp(0, 1), hr)
+        assert out.shape == hr.shape
+    assert amplitude["pixelshuffle"] > 10 * amplitude["resize"]
+    with pytest.raises(UsageError, match="upsampler must be"):
+        create_model("srresnet", upsampler="bilinear")

@@ -5,21 +5,25 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from .base import SpatialModel
-from .layers import PixelShuffleUpsampler, ResBlock, conv
+from .layers import PixelShuffleUpsampler, ResBlock, ResizeConvUpsampler, conv
 from .registry import register_model
 
 
 class SRResNet(SpatialModel):
     """(M, 3, H, W) -> (M, 3, sH, sW): 9×9 head with PReLU, `blocks` residual blocks (conv-BN-PReLU-conv-BN),
-    a long skip, sub-pixel ×2 steps with PReLU, a 9×9 tail."""
+    a long skip, ×2 steps with PReLU, a 9×9 tail. `upsampler`: 'pixelshuffle' (sub-pixel convolution, the
+    paper's) or 'resize' (nearest ×2 + conv: no pattern at the upsampling period for a critic to amplify)."""
 
-    def __init__(self, *, scale: int = 4, features: int = 64, blocks: int = 16):
+    def __init__(self, *, scale: int = 4, features: int = 64, blocks: int = 16, upsampler: str = "pixelshuffle"):
         super().__init__()
+        if upsampler not in ("pixelshuffle", "resize"):
+            raise ValueError(f"upsampler must be 'pixelshuffle' or 'resize', not {upsampler!r}")
         self.scale = scale
         self.head = nn.Sequential(conv(3, features, 9), nn.PReLU(features))
         self.body = nn.Sequential(*[ResBlock(features, act="prelu", norm=True) for _ in range(blocks)],
                                   conv(features, features, bias=False), nn.BatchNorm2d(features))
-        self.up = PixelShuffleUpsampler(features, scale, act=True)
+        self.up = (PixelShuffleUpsampler if upsampler == "pixelshuffle" else ResizeConvUpsampler)(features, scale,
+                                                                                                 act=True)
         self.tail = conv(features, 3, 9)
 
     def upscale_frames(self, frames: Tensor) -> Tensor:
@@ -52,8 +56,8 @@ class Discriminator(nn.Module):
 
 
 @register_model("srresnet", task="sr", description="SRResNet: the SRGAN generator (train with MSE, VGG or GAN loss)")
-def srresnet(*, scale: int = 4, features: int = 64, blocks: int = 16) -> SRResNet:
-    return SRResNet(scale=scale, features=features, blocks=blocks)
+def srresnet(*, scale: int = 4, features: int = 64, blocks: int = 16, upsampler: str = "pixelshuffle") -> SRResNet:
+    return SRResNet(scale=scale, features=features, blocks=blocks, upsampler=upsampler)
 
 
 @register_model("srresnet_tiny", task="sr", description="SRResNet, tiny variant for tests")

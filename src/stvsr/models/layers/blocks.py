@@ -98,6 +98,22 @@ class PixelShuffleUpsampler(nn.Sequential):
         super().__init__(*layers)
 
 
+class ResizeConvUpsampler(nn.Sequential):
+    """Nearest-neighbour ×2 steps each followed by a 3×3 convolution (Odena et al. 2016, "resize-convolution"):
+    every output pixel of a step is made by the same kernel, so unlike sub-pixel convolution no per-phase pattern
+    can repeat at the upsampling period (the checkerboard an adversarial loss amplifies)."""
+
+    def __init__(self, channels: int, scale: int, *, act: bool = False):
+        if scale & (scale - 1):
+            raise ValueError(f"resize-convolution upsamples by powers of two, not {scale}")
+        layers: list[nn.Module] = []
+        for _ in range(int(math.log2(scale))):
+            layers += [nn.Upsample(scale_factor=2, mode="nearest"), conv(channels, channels)]
+            if act:
+                layers.append(nn.PReLU(channels))
+        super().__init__(*layers)
+
+
 class UNet(nn.Module):
     """A U-Net: `depth` levels down (stride-2 conv) and up (transposed conv), skip connections by concatenation,
     `blocks` residual blocks per level on both paths and `bottleneck` more at the bottom, `head`/`tail` kernel sizes. Input sizes need not be
