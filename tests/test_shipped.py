@@ -2,6 +2,7 @@
 clip they never saw."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -223,3 +224,27 @@ def test_shipped_detail_network_sees_degradations(real_clip):
     clean = frames[:4, :, :96, :96]
     blurred = torch.stack([degrade_crop(c, "bicubic_x4", rng) for c in clean])
     assert float(loss(blurred, clean)) > 0.1 and float(loss(clean, clean)) == 0
+
+
+def test_with_kwargs_script_rewindows_a_weights_file(tmp_path):
+    """scripts/with_kwargs.py (the propagation-length ablation): same tensors, changed arguments; a change the
+    model refuses writes nothing."""
+    import subprocess
+    import sys
+
+    from safetensors.torch import load_file
+
+    source = WEIGHTS_DIR / "propstvsr.x4x2.safetensors"
+    script = Path(__file__).parents[1] / "scripts" / "with_kwargs.py"
+    out = tmp_path / "w2.safetensors"
+    done = subprocess.run([sys.executable, str(script), str(source), str(out), "window=2", "overlap=1"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    model, metadata = load_model(out)
+    assert (model.window, model.window_overlap) == (2, 1) and metadata["kwargs"]["window"] == 2
+    a, b = load_file(str(source)), load_file(str(out))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    bad = subprocess.run([sys.executable, str(script), str(source), str(tmp_path / "bad.safetensors"), "overlap=30"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "overlap must be" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "bad.safetensors").exists()
