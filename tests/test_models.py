@@ -306,6 +306,7 @@ def test_tpnet_stages_stop_early():
     torch.manual_seed(0)
     with torch.no_grad():
         assert torch.equal(model.stages(clip, until="tpsrm")["tpsrm"], model.stages(clip)["tpsrm"])
+        assert torch.equal(model.stages(clip)["rm"], model.stages(clip)["fsm"])  # RM starts as a zero correction
 
 
 def test_bench_times_each_method_in_its_own_process(capsys):
