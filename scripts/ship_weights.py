@@ -81,7 +81,7 @@ def main() -> int:
 
     metadata = read_metadata(entry.path)
     model_name, kwargs = metadata["model"], metadata.get("kwargs", {})
-    task = task_of(model_entry(model_name).task)
+    task = task_of(metadata.get("task") or model_entry(model_name).task)
     methods = [args.name] + [m for m in BASELINES[task] if m != args.name]
     methods = list(dict.fromkeys(methods + [m for m in args.extra.split(",") if m]))
     started = time.perf_counter()

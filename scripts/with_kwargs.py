@@ -34,12 +34,13 @@ def main(argv: list[str] | None = None) -> int:
                 raise StvsrError(f"expected KEY=VALUE, got {change!r}")
             kwargs[key] = yaml.safe_load(value)
         try:  # before anything is written: the changed arguments must build a model the tensors fit
-            find_model(metadata["model"]).build(**kwargs).load_state_dict(model.state_dict())
+            changed = find_model(metadata["model"]).build(**kwargs)
+            changed.load_state_dict(model.state_dict())
         except (TypeError, ValueError, RuntimeError) as error:
             raise StvsrError(f"{metadata['model']} with {kwargs}: {error}") from None
         extra = {k: v for k, v in metadata.items() if k in ("training", "validation")}
         extra["derived"] = {"from": args.source, "changes": args.changes}
-        save_weights(model, args.dest, name=metadata["model"], kwargs=kwargs, extra=extra)
+        save_weights(changed, args.dest, name=metadata["model"], kwargs=kwargs, extra=extra)
     except StvsrError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

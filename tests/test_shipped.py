@@ -19,11 +19,12 @@ from stvsr.models.shipped import SHIPPED, WEIGHTS_DIR
 
 EXPECTED = {"flowstvsr.x4x2": ("stvsr", 4, 2), "flowstvsr_fast.x4x2": ("stvsr", 4, 2), "flowvsr.x4": ("vsr", 4, 1),
             "flowvfi.x2": ("vfi", 1, 2), "imdn.x4": ("sr", 4, 1), "imdn.x4_gan": ("sr", 4, 1),
-            "espcn.x4": ("sr", 4, 1), "propstvsr.x4x2": ("stvsr", 4, 2), "tpcascade.x4x2": ("stvsr", 4, 2),
+            "espcn.x4": ("sr", 4, 1), "propstvsr.x4x2": ("stvsr", 4, 2), "propstvsr.x4": ("vsr", 4, 1), "tpcascade.x4x2": ("stvsr", 4, 2),
             "dual_stream.x4x2": ("stvsr", 4, 2), "vsr_delta.x4": ("vsr", 4, 1),
-            "vsr_5parallel.x4": ("vsr", 4, 1), "srunet.x4": ("sr", 4, 1), "srresnet.x4": ("sr", 4, 1)}
+            "vsr_5parallel.x4": ("vsr", 4, 1), "srunet.x4": ("sr", 4, 1), "srunet.x4_perceptual": ("sr", 4, 1), "srresnet.x4": ("sr", 4, 1)}
 # Trained with a pixel loss (MSE, L1, Charbonnier): each must beat bicubic on PSNR.
-PIXEL_LOSS = ("imdn.x4", "flowvsr.x4", "espcn.x4", "srunet.x4", "srresnet.x4", "vsr_delta.x4", "vsr_5parallel.x4")
+PIXEL_LOSS = ("imdn.x4", "flowvsr.x4", "espcn.x4", "srunet.x4", "srresnet.x4", "vsr_delta.x4", "vsr_5parallel.x4",
+              "propstvsr.x4")
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
@@ -76,7 +77,7 @@ def test_quality_levels_pick_named_models(tmp_path, capsys, ntsc_clip):
     assert default_method(4, 2, quality="fast") == default_method(4, 2) == "imdn.x4+dis_fast"
     assert default_method(4, 2, quality="best") == "propstvsr.x4x2"
     assert default_method(4, 2, output_pixels=3840 * 2160, quality="best") == "propstvsr.x4x2"
-    assert default_method(4, 1, quality="best") == "srunet.x4" and default_method(4, 1, quality="fast") == "flowvsr.x4"
+    assert default_method(4, 1, quality="best") == "propstvsr.x4" and default_method(4, 1, quality="fast") == "flowvsr.x4"
     assert default_method(2, 2, quality="best") == default_method(2, 2)  # no level of its own: the default
     with pytest.raises(UsageError):
         default_method(4, 2, quality="ultra")
@@ -248,3 +249,7 @@ def test_with_kwargs_script_rewindows_a_weights_file(tmp_path):
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "overlap must be" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "bad.safetensors").exists()
+    vsr = tmp_path / "vsr.safetensors"  # how propstvsr.x4 was made from propstvsr.x4x2
+    assert subprocess.run([sys.executable, str(script), str(source), str(vsr), "time_factor=1"]).returncode == 0
+    _, metadata = load_model(vsr)
+    assert (metadata["task"], metadata["scale"], metadata["time_factor"]) == ("vsr", 4, 1)

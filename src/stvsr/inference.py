@@ -63,7 +63,7 @@ LARGE_OUTPUT_DEFAULTS = {(4, 2): "dis+imdn.x4"}
 QUALITY_LEVELS = ("fast", "best")
 DEFAULT_QUALITY = "fast"
 QUALITY_MODELS = {(4, 2): {"fast": "imdn.x4+dis_fast", "best": "propstvsr.x4x2"},
-                  (4, 1): {"fast": "flowvsr.x4", "best": "srunet.x4"}}  # x4 VSR: 37.14 / 37.27 dB
+                  (4, 1): {"fast": "flowvsr.x4", "best": "propstvsr.x4"}}  # x4 VSR: 37.14 / 37.91 dB
 
 
 def default_method(scale: int, time_factor: int, output_pixels: int = 0, quality: str | None = None) -> str:

@@ -25,9 +25,11 @@ INPUT_CONVENTION = "float32 RGB in [0, 1], clips (N, T, C, H, W)"
 
 def model_contract(model: nn.Module, name: str, kwargs: dict) -> dict:
     entry = find_model(name)
-    return {"format": FORMAT, "model": name, "kwargs": kwargs, "task": entry.task,
-            "scale": int(getattr(model, "scale", 1)), "time_factor": int(getattr(model, "time_factor", 1)),
-            "input": INPUT_CONVENTION}
+    time_factor = int(getattr(model, "time_factor", 1))
+    # a space-time architecture built with time factor 1 (propstvsr.x4) does video SR
+    task = "vsr" if entry.task == "stvsr" and time_factor == 1 else entry.task
+    return {"format": FORMAT, "model": name, "kwargs": kwargs, "task": task,
+            "scale": int(getattr(model, "scale", 1)), "time_factor": time_factor, "input": INPUT_CONVENTION}
 
 
 def save_weights(model: nn.Module, path: str | Path, *, name: str, kwargs: dict, extra: dict | None = None) -> Path:
