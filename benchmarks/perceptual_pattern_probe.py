@@ -13,26 +13,35 @@ from stvsr.data.clips import open_clips
 from stvsr.losses.perceptual import load_detail_features
 from stvsr.metrics.artifacts import periodic_amplitude
 from stvsr.ops.resize import imresize
-torch.set_num_threads(1)
-clips = list(open_clips("../shared/data/dev/vimeo_septuplet", "vimeo"))[:2]
-hr = torch.stack([c.float_frames()[3] for c in clips])
-lr = imresize(hr, 0.25).clamp(0, 1)
-base = imresize(lr, 4).clamp(0, 1)
-net = load_detail_features()
-with torch.no_grad():
-    want = net(hr)
-for layers in [(), (0,), (1,), (2,), (0, 1, 2)]:
-    x = base.clone().requires_grad_(True)
-    opt = torch.optim.Adam([x], lr=2e-3)
-    t = time.time()
-    for i in range(120):
-        feats = net(x)
-        mse = ((x - hr) ** 2).mean()
-        perc = sum((feats[k] - want[k]).abs().mean() for k in layers) / max(len(layers), 1) if layers else 0
-        loss = mse + 0.01 * perc
-        opt.zero_grad(); loss.backward(); opt.step()
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    clips = list(open_clips("../shared/data/dev/vimeo_septuplet", "vimeo"))[:2]
+    hr = torch.stack([c.float_frames()[3] for c in clips])
+    base = imresize(imresize(hr, 0.25).clamp(0, 1), 4).clamp(0, 1)
+    net = load_detail_features()
     with torch.no_grad():
-        y = x.clamp(0, 1)
-        psnr = -10 * torch.log10(((y - hr) ** 2).mean())
-    print(layers, f"psnr {psnr:.2f} checker {periodic_amplitude(y, hr):.2f} ({time.time()-t:.0f}s)", flush=True)
-print("bicubic checker", periodic_amplitude(base, hr))
+        wanted = net(hr)
+    for blocks in [(), (0,), (1,), (2,), (0, 1, 2)]:
+        x = base.clone().requires_grad_(True)
+        optimizer = torch.optim.Adam([x], lr=2e-3)
+        started = time.time()
+        for _ in range(120):
+            features = net(x)
+            loss = ((x - hr) ** 2).mean()
+            if blocks:
+                loss = loss + 0.01 * sum((features[k] - wanted[k]).abs().mean() for k in blocks) / len(blocks)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            y = x.clamp(0, 1)
+            psnr = -10 * torch.log10(((y - hr) ** 2).mean())
+        print(blocks, f"psnr {psnr:.2f} checker {periodic_amplitude(y, hr):.2f} ({time.time() - started:.0f}s)",
+              flush=True)
+    print("bicubic checker", periodic_amplitude(base, hr))
+
+
+if __name__ == "__main__":
+    main()

@@ -13,6 +13,7 @@ import argparse
 import sys
 
 import yaml
+from safetensors import SafetensorError
 
 from stvsr.errors import StvsrError
 from stvsr.models import load_model, save_weights
@@ -44,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     except StvsrError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except (OSError, SafetensorError) as error:  # an unwritable destination; the write is atomic: nothing is left
+        print(f"error: cannot write {args.dest}: {getattr(error, 'strerror', None) or error}", file=sys.stderr)
+        return 3
     print(f"wrote {args.dest}: {metadata['model']} with {kwargs}")
     return 0
 

@@ -249,6 +249,9 @@ def test_with_kwargs_script_rewindows_a_weights_file(tmp_path):
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "overlap must be" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "bad.safetensors").exists()
+    nowhere = subprocess.run([sys.executable, str(script), str(source), str(tmp_path / "missing" / "w.safetensors"),
+                              "window=2", "overlap=1"], capture_output=True, text=True)
+    assert nowhere.returncode == 3 and "cannot write" in nowhere.stderr and "Traceback" not in nowhere.stderr
     vsr = tmp_path / "vsr.safetensors"  # how propstvsr.x4 was made from propstvsr.x4x2
     assert subprocess.run([sys.executable, str(script), str(source), str(vsr), "time_factor=1"]).returncode == 0
     _, metadata = load_model(vsr)

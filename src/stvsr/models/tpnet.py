@@ -150,10 +150,9 @@ class TPNet(VideoModel):
     def forward(self, clip: Tensor) -> Tensor:
         out = self.stages(clip, until=self.upto)
         final = out.get("rm", out.get("fsm", out["tpsrm"]))
-        if final.shape[-2:] != (clip.shape[-2] * self.scale, clip.shape[-1] * self.scale):  # a partial pipeline
-            n, t = final.shape[:2]
-            size = (clip.shape[-2] * self.scale, clip.shape[-1] * self.scale)
-            final = imresize(final.flatten(0, 1), size=size).view(n, t, 3, *size)
+        size = (clip.shape[-2] * self.scale, clip.shape[-1] * self.scale)
+        if final.shape[-2:] != size:  # a partial pipeline (`upto`): bicubic finishes it
+            final = imresize(final.flatten(0, 1), size=size).view(*final.shape[:3], *size)
         return final
 
 

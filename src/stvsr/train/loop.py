@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import csv
 import fnmatch
-import inspect
 import math
 import os
 import random
@@ -394,8 +393,7 @@ class Trainer:
         `l1@tpsrm`) is written as the pipeline up to that output (`upto`, when the model takes it), so that
         evaluating the file measures what the stage trained (the report's stage ablation)."""
         targets = {name.partition("@")[2] for name in self.stage.losses}
-        builder = inspect.signature(model_entry(self.config.model).build).parameters
-        if len(targets) == 1 and "" not in targets and "upto" in builder:
+        if len(targets) == 1 and "" not in targets and hasattr(self.model, "upto"):
             return {**self.kwargs, "upto": targets.pop()}
         return self.kwargs
 

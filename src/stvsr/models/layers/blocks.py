@@ -100,8 +100,9 @@ class PixelShuffleUpsampler(nn.Sequential):
 
 class ResizeConvUpsampler(nn.Sequential):
     """Nearest-neighbour ×2 steps each followed by a 3×3 convolution (Odena et al. 2016, "resize-convolution"):
-    every output pixel of a step is made by the same kernel, so unlike sub-pixel convolution no per-phase pattern
-    can repeat at the upsampling period (the checkerboard an adversarial loss amplifies)."""
+    every output pixel of a step is made by the same kernel, not by one of p² separate sub-pixel kernels, so the
+    per-phase pattern at the upsampling period (the checkerboard an adversarial loss amplifies) is far weaker; only
+    the nearest-neighbour blocks remain, which the convolutions learn to smooth."""
 
     def __init__(self, channels: int, scale: int, *, act: bool = False):
         if scale & (scale - 1):
