@@ -54,6 +54,30 @@ def dev_curve(log: Path) -> list[str]:
             "| PSNR-Y | " + " | ".join(f"{v:.2f}" for _, v in points) + " |", ""]
 
 
+def baselines(task: str, scale: int | None) -> list[str]:
+    """The task's baselines that run at the model's scale (imdn.x4 is a x4 model)."""
+    return [m for m in BASELINES[task] if not m.endswith(".x4") or scale in (None, 4)]
+
+
+def starts_from(recipe: str) -> str:
+    """Where the recipe's `init` weights come from, as it is written in configs/ (the run's own config holds the
+    path it was given on the command line): a shipped file names that model's recipe, a run folder its config."""
+    path = Path(__file__).resolve().parent.parent / "configs" / f"{recipe}.yaml"
+    recipe_config = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+    init = str(recipe_config.get("init", ""))
+    if not init:
+        return ""
+    left_out = recipe_config.get("init_exclude") or []
+    but = f", all but {', '.join(f'`{p}`' for p in left_out)}" if left_out else ""
+    name = Path(init).name.removesuffix(".safetensors")
+    if init.startswith("src/stvsr/weights/") and name in SHIPPED:
+        return f" (after `configs/{SHIPPED[name].recipe}.yaml`: it starts from {name}'s weights{but})"
+    parts = Path(init).parts
+    if len(parts) >= 2 and parts[0] == "runs":
+        return f" (after `configs/{parts[1]}.yaml`, whose run's last weights it starts from{but})"
+    return f" (it starts from `{init}`{but})"
+
+
 def task_of(model_task: str) -> str:
     return "vsr" if model_task == "sr" else model_task
 
@@ -82,7 +106,7 @@ def main() -> int:
     metadata = read_metadata(entry.path)
     model_name, kwargs = metadata["model"], metadata.get("kwargs", {})
     task = task_of(metadata.get("task") or model_entry(model_name).task)
-    methods = [args.name] + [m for m in BASELINES[task] if m != args.name]
+    methods = [args.name] + [m for m in baselines(task, metadata.get("scale")) if m != args.name]
     methods = list(dict.fromkeys(methods + [m for m in args.extra.split(",") if m]))
     started = time.perf_counter()
     # per-frame detail: NIQE tells GAN-trained apart; the checkerboard measure catches sub-pixel artefacts
@@ -119,7 +143,7 @@ def render_card(entry, metadata: dict, info: dict, result, task: str, args, seco
         "## Training",
         "",
         f"- Recipe: `configs/{entry.recipe}.yaml`; reproduce with `stvsr train --config configs/{entry.recipe}.yaml`"
-        + (" (after `configs/sr.yaml`, whose weights it starts from)" if config.get("init") else "") + ".",
+        + starts_from(entry.recipe) + ".",
         f"- Data: {', '.join(training.get('data', []))} (antialiased x0.5 HR, BI degradation on the fly); "
         "never the dev set.",
         f"- Steps: {training.get('steps')} x batch {config.get('batch')} "
@@ -142,11 +166,11 @@ def render_card(entry, metadata: dict, info: dict, result, task: str, args, seco
         f"Protocol: {json.dumps(result.protocol['task'])}.",
         "",
     ]
-    baselines = [m for m in BASELINES[task] if m != entry.name and m in result.means]
-    best_baseline = max(baselines, key=lambda m: result.means[m]["psnr_y"])
+    measured = [m for m in baselines(task, metadata.get("scale")) if m != entry.name and m in result.means]
+    best_baseline = max(measured, key=lambda m: result.means[m]["psnr_y"])
     gain = ours["psnr_y"] - result.means[best_baseline]["psnr_y"]
     summary = f"PSNR-Y {ours['psnr_y']:.2f} dB: {gain:+.2f} dB against the best baseline here ({best_baseline})"
-    classical = [m for m in baselines if m in CLASSICAL_BASELINE]
+    classical = [m for m in measured if m in CLASSICAL_BASELINE]
     if classical and classical[0] != best_baseline:
         summary += f", {ours['psnr_y'] - result.means[classical[0]]['psnr_y']:+.2f} dB against {classical[0]}"
     lines += [summary + ".", ""]

@@ -256,3 +256,20 @@ def test_with_kwargs_script_rewindows_a_weights_file(tmp_path):
     assert subprocess.run([sys.executable, str(script), str(source), str(vsr), "time_factor=1"]).returncode == 0
     _, metadata = load_model(vsr)
     assert (metadata["task"], metadata["scale"], metadata["time_factor"]) == ("vsr", 4, 1)
+
+
+def test_cards_name_the_recipe_their_weights_start_from():
+    """A card's 'after configs/X.yaml' is the recipe whose weights its own recipe's `init` names (srunet.x4_perceptual
+    once claimed configs/sr.yaml, IMDN's recipe, for every fine-tuned model)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ship_weights", Path(__file__).parents[1] / "scripts/ship_weights.py")
+    ship = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ship)
+    assert ship.starts_from("srunet_x4_perceptual").startswith(" (after `configs/srunet_x4.yaml`")
+    assert ship.starts_from("sr") == ""
+    assert ship.baselines("vsr", 2) == ["bicubic"] and "imdn.x4" in ship.baselines("vsr", 4)
+    for entry in SHIPPED.values():
+        if entry.available and entry.card_path.is_file():
+            recipe_line = next(line for line in entry.card_path.read_text().splitlines() if line.startswith("- Recipe:"))
+            assert recipe_line.endswith(ship.starts_from(entry.recipe) + "."), entry.name

@@ -384,6 +384,26 @@ def test_init_prefix_puts_shipped_weights_inside_a_composite(tmp_path):
         init_from(whole, str(path))  # without the prefix the names are not the model's
 
 
+def test_init_exclude_starts_a_new_upsampler_under_a_trained_trunk(tmp_path):
+    """srresnet.x4's trunk under the resize-convolution upsampler: the sub-pixel convs (`up.0`, `up.3`) do not fit
+    and are left out; everything else is copied."""
+    from stvsr.models import create_model
+    from stvsr.train.loop import init_from
+
+    path = tmp_path / "subpixel.safetensors"
+    assert main(["models", "--init", "srresnet", "--scale", "4", "--out", str(path)]) == 0
+    subpixel, _ = load_model(path)
+    resize = create_model("srresnet", scale=4, upsampler="resize")
+    with pytest.raises(WeightsError):
+        init_from(resize, str(path))
+    init_from(resize, str(path), exclude=["up.0.*", "up.3.*"])
+    own = resize.state_dict()
+    copied = {k for k, v in subpixel.state_dict().items() if k in own and torch.equal(v, own[k])}
+    assert {k.split(".")[0] for k in copied} == {"head", "body", "up", "tail"}
+    assert not any(k.startswith(("up.0.", "up.3.")) for k in copied)
+    assert all(torch.equal(v, own[k]) for k, v in subpixel.state_dict().items() if not k.startswith(("up.0.", "up.3.")))
+
+
 def test_each_stage_writes_its_weights_as_the_pipeline_up_to_that_stage(tmp_path, data):
     """TP-net's stage ablation (+TPSRM → +FSM → +RM) evaluates the weights each stage ended with: a stage trained
     on `l1@tpsrm` alone is written as TPSRM completed by bicubic resizing (`upto`)."""

@@ -90,6 +90,9 @@ class TrainConfig:
     critic_lr: float | None = None
     init: str = ""  # weights (.safetensors) to start from: every tensor in the file must fit the model
     init_prefix: str = ""  # prepended to the file's tensor names: a shipped part inside a composite model
+    # Glob patterns of the file's tensor names to leave out (before `init_prefix`): a trained trunk under a new
+    # upsampler, e.g. srresnet.x4's body for the resize-convolution SRResNet (`up.0.*`, `up.3.*` are its sub-pixel convs).
+    init_exclude: list[str] = field(default_factory=list)
 
 
 def _coerce(value, hint, where: str):

@@ -92,12 +92,13 @@ def build_model(config: TrainConfig) -> tuple[nn.Module, dict]:
     return create_model(config.model, **kwargs), kwargs
 
 
-def init_from(model: nn.Module, path: str, prefix: str = "") -> None:
+def init_from(model: nn.Module, path: str, prefix: str = "", exclude: list[str] | tuple[str, ...] = ()) -> None:
     """Start from the weights in `path` (e.g. an SR model before its adversarial stage, or a VSR model before its
     space-time fine-tuning): every tensor in the file, its name after `prefix` (`spatial.`: a shipped imdn.x4 as
     the dual-stream network's M_S), must exist in `model` with the same shape; tensors the file lacks keep their
-    initialisation."""
-    tensors = {prefix + name: value for name, value in read_tensors(path).items()}
+    initialisation. Names matching a glob in `exclude` are left out of the file first."""
+    tensors = {prefix + name: value for name, value in read_tensors(path).items()
+               if not any(fnmatch.fnmatch(name, pattern) for pattern in exclude)}
     own = model.state_dict()
     foreign = [k for k in tensors if k not in own or own[k].shape != tensors[k].shape]
     if foreign:
@@ -222,7 +223,7 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_s
     if state is not None:
         trainer.restore(state)
     elif config.init:
-        trainer.start_from(config.init, config.init_prefix)
+        trainer.start_from(config.init, config.init_prefix, config.init_exclude)
     trainer.run(max_steps)
     if runtime.world > 1:
         dist.barrier()
@@ -267,9 +268,9 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(enabled=config.precision == "fp16")
         self.optimizer = self.scheduler = self.objective = self.wrapped = None
 
-    def start_from(self, path: str, prefix: str = "") -> None:
+    def start_from(self, path: str, prefix: str = "", exclude: list[str] | tuple[str, ...] = ()) -> None:
         """A new run's starting weights (`init`), for the model and its EMA; a resumed run `restore`s instead."""
-        init_from(self.model, path, prefix)
+        init_from(self.model, path, prefix, exclude)
         self.ema.load_state_dict(self.model.state_dict())
 
     def enter_stage(self, index: int) -> None:
