@@ -421,3 +421,15 @@ def test_each_stage_writes_its_weights_as_the_pipeline_up_to_that_stage(tmp_path
     from stvsr.ops.resize import imresize
     assert torch.allclose(out[0], imresize(tpsrm[0], size=(48, 64)), atol=1e-6)
     assert not torch.allclose(out, last(clip).detach(), atol=1e-3)  # the full pipeline differs
+
+
+@pytest.mark.parametrize("recipe", sorted(p.name for p in (Path(__file__).parents[1] / "configs").glob("*.yaml")))
+def test_every_recipe_parses_and_builds_its_model(recipe):
+    """A typo in a recipe (a key, a loss, a model argument) shows here, not after an hour of someone's training."""
+    from stvsr.train.config import load_config
+    from stvsr.train.loop import build_model
+
+    config = load_config(Path(__file__).parents[1] / "configs" / recipe)
+    model, _ = build_model(config)
+    assert sum(p.numel() for p in model.parameters()) > 0
+    assert config.out.startswith("runs/")
