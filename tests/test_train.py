@@ -15,7 +15,7 @@ import yaml
 from safetensors.torch import load_file
 
 from stvsr.cli import main
-from stvsr.errors import WeightsError
+from stvsr.errors import UsageError, WeightsError
 from stvsr.data.synthetic import translating_clip
 from stvsr.io.testing import write_test_video
 from stvsr.models import load_model
@@ -433,3 +433,22 @@ def test_every_recipe_parses_and_builds_its_model(recipe):
     model, _ = build_model(config)
     assert sum(p.numel() for p in model.parameters()) > 0
     assert config.out.startswith("runs/")
+
+
+def test_warp_new_pulls_only_the_interpolated_frames():
+    """`warp_new` is the warping term with the input-position frames held fixed: its gradient reaches the
+    interpolated (odd) frames only, while plain `warp` moves both."""
+    from stvsr.train.objectives import Batch, Objective
+
+    torch.manual_seed(0)
+    target = torch.rand(1, 5, 3, 32, 32)
+    batch = Batch(inputs=torch.rand(1, 3, 3, 8, 8), target=target, lr=torch.rand(1, 5, 3, 8, 8))
+    grads = {}
+    for name in ("warp", "warp_new"):
+        pred = (target + 0.1 * torch.randn_like(target)).requires_grad_()
+        Objective({name: 1.0}, scale=4)._term(name, pred, target, batch).backward()
+        grads[name] = pred.grad.abs().sum(dim=(0, 2, 3, 4))
+    assert (grads["warp"] > 0).all()
+    assert (grads["warp_new"][0::2] == 0).all() and (grads["warp_new"][1::2] > 0).all()
+    with pytest.raises(UsageError, match="x2 space-time output"):
+        Objective({"warp_new": 1.0}, scale=4)._term("warp_new", target[:, :3], target[:, :3], batch)

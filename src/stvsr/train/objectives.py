@@ -20,7 +20,10 @@ from .data import Sample
 
 SIMPLE = {"l1": l1, "charbonnier": charbonnier, "mse": mse, "ssim": ssim_loss}
 # `perceptual`: stvsr's shipped detail network (trained here, works offline); `vgg`: VGG-19 from a local file.
-KNOWN = set(SIMPLE) | {"perceptual", "vgg", "cycle", "dual_stream", "adversarial", "warp"}
+# `warp_new`: the same warping term with the frames at input positions held fixed (STVSR: the even frames), so that
+# only the interpolated frames are pulled towards their neighbours; the super-resolved input frames, where plain
+# `warp` cost PSNR, keep what the fidelity term gives them.
+KNOWN = set(SIMPLE) | {"perceptual", "vgg", "cycle", "dual_stream", "adversarial", "warp", "warp_new"}
 # `dual_stream` is the sum of the dual-stream report's terms (Eq. 11-17); `dual_stream@spatial` etc. one of them,
 # for its staged training (pretrain M_S and M_T, then fusion and refinement, then everything).
 DUAL_STREAM_TERMS = ("out", "fused", "st", "ts", "spatial", "temporal", "mask")
@@ -123,6 +126,12 @@ class Objective:
             return cycle_loss(pred, batch.inputs, scale=self.scale)
         if base == "warp":
             return _warp_term(pred, target)
+        if base == "warp_new":
+            if pred.shape[1] != 2 * batch.inputs.shape[1] - 1:
+                raise UsageError(f"loss {base}: needs a x2 space-time output ({pred.shape[1]} frames for "
+                                 f"{batch.inputs.shape[1]} inputs)")
+            held = torch.stack([f.detach() if t % 2 == 0 else f for t, f in enumerate(pred.unbind(1))], 1)
+            return _warp_term(held, target)
         raise AssertionError(base)
 
     def _dual_stream(self, core: nn.Module, batch: Batch) -> dict[str, Tensor]:
@@ -140,5 +149,4 @@ def _warp_term(pred: Tensor, target: Tensor) -> Tensor:
     with torch.no_grad():
         flow = dis_flow(a.float(), b.float())
         weight = occlusion_weight(a.float(), b.float(), flow)
-    return warping_loss(pred[:, :-1].flatten(0, 1), pred[:, 1:].flatten(0, 1), flow.to(pred.dtype),
-                        weight.to(pred.dtype))
+    return warping_loss(pred[:, :-1].flatten(0, 1), pred[:, 1:].flatten(0, 1), flow, weight)  # fp32 inside
