@@ -360,3 +360,17 @@ def test_resize_convolution_srresnet_has_no_periodic_pattern_at_init():
     assert amplitude["pixelshuffle"] > 10 * amplitude["resize"]
     with pytest.raises(UsageError, match="upsampler must be"):
         create_model("srresnet", upsampler="bilinear")
+
+
+def test_residual_srresnet_starts_as_bicubic_and_learns_a_correction():
+    from stvsr.ops.resize import imresize
+
+    torch.manual_seed(0)
+    lr = torch.rand(1, 2, 3, 12, 16)
+    model = create_model("srresnet", scale=2, features=8, blocks=1, upsampler="resize", residual=True).eval()
+    with torch.no_grad():
+        assert torch.allclose(model(lr)[0], imresize(lr[0], 2), atol=1e-6)
+    model.train()
+    loss = (model(lr) - torch.rand(1, 2, 3, 24, 32)).square().mean()
+    loss.backward()
+    assert model.tail.weight.grad.abs().sum() > 0  # the zero tail still trains

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from ..ops.resize import imresize
 from .base import SpatialModel
 from .layers import PixelShuffleUpsampler, ResBlock, ResizeConvUpsampler, conv
 from .registry import register_model
@@ -12,23 +13,32 @@ from .registry import register_model
 class SRResNet(SpatialModel):
     """(M, 3, H, W) -> (M, 3, sH, sW): 9×9 head with PReLU, `blocks` residual blocks (conv-BN-PReLU-conv-BN),
     a long skip, ×2 steps with PReLU, a 9×9 tail. `upsampler`: 'pixelshuffle' (sub-pixel convolution, the
-    paper's) or 'resize' (nearest ×2 + conv: no pattern at the upsampling period for a critic to amplify)."""
+    paper's) or 'resize' (nearest ×2 + conv: no pattern at the upsampling period for a critic to amplify).
+    `residual=True` adds the output to a bicubic upscale of the input, as VDSR, SR-U-Net and IMDN here do: the paper's
+    SRResNet predicts the whole image, and at this CPU budget that is most of what it learns (32 × 8 from scratch:
+    35.90 dB on dev after 2000 steps against bicubic's 35.19; with a new upsampler under a trained trunk, 35.25
+    after 800)."""
 
-    def __init__(self, *, scale: int = 4, features: int = 64, blocks: int = 16, upsampler: str = "pixelshuffle"):
+    def __init__(self, *, scale: int = 4, features: int = 64, blocks: int = 16, upsampler: str = "pixelshuffle",
+                 residual: bool = False):
         super().__init__()
         if upsampler not in ("pixelshuffle", "resize"):
             raise ValueError(f"upsampler must be 'pixelshuffle' or 'resize', not {upsampler!r}")
-        self.scale = scale
+        self.scale, self.residual = scale, residual
         self.head = nn.Sequential(conv(3, features, 9), nn.PReLU(features))
         self.body = nn.Sequential(*[ResBlock(features, act="prelu", norm=True) for _ in range(blocks)],
                                   conv(features, features, bias=False), nn.BatchNorm2d(features))
         self.up = (PixelShuffleUpsampler if upsampler == "pixelshuffle" else ResizeConvUpsampler)(features, scale,
                                                                                                  act=True)
         self.tail = conv(features, 3, 9)
+        if residual:  # start as bicubic: a zero correction
+            nn.init.zeros_(self.tail.weight)
+            nn.init.zeros_(self.tail.bias)
 
     def upscale_frames(self, frames: Tensor) -> Tensor:
         head = self.head(frames)
-        return self.tail(self.up(head + self.body(head)))
+        out = self.tail(self.up(head + self.body(head)))
+        return imresize(frames, self.scale) + out if self.residual else out
 
 
 class Discriminator(nn.Module):
@@ -56,8 +66,9 @@ class Discriminator(nn.Module):
 
 
 @register_model("srresnet", task="sr", description="SRResNet: the SRGAN generator (train with MSE, VGG or GAN loss)")
-def srresnet(*, scale: int = 4, features: int = 64, blocks: int = 16, upsampler: str = "pixelshuffle") -> SRResNet:
-    return SRResNet(scale=scale, features=features, blocks=blocks, upsampler=upsampler)
+def srresnet(*, scale: int = 4, features: int = 64, blocks: int = 16, upsampler: str = "pixelshuffle",
+             residual: bool = False) -> SRResNet:
+    return SRResNet(scale=scale, features=features, blocks=blocks, upsampler=upsampler, residual=residual)
 
 
 @register_model("srresnet_tiny", task="sr", description="SRResNet, tiny variant for tests")
