@@ -201,3 +201,17 @@ def test_beta_study_trains_resumes_and_plots(tmp_path):
     assert [(r["steps"], r["complete"]) for r in study["rows"]] == [(3, True), (3, True)]
     assert all(math.isfinite(r["warp_err@dis"]) for r in study["rows"])
     assert "| 1 | 3 |" in (tmp_path / "beta/study.md").read_text()
+
+
+def test_default_study_methods_are_the_shipped_models_of_the_studied_scale():
+    """A x2 model in a x4 study would be scored against the wrong target size; each scale gets its own."""
+    from stvsr.models.shipped import SHIPPED
+    from stvsr.studies.tradeoff import default_study_methods
+
+    for scale in (2, 4):
+        for task in ("vsr", "stvsr"):
+            methods = default_study_methods(task, scale)
+            shipped_names = [m.removesuffix("+dis") for m in methods if m.removesuffix("+dis") in SHIPPED]
+            assert all(SHIPPED[n].scale == scale for n in shipped_names), (scale, task, methods)
+    assert "imdn.x4" in default_study_methods("vsr", 4) and "imdn.x4+dis" in default_study_methods("stvsr", 4)
+    assert "imdn.x4" not in default_study_methods("vsr", 2)

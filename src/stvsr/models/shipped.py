@@ -37,6 +37,11 @@ class Shipped:
         return _metadata(str(self.path)).get("task", "") if self.available else ""
 
     @property
+    def scale(self) -> int | None:
+        """The spatial factor the weights were trained for (metadata); None when the file is not installed."""
+        return _metadata(str(self.path)).get("scale") if self.available else None
+
+    @property
     def path(self) -> Path:
         return WEIGHTS_DIR / f"{self.name}.safetensors"
 

@@ -48,11 +48,11 @@ class TradeoffConfig:
     progress: bool = False
 
 
-def default_study_methods(task: str) -> list[str]:
-    """Bicubic, every shipped per-frame SR model (pixel- and GAN-trained), the multi-frame and space-time models;
-    for the space-time task, per-frame methods are paired with DIS interpolation at high resolution, and the
-    classical cascades are included."""
-    available = {s.name: s for s in SHIPPED.values() if s.available}
+def default_study_methods(task: str, scale: int = 4) -> list[str]:
+    """Bicubic, every shipped per-frame SR model (pixel- and GAN-trained), the multi-frame and space-time models
+    trained for `scale`; for the space-time task, per-frame methods are paired with DIS interpolation at high
+    resolution, and the classical cascades are included."""
+    available = {s.name: s for s in SHIPPED.values() if s.available and s.scale == scale}
     per_frame = [n for n, s in available.items() if s.task == "sr"]
     if task == "vsr":
         return ["bicubic", *per_frame, *(n for n, s in available.items() if s.task == "vsr")]
@@ -72,7 +72,7 @@ def tradeoff(config: TradeoffConfig, log=print) -> dict:
     """Run the study; writes the evaluation files, study.json, study.md and plots/*.png into `config.out`."""
     if config.task not in ("vsr", "stvsr"):
         raise UsageError("the trade-off study runs the vsr or stvsr task")
-    methods = config.methods or default_study_methods(config.task)
+    methods = config.methods or default_study_methods(config.task, config.scale)
     streams = _streams(config)
     # Classifiers load first: a bad --classifier file fails in a second, not after the whole evaluation.
     classifiers = [load_classifier(stream, path or None) for stream, path in streams.items()]
