@@ -51,7 +51,7 @@ class Prepared(VideoModel):
 
 def _part(spec: str, scale: int, time_factor: int, tile: int, precision: str) -> tuple[VideoModel, ModelEntry]:
     """One model of a method spec: a registered classical method, shipped weights, or a weights file."""
-    bundled = shipped(spec)
+    bundled = shipped(spec, scale)
     if bundled is not None:
         spec = str(bundled.path)
     if spec.endswith(".safetensors"):

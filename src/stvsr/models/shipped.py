@@ -91,8 +91,14 @@ def _metadata(path: str) -> dict:
     return read_metadata(path)
 
 
-def shipped(name: str) -> Shipped | None:
-    """The shipped weights called `name` (ARCH.TAG, or a bare ARCH: its default tag), if installed."""
+def shipped(name: str, scale: int | None = None) -> Shipped | None:
+    """The shipped weights called `name` (ARCH.TAG, or a bare ARCH: its default tag), if installed. Given the
+    `scale` a method is built for, a bare ARCH takes its first tag trained for that scale (`srunet+dis --scale 2`:
+    srunet.x2), falling back to the default tag (which then says it upscales by another factor)."""
+    if scale is not None and name in DEFAULT_TAGS:
+        fitting = [s for s in SHIPPED.values() if s.arch == name and s.available and s.scale == scale]
+        if fitting:
+            return fitting[0]
     entry = SHIPPED.get(DEFAULT_TAGS.get(name, name))
     return entry if entry is not None and entry.available else None
 
