@@ -1,13 +1,14 @@
-"""The torch flow of the GPU-resident path (pyramidal Lucas–Kanade, `ops.torch_flow`) against known motion and
-against the OpenCV DIS path it stands in for."""
+"""DIS as torch ops (`ops.torch_flow`, the GPU-resident path's flow) against known motion and against the OpenCV
+DIS path it stands in for."""
 
 import pytest
 import torch
 
 from stvsr.data.synthetic import texture
+from stvsr.errors import UsageError
 from stvsr.models import create_model
 from stvsr.ops.flow import dis_flows
-from stvsr.ops.torch_flow import lk_flow, lk_flows
+from stvsr.ops.torch_flow import dis_flow_torch, dis_flows_torch
 from stvsr.ops.warp import warp
 
 
@@ -24,38 +25,67 @@ def shifted_pair(dx: float, dy: float, h: int = 96, w: int = 128):
     return a, b
 
 
+@pytest.mark.parametrize("preset", ["medium", "fast", "ultrafast"])
 @pytest.mark.parametrize("dx,dy", [(0.0, 0.0), (1.5, -0.75), (6.0, 3.25), (-11.0, 7.5)])
-def test_lk_recovers_a_translation_to_a_tenth_of_a_pixel(dx, dy):
+def test_torch_dis_recovers_a_translation_to_a_tenth_of_a_pixel(dx, dy, preset):
     a, b = shifted_pair(dx, dy)
-    flow = lk_flow(a, b)
+    flow = dis_flow_torch(a, b, preset)
     inner = flow[..., 16:-16, 16:-16]
     assert flow.shape == (1, 2, 96, 128) and flow.dtype == torch.float32
     assert abs(float(inner[:, 0].median()) - dx) < 0.1 and abs(float(inner[:, 1].median()) - dy) < 0.1
-    assert float((inner - torch.tensor([dx, dy]).view(1, 2, 1, 1)).abs().mean()) < 0.25
+    assert float((inner - torch.tensor([dx, dy]).view(1, 2, 1, 1)).abs().mean()) < 0.2
 
 
-def test_lk_both_ways_and_device_resident():
+def test_torch_dis_both_ways_and_bad_input():
     a, b = shifted_pair(3.0, -2.0)
-    forward, backward = lk_flows(a, b)
-    assert torch.allclose(forward, lk_flow(a, b), atol=1e-5)
+    forward, backward = dis_flows_torch(a, b)
+    assert torch.allclose(forward, dis_flow_torch(a, b), atol=1e-4)
     assert abs(float(backward[..., 16:-16, 16:-16][:, 0].median()) + 3.0) < 0.1
     with pytest.raises(ValueError, match="equal shape"):
-        lk_flow(a, b[..., :-1])
+        dis_flow_torch(a, b[..., :-1])
+    with pytest.raises(ValueError, match="preset"):
+        dis_flow_torch(a, b, "slow")
+
+
+def test_torch_dis_on_tiny_frames_gives_finite_flow():
+    a, b = shifted_pair(1.0, 0.5, h=16, w=20)
+    flow = dis_flow_torch(a, b)
+    assert flow.shape == (1, 2, 16, 20) and torch.isfinite(flow).all()
+
+
+def test_motion_out_of_the_frame_does_not_drag_the_border():
+    """Pixels whose match has left the frame take their flow from the interior (no data term there): the flow
+    near the edge the content leaves by stays the interior's motion (measured before the mask: 20 px for 13)."""
+    a, b = shifted_pair(0.0, 9.0, h=96, w=128)
+    flow = dis_flow_torch(a, b)
+    assert float((flow[:, 1, -10:] - 9.0).abs().mean()) < 0.5
 
 
 @pytest.mark.parametrize("mx,my", [(1.3, -0.7), (3.6, 2.2), (-5.25, 1.5)])
-def test_lk_interpolation_agrees_with_the_dis_path(mx, my):
-    """The GPU path's stated tolerance on a moving texture: the middle frame interpolated with the torch flow
-    scores above 45 dB PSNR against the truth, as the DIS path's does, and the two paths' frames are above 50 dB
-    PSNR of each other (measured: 55-62 dB against the truth, 56-84 dB between the paths)."""
+def test_torch_and_opencv_paths_agree(mx, my):
+    """The stated tolerance of the torch path on a moving texture: the middle frame interpolated with either
+    backend scores above 45 dB PSNR against the truth, the two paths' frames are above 45 dB of each other, and
+    their flows differ by under 0.1 px on average (on the dev set, BENCHMARKS.md: 39.94 dB against OpenCV's 40.09,
+    49 dB between them)."""
     a, truth = shifted_pair(mx, my)
     _, b = shifted_pair(2 * mx, 2 * my)
     with torch.inference_mode():
-        by_lk = create_model("lk").interpolate(a, b, [0.5])[0]
-        by_dis = create_model("dis").interpolate(a, b, [0.5])[0]
+        by_torch = create_model("dis", backend="torch").interpolate(a, b, [0.5])[0]
+        by_opencv = create_model("dis", backend="opencv").interpolate(a, b, [0.5])[0]
     inner = (..., slice(12, -12), slice(12, -12))
-    assert psnr(by_lk[inner], truth[inner]) > 45 and psnr(by_dis[inner], truth[inner]) > 45
-    assert psnr(by_lk[inner], by_dis[inner]) > 50
-    f_dis, _ = dis_flows(a, b)
-    f_lk, _ = lk_flows(a, b)
-    assert float((f_lk - f_dis)[inner].abs().mean()) < 0.25  # pixels
+    assert psnr(by_torch[inner], truth[inner]) > 45 and psnr(by_opencv[inner], truth[inner]) > 45
+    assert psnr(by_torch[inner], by_opencv[inner]) > 45
+    f_opencv, _ = dis_flows(a, b)
+    f_torch, _ = dis_flows_torch(a, b)
+    assert float((f_torch - f_opencv)[inner].abs().mean()) < 0.1
+
+
+def test_auto_backend_keeps_opencv_on_the_cpu():
+    model = create_model("dis")
+    assert model.backend == "auto"
+    a, b = shifted_pair(2.0, 1.0)
+    with torch.inference_mode():
+        assert torch.equal(model.interpolate(a, b, [0.5])[0],
+                           create_model("dis", backend="opencv").interpolate(a, b, [0.5])[0])
+    with pytest.raises(UsageError, match="backend"):
+        create_model("dis", backend="cuda")
