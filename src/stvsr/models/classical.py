@@ -6,9 +6,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..ops.flow import dis_flows
+from ..ops.flow import DIS_BACKENDS, dis_flows
 from ..ops.resize import imresize
-from ..ops.torch_flow import dis_flows_torch
 from ..ops.warp import warp
 from .base import PairwiseInterpolator, SpatialModel
 from .registry import register_model
@@ -65,13 +64,12 @@ class FlowInterpolation(FrameRepeat):
 
     def __init__(self, *, time_factor: int = 2, preset: str = "medium", backend: str = "auto"):
         super().__init__(time_factor=time_factor)
-        if backend not in ("auto", "opencv", "torch"):
+        if backend not in DIS_BACKENDS:
             raise ValueError(f"backend must be 'auto', 'opencv' or 'torch', not {backend!r}")
         self.preset, self.backend = preset, backend
 
     def interpolate(self, a: Tensor, b: Tensor, times: list[float]) -> list[Tensor]:
-        on_torch = self.backend == "torch" or (self.backend == "auto" and a.device.type != "cpu")
-        f01, f10 = dis_flows_torch(a, b, self.preset) if on_torch else dis_flows(a, b, self.preset)
+        f01, f10 = dis_flows(a, b, self.preset, self.backend)
         out = []
         for t in times:
             ft0 = torch.add(f10 * (t * t), f01, alpha=-(1 - t) * t)

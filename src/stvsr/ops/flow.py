@@ -27,6 +27,15 @@ def to_gray_u8(frames: Tensor) -> list[np.ndarray]:
     return list(gray.mul_(255).round_().to(torch.uint8).cpu().numpy())
 
 
+DIS_BACKENDS = ("auto", "opencv", "torch")  # where DIS runs (dis_flow)
+
+
+def _on_torch(frames: Tensor, backend: str) -> bool:
+    if backend not in DIS_BACKENDS:
+        raise ValueError(f"backend must be 'auto', 'opencv' or 'torch', not {backend!r}")
+    return backend == "torch" or (backend == "auto" and frames.device.type != "cpu")
+
+
 def _check_pair(a: Tensor, b: Tensor) -> None:
     if a.shape != b.shape or a.dim() != 4:
         raise ValueError(f"expected two (N, 3, H, W) batches of equal shape, got {tuple(a.shape)}, {tuple(b.shape)}")
@@ -41,14 +50,24 @@ def _batched(a: Tensor, b: Tensor, one) -> Tensor:
     return _to_tensor([one(x, y) for x, y in zip(to_gray_u8(a), to_gray_u8(b))], a.device)
 
 
-def dis_flow(a: Tensor, b: Tensor, preset: str = "medium") -> Tensor:
-    """DIS optical flow (Kroeger et al., ECCV 2016) from frames `a` to `b`, each (N, 3, H, W)."""
+def dis_flow(a: Tensor, b: Tensor, preset: str = "medium", backend: str = "auto") -> Tensor:
+    """DIS optical flow (Kroeger et al., ECCV 2016) from frames `a` to `b`, each (N, 3, H, W). `backend`: 'opencv'
+    (CPU; frames elsewhere are copied over), 'torch' (`ops.torch_flow`, on the frames' device), or 'auto': torch
+    for frames on a GPU, so that no frame leaves it, OpenCV on the CPU, where it is 10x faster."""
+    if _on_torch(a, backend):
+        from .torch_flow import dis_flow_torch
+
+        return dis_flow_torch(a, b, preset)
     dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
     return _batched(a, b, lambda x, y: dis.calc(x, y, None))
 
 
-def dis_flows(a: Tensor, b: Tensor, preset: str = "medium") -> tuple[Tensor, Tensor]:
+def dis_flows(a: Tensor, b: Tensor, preset: str = "medium", backend: str = "auto") -> tuple[Tensor, Tensor]:
     """DIS flow both ways, `dis_flow(a, b)` and `dis_flow(b, a)`, converting each frame to gray once."""
+    if _on_torch(a, backend):
+        from .torch_flow import dis_flows_torch
+
+        return dis_flows_torch(a, b, preset)
     _check_pair(a, b)
     dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
     ga, gb = to_gray_u8(a), to_gray_u8(b)
