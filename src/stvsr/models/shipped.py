@@ -68,6 +68,8 @@ SHIPPED = {s.name: s for s in [
     Shipped("srresnet", "x4", "srresnet_x4", "per-frame SR, x4, SRResNet (MSE): the SRGAN generator on pixels"),
     Shipped("srresnet", "x4_gan", "srgan_x4_resize",
             "per-frame SR, x4, SRGAN: a resize-convolution SRResNet against the SRGAN discriminator (MSE content)"),
+    Shipped("srresnet", "x4_gan_perceptual", "srgan_x4_perceptual",
+            "per-frame SR, x4, SRGAN with a perceptual content loss (the detail network's blocks 0-1) + MSE"),
     Shipped("vsr_delta", "x4", "vsr_delta_x4_noaux",
             "multi-frame video SR, x4: the 2D+3D report's Delta (shared 2D layers, 3D fusion)"),
     Shipped("vsr_5parallel", "x4", "vsr_5parallel_x4",
