@@ -22,10 +22,11 @@ EXPECTED = {"flowstvsr.x4x2": ("stvsr", 4, 2), "flowstvsr_fast.x4x2": ("stvsr", 
             "espcn.x4": ("sr", 4, 1), "propstvsr.x4x2": ("stvsr", 4, 2), "propstvsr.x4": ("vsr", 4, 1), "tpcascade.x4x2": ("stvsr", 4, 2),
             "dual_stream.x4x2": ("stvsr", 4, 2), "vsr_delta.x4": ("vsr", 4, 1),
             "vsr_5parallel.x4": ("vsr", 4, 1), "srunet.x4": ("sr", 4, 1), "srunet.x4_perceptual": ("sr", 4, 1), "srresnet.x4": ("sr", 4, 1),
-            "srresnet.x4_gan": ("sr", 4, 1), "srresnet.x4_gan_perceptual": ("sr", 4, 1)}
+            "srresnet.x4_gan": ("sr", 4, 1), "srresnet.x4_gan_perceptual": ("sr", 4, 1),
+            "srresnet.x2": ("sr", 2, 1)}
 # Trained with a pixel loss (MSE, L1, Charbonnier): each must beat bicubic on PSNR.
 PIXEL_LOSS = ("imdn.x4", "flowvsr.x4", "espcn.x4", "srunet.x4", "srresnet.x4", "vsr_delta.x4", "vsr_5parallel.x4",
-              "propstvsr.x4")
+              "propstvsr.x4", "srresnet.x2")
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
@@ -274,3 +275,11 @@ def test_cards_name_the_recipe_their_weights_start_from():
         if entry.available and entry.card_path.is_file():
             recipe_line = next(line for line in entry.card_path.read_text().splitlines() if line.startswith("- Recipe:"))
             assert recipe_line.endswith(ship.starts_from(entry.recipe) + "."), entry.name
+
+
+def test_a_bare_architecture_takes_the_weights_of_the_requested_scale():
+    """`srresnet+dis --scale 2` runs srresnet.x2, `--scale 4` srresnet.x4 (both shipped)."""
+    for scale in (2, 4):
+        model = build_method("srresnet+dis", scale=scale, time_factor=2)
+        assert (model.scale, model.time_factor) == (scale, 2)
+    assert build_method("srresnet", scale=2, time_factor=1).scale == 2
