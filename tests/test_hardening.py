@@ -167,7 +167,7 @@ def test_evaluate_tiny_clips_skips_what_cannot_be_measured(capsys, tmp_path):
     assert "warp_err@dis: needs frames of at least 12x12" in out and "ssim_y: needs frames" in out
     code, out, err = run_cli(capsys, "evaluate", "--data", root, "--layout", "vimeo", "--task", "vsr",
                              "--out", tmp_path / "x4", "--quiet")
-    assert code == 3 and len(err.strip().splitlines()) == 1 and "under 8 pixels" in err
+    assert code == 3 and len(err.strip().splitlines()) == 1 and "under 8 pixels" in err, err
     assert not (tmp_path / "x4").exists()  # no visuals/ of a run that has no results
 
 

@@ -60,12 +60,13 @@ class EvalResult:
     visuals: dict = field(default_factory=dict)  # clip -> its pictures (visuals.save_visuals)
 
 
-def default_methods(task: str) -> list[str]:
-    """The classical baselines of `task`, then every shipped model made for it."""
+def default_methods(task: str, scale: int = 4) -> list[str]:
+    """The classical baselines of `task`, then every shipped model made for it (at `scale`, except for VFI)."""
     classical = {"vsr": ["bicubic", "lanczos"], "vfi": ["repeat", "blend", "dis"],
                  "stvsr": ["repeat+bicubic", "blend+bicubic", "dis+bicubic", "bicubic+dis"]}[task]
     tasks = {"vsr": ("sr", "vsr"), "vfi": ("vfi",), "stvsr": ("stvsr",)}[task]
-    return classical + [s.name for s in SHIPPED.values() if s.available and s.task in tasks]
+    return classical + [s.name for s in SHIPPED.values()
+                        if s.available and s.task in tasks and (task == "vfi" or s.scale == scale)]
 
 
 # Fidelity metrics also reported per part of an stvsr clip (input-position and interpolated frames).
@@ -118,7 +119,7 @@ def evaluate(config: EvalConfig) -> EvalResult:
     unknown = [m for m in config.metrics if m not in METRICS]
     if unknown:
         raise UsageError(f"unknown metric {unknown[0]!r}; choose from {', '.join(METRICS)}")
-    methods = list(config.methods) if config.methods or config.predictions else default_methods(config.task)
+    methods = list(config.methods) if config.methods or config.predictions else default_methods(config.task, config.scale)
     device = pick_device(config.device)
     models = {}
     for spec in methods:
