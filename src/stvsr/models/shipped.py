@@ -68,6 +68,8 @@ SHIPPED = {s.name: s for s in [
     Shipped("srresnet", "x4", "srresnet_x4", "per-frame SR, x4, SRResNet (MSE): the SRGAN generator on pixels"),
     Shipped("srresnet", "x2", "srresnet_x2",
             "per-frame SR, x2, SRResNet (MSE, resize-convolution, over bicubic): the x2 SRGAN generator on pixels"),
+    Shipped("srresnet", "x2_gan", "srgan_x2",
+            "per-frame SR, x2, SRGAN: srresnet.x2 against the SRGAN discriminator (MSE content)"),
     Shipped("srresnet", "x4_gan", "srgan_x4_resize",
             "per-frame SR, x4, SRGAN: a resize-convolution SRResNet against the SRGAN discriminator (MSE content)"),
     Shipped("srresnet", "x4_gan_perceptual", "srgan_x4_perceptual",
