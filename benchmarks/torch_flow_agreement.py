@@ -18,26 +18,23 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
+from stvsr.data.clips import open_clips
+from stvsr.io import VideoReader
 from stvsr.models import create_model
 
 
-def load(path: Path, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(np.array(Image.open(path).convert("RGB"))).permute(2, 0, 1).float().div(255)[None] \
-        .to(device)
-
-
 def triplets(args, device):
+    """(a, truth, b) frames (1, 3, H, W) of each clip: Vimeo frames 1-3, or DAVIS frames 10-12 at half size."""
     if args.davis:
-        for sequence in sorted(Path(args.davis).iterdir()):
-            files = sorted(sequence.glob("*.jpg")) or sorted(sequence.glob("*.png"))
-            if len(files) >= 13:  # frames 10-12 at half size (about 428x240)
-                yield sequence.name, [F.interpolate(load(f, device), scale_factor=0.5, mode="area")
-                                      for f in files[10:13]]
+        for sequence in sorted(p for p in Path(args.davis).iterdir() if p.is_dir()):
+            with VideoReader(sequence) as reader:
+                frames = [f for _, f in zip(range(13), reader)]
+            if len(frames) == 13:
+                yield [F.interpolate(f[None].to(device), scale_factor=0.5, mode="area") for f in frames[10:13]]
     else:
-        for clip in sorted((Path(args.data) / "sequences").glob("*/*")):
-            yield f"{clip.parent.name}/{clip.name}", [load(clip / f"im{i}.png", device) for i in (1, 2, 3)]
+        for clip in open_clips(args.data, "vimeo"):
+            yield [f[None].to(device) for f in clip.float_frames()[:3]]
 
 
 def psnr(x: torch.Tensor, y: torch.Tensor) -> float:
@@ -56,7 +53,7 @@ def main() -> None:
     scores = {b: [] for b in models}
     seconds = {b: 0.0 for b in models}
     between = []
-    for _, (a, truth, b) in triplets(args, device):
+    for a, truth, b in triplets(args, device):
         frames = {}
         for backend, model in models.items():
             if device.type == "cuda":

@@ -55,8 +55,8 @@ def dev_curve(log: Path) -> list[str]:
 
 
 def baselines(task: str, scale: int | None) -> list[str]:
-    """The task's baselines that run at the model's scale (imdn.x4 is a x4 model)."""
-    return [m for m in BASELINES[task] if not m.endswith(".x4") or scale in (None, 4)]
+    """The task's baselines that run at the model's scale: classical ones always, shipped ones at their own."""
+    return [m for m in BASELINES[task] if m not in SHIPPED or scale is None or SHIPPED[m].scale == scale]
 
 
 def starts_from(recipe: str) -> str:

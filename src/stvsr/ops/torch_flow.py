@@ -27,9 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .flow import LUMA
 from .warp import warp
-
-_LUMA = (0.299, 0.587, 0.114)  # OpenCV's RGB -> gray, as the CPU path converts
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,7 @@ DAMPING = 0.25  # added to the patch Hessian's diagonal per pixel: as if every p
 
 
 def _gray255(frames: Tensor) -> Tensor:
-    weights = torch.tensor(_LUMA, dtype=torch.float32, device=frames.device).view(1, 3, 1, 1)
+    weights = torch.tensor(LUMA, dtype=torch.float32, device=frames.device).view(1, 3, 1, 1)
     return (frames.float().clamp(0, 1) * weights).sum(1, keepdim=True) * 255
 
 
