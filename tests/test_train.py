@@ -452,3 +452,23 @@ def test_warp_new_pulls_only_the_interpolated_frames():
     assert (grads["warp_new"][0::2] == 0).all() and (grads["warp_new"][1::2] > 0).all()
     with pytest.raises(UsageError, match="x2 space-time output"):
         Objective({"warp_new": 1.0}, scale=4)._term("warp_new", target[:, :3], target[:, :3], batch)
+
+
+def test_error_flicker_is_zero_for_the_ground_truth_and_sees_changing_error():
+    """`error_flicker` penalises only the error's change along the motion: the ground truth scores 0 where the
+    plain warping term does not (its frames change: here, a brightening ramp), and error that differs from frame
+    to frame is penalised at every frame."""
+    from stvsr.train.objectives import Batch, Objective
+
+    torch.manual_seed(0)
+    still = torch.rand(1, 1, 3, 32, 32).expand(1, 5, 3, 32, 32)
+    target = (still * torch.linspace(0.6, 1.0, 5).view(1, 5, 1, 1, 1)).contiguous()  # fades in: real change
+    batch = Batch(inputs=target[:, ::2, :, ::4, ::4], target=target, lr=target[:, :, :, ::4, ::4])
+    term = lambda name, pred: Objective({name: 1.0}, scale=4)._term(name, pred, target, batch)
+    assert term("warp", target).item() > 1e-3
+    assert term("error_flicker", target).item() == pytest.approx(0, abs=1e-9)
+    pred = (target + 0.05 * torch.randn_like(target)).requires_grad_()
+    loss = term("error_flicker", pred)
+    assert loss.item() > 1e-3
+    loss.backward()
+    assert (pred.grad.abs().sum(dim=(0, 2, 3, 4)) > 0).all()

@@ -28,6 +28,15 @@ def warping_loss(pred_t: Tensor, pred_next: Tensor, flow: Tensor, weight: Tensor
 
 
 @float32_loss
+def error_flicker_loss(pred_t: Tensor, pred_next: Tensor, gt_t: Tensor, gt_next: Tensor, flow: Tensor,
+                       weight: Tensor) -> Tensor:
+    """Σ M·‖E_t − W(E_{t+1})‖² / Σ M of the error E = Î − I: the part of the output's warping error that the
+    ground truth does not have. Its minimum is the ground truth itself, where the warping term's is a video frozen
+    along the flow; so it removes flicker without damping real change (lighting, motion the flow misses)."""
+    return warping_loss(pred_t - gt_t, pred_next - gt_next, flow, weight)
+
+
+@float32_loss
 def tosr_joint_loss(pred_t: Tensor, pred_next: Tensor, gt_t: Tensor, gt_next: Tensor, flow: Tensor, *,
                     alpha: float = 0.5, beta: float = 1.0) -> Tensor:
     """L = α‖Î_t − I_t‖² + α‖Î_{t+1} − I_{t+1}‖² + β·E_warp(Î_t, Î_{t+1}), flow and mask from the ground truth."""
