@@ -167,3 +167,24 @@ def test_feature_loss_compares_only_the_chosen_layers():
     assert len(set(per_layer)) == 3  # each block gives its own distance
     assert float(FeatureLoss(net, layers=[0, 1])(x, y)) == pytest.approx((per_layer[0] + per_layer[1]) / 2, rel=1e-5)
     assert float(FeatureLoss(net)(x, y)) == pytest.approx(sum(per_layer) / 3, rel=1e-5)
+
+
+def test_texture_loss_asks_for_statistics_not_exact_detail():
+    """Two draws of one noise texture have nearly the same local Gram matrices but different features: relative to
+    flat grey (detail averaged away), the texture loss scores the other draw far closer than feature matching does
+    (feature matching is why perceptual SR still averages unpredictable detail away)."""
+    from stvsr.losses import FeatureLoss, load_detail_features
+    from stvsr.losses.perceptual import patch_gram
+
+    torch.manual_seed(0)
+    net = load_detail_features()
+    a, b = (0.5 + 0.15 * torch.randn(2, 3, 64, 64)).clamp(0, 1).unbind(0)
+    a, b, grey = a[None], b[None], torch.full((1, 3, 64, 64), 0.5)
+    texture, features = FeatureLoss(net, [0, 1], texture_patch=16), FeatureLoss(net, [0, 1])
+    assert texture(b, b).item() == 0
+    texture_ratio = texture(a, b).item() / texture(grey, b).item()
+    feature_ratio = features(a, b).item() / features(grey, b).item()
+    assert texture_ratio < 0.2 and texture_ratio < feature_ratio / 4
+    assert patch_gram(torch.ones(2, 4, 40, 33), 16).shape == (2, 4, 4, 4)  # 2 x 2 whole windows; edges left out
+    with pytest.raises(ValueError, match="smaller than the texture patch"):
+        patch_gram(torch.ones(1, 4, 8, 8), 16)

@@ -134,15 +134,32 @@ def load_detail_features(path: str | Path | None = None) -> DetailFeatures:
     return model.eval().requires_grad_(False)
 
 
+def patch_gram(x: Tensor, patch: int) -> Tensor:
+    """Gram matrices of `x` (N, C, H, W) over non-overlapping patch × patch windows -> (N, windows, C, C), each
+    normalised by the window's size (EnhanceNet's texture statistic, Sajjadi et al. 2017); edges that do not fill
+    a window are left out."""
+    n, c, h, w = x.shape
+    rows, cols = h // patch, w // patch
+    if rows == 0 or cols == 0:
+        raise ValueError(f"feature map {h}x{w} is smaller than the texture patch {patch}")
+    x = x[..., :rows * patch, :cols * patch].reshape(n, c, rows, patch, cols, patch)
+    x = x.permute(0, 2, 4, 1, 3, 5).reshape(n, rows * cols, c, patch * patch)
+    return x @ x.transpose(-1, -2) / (patch * patch)
+
+
 class FeatureLoss(nn.Module):
     """Mean over a feature network's returned layers (or those at the indices `layers`) of the L1 distance between
     the features of prediction and target (frames or clips; the target's features need no gradient). Distances
-    are taken in float32."""
+    are taken in float32. With `texture_patch`, the distance is between the features' local Gram matrices instead
+    (a texture loss: it asks for the target's texture statistics in each window, not its exact features, so detail
+    that cannot be predicted is still synthesised rather than averaged away)."""
 
-    def __init__(self, features: nn.Module, layers: list[int] | tuple[int, ...] | None = None):
+    def __init__(self, features: nn.Module, layers: list[int] | tuple[int, ...] | None = None,
+                 texture_patch: int = 0):
         super().__init__()
         self.net = features
         self.layers = tuple(layers) if layers else None
+        self.texture_patch = texture_patch
 
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:
         pred, target = pred.reshape(-1, *pred.shape[-3:]), target.reshape(-1, *target.shape[-3:])
@@ -151,6 +168,9 @@ class FeatureLoss(nn.Module):
         pairs = list(zip(self.net(pred), wanted))
         if self.layers is not None:
             pairs = [pairs[k] for k in self.layers]
+        if self.texture_patch:
+            pairs = [(patch_gram(a.float(), self.texture_patch), patch_gram(b.float(), self.texture_patch))
+                     for a, b in pairs]
         losses = [(a.float() - b.float()).abs().mean() for a, b in pairs]
         return sum(losses) / len(losses)
 

@@ -26,7 +26,10 @@ SIMPLE = {"l1": l1, "charbonnier": charbonnier, "mse": mse, "ssim": ssim_loss}
 # `warp_new`: the same warping term with the frames at input positions held fixed (STVSR: the even frames), so that
 # only the interpolated frames are pulled towards their neighbours; the super-resolved input frames, where plain
 # `warp` cost PSNR, keep what the fidelity term gives them.
-KNOWN = set(SIMPLE) | {"perceptual", "vgg", "cycle", "dual_stream", "adversarial", "warp", "warp_new", "error_flicker"}
+# `texture`: the detail network's local Gram matrices (EnhanceNet's texture loss) at the same blocks, over windows of
+# TEXTURE_PATCH feature pixels (EnhanceNet's 16 x 16).
+TEXTURE_PATCH = 16
+KNOWN = set(SIMPLE) | {"perceptual", "texture", "vgg", "cycle", "dual_stream", "adversarial", "warp", "warp_new", "error_flicker"}
 # `dual_stream` is the sum of the dual-stream report's terms (Eq. 11-17); `dual_stream@spatial` etc. one of them,
 # for its staged training (pretrain M_S and M_T, then fusion and refinement, then everything).
 DUAL_STREAM_TERMS = ("out", "fused", "st", "ts", "spatial", "temporal", "mask")
@@ -67,12 +70,15 @@ class Objective:
         self.vgg = FeatureLoss(load_vgg19(vgg_weights or None)) if any(n.startswith("vgg") for n in weights) else None
         self.detail = FeatureLoss(load_detail_features(perceptual_weights or None), layers=perceptual_layers) \
             if any(n.startswith("perceptual") for n in weights) else None
+        self.texture = FeatureLoss(load_detail_features(perceptual_weights or None), layers=perceptual_layers,
+                                   texture_patch=TEXTURE_PATCH) if any(n.startswith("texture") for n in weights) else None
 
     def to(self, device: torch.device) -> Objective:
         if self.vgg is not None:
             self.vgg.to(device)
-        if self.detail is not None:
-            self.detail.to(device)
+        for loss in (self.detail, self.texture):
+            if loss is not None:
+                loss.to(device)
         return self
 
     @property
@@ -125,6 +131,8 @@ class Objective:
             return self.vgg(pred, target)
         if base == "perceptual":
             return self.detail(pred, target)
+        if base == "texture":
+            return self.texture(pred, target)
         if base == "cycle":
             return cycle_loss(pred, batch.inputs, scale=self.scale)
         if base == "warp":
