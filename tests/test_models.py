@@ -123,7 +123,7 @@ def test_feature_shuffle_is_an_exact_inverse():
 
 def test_learned_models_need_weights():
     with pytest.raises(UsageError, match="learned model"):
-        build_method("vdsr", scale=4, time_factor=1)  # no shipped weights (imdn has: a bare imdn runs imdn.x4)
+        build_method("tosr", scale=4, time_factor=1)  # no shipped weights (imdn has: a bare imdn runs imdn.x4)
     with pytest.raises(UsageError, match="training only"):
         build_method("srgan_discriminator_tiny", scale=4, time_factor=1)
 
