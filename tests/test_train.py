@@ -472,3 +472,17 @@ def test_error_flicker_is_zero_for_the_ground_truth_and_sees_changing_error():
     assert loss.item() > 1e-3
     loss.backward()
     assert (pred.grad.abs().sum(dim=(0, 2, 3, 4)) > 0).all()
+
+
+def test_texture_loss_on_too_small_patches_is_a_usage_error():
+    """The texture windows need feature maps of 16 pixels; a recipe with smaller crops gets one line, not a trace."""
+    from stvsr.train.objectives import Batch, Objective
+
+    objective = Objective({"texture": 1.0}, scale=2)
+    assert objective.texture.net is not None
+    both = Objective({"perceptual": 1.0, "texture": 1.0}, scale=2)
+    assert both.detail.net is both.texture.net  # one detail network serves both terms
+    small = torch.rand(1, 1, 3, 8, 8)
+    batch = Batch(inputs=small, target=small, lr=small)
+    with pytest.raises(UsageError, match="loss texture: .*larger patches"):
+        objective._term("texture", small[:, 0], small[:, 0], batch)

@@ -68,10 +68,12 @@ class Objective:
                 raise UsageError(f"unknown dual-stream term {part!r}; choose from {', '.join(DUAL_STREAM_TERMS)}")
         self.weights, self.scale = weights, scale
         self.vgg = FeatureLoss(load_vgg19(vgg_weights or None)) if any(n.startswith("vgg") for n in weights) else None
-        self.detail = FeatureLoss(load_detail_features(perceptual_weights or None), layers=perceptual_layers) \
+        detail = load_detail_features(perceptual_weights or None) \
+            if any(n.startswith(("perceptual", "texture")) for n in weights) else None  # one network for both
+        self.detail = FeatureLoss(detail, layers=perceptual_layers) \
             if any(n.startswith("perceptual") for n in weights) else None
-        self.texture = FeatureLoss(load_detail_features(perceptual_weights or None), layers=perceptual_layers,
-                                   texture_patch=TEXTURE_PATCH) if any(n.startswith("texture") for n in weights) else None
+        self.texture = FeatureLoss(detail, layers=perceptual_layers, texture_patch=TEXTURE_PATCH) \
+            if any(n.startswith("texture") for n in weights) else None
 
     def to(self, device: torch.device) -> Objective:
         if self.vgg is not None:
@@ -132,7 +134,10 @@ class Objective:
         if base == "perceptual":
             return self.detail(pred, target)
         if base == "texture":
-            return self.texture(pred, target)
+            try:
+                return self.texture(pred, target)
+            except ValueError as error:  # a config mistake (patch too small for the windows), not a bug
+                raise UsageError(f"loss texture: {error}; train on larger patches") from None
         if base == "cycle":
             return cycle_loss(pred, batch.inputs, scale=self.scale)
         if base == "warp":
