@@ -197,7 +197,7 @@ def sr_config(tmp_path, data, **changes):
     ("optim.lr=0", "optim.lr must be a positive number"),
     ("optim.ema=1.5", "optim.ema must be in [0, 1)"),
     ("batch=0", "batch must be at least 1"),
-    ("precision=fp8", "precision must be one of fp32, bf16, fp16"),
+    ("precision=fp8", "precision must be one of auto, fp32, bf16, fp16"),
     ("stages=[{steps: 0}]", "stages[0].steps must be at least 1"),
     ("stages=[{losses: {l1: -1}}]", "stages[0].losses.l1 must be a weight of at least 0"),
     ("data.photo_share=2", "data.photo_share must be in [0, 1]"),

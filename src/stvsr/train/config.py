@@ -69,7 +69,7 @@ class TrainConfig:
     scale: int = 4
     batch: int = 8
     seed: int = 0
-    precision: str = "fp32"  # fp32 | bf16 (CPU autocast) | fp16 (CUDA, with a gradient scaler)
+    precision: str = "fp32"  # fp32 | bf16 (autocast; fp32 where not native) | fp16 (CUDA, gradient scaler) | auto
     stages: list[StageConfig] = field(default_factory=lambda: [StageConfig()])
     optim: OptimConfig = field(default_factory=OptimConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -173,7 +173,7 @@ def _index(items: list, key: str, dotted: str) -> int:
 
 # Allowed values and ranges: checked before anything is built, so a typo fails in a second with one line (exit 2)
 # instead of a torch traceback minutes later.
-CHOICES = {"task": ("sr", "vsr", "vfi", "stvsr"), "precision": ("fp32", "bf16", "fp16"),
+CHOICES = {"task": ("sr", "vsr", "vfi", "stvsr"), "precision": ("auto", "fp32", "bf16", "fp16"),
            "optim.name": ("adam", "radam"), "optim.schedule": ("cosine", "step", "constant"),
            "data.degradation": ("BI", "BD", "blur3_bicubic")}
 
