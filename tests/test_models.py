@@ -374,3 +374,28 @@ def test_residual_srresnet_starts_as_bicubic_and_learns_a_correction():
     loss = (model(lr) - torch.rand(1, 2, 3, 24, 32)).square().mean()
     loss.backward()
     assert model.tail.weight.grad.abs().sum() > 0  # the zero tail still trains
+
+
+def test_srunet_resize_upsampler_starts_from_transposed_weights_without_the_pattern(tmp_path):
+    # adapt_init turns a 2x2 stride-2 transposed step into nearest x2 + conv with the mean of its four phase
+    # kernels: the transposed step's output averaged over each 2x2 block, i.e. with its period-2 pattern removed.
+    from stvsr.train.loop import init_from
+    torch.manual_seed(0)
+    transposed = create_model("srunet", scale=2, features=4, depth=1).eval()
+    resize = create_model("srunet", scale=2, features=4, depth=1, upsampler="resize").eval()
+    tensors = {k: v.clone() for k, v in transposed.state_dict().items()}
+    adapted = resize.adapt_init(tensors)
+    assert "beyond.0.weight" not in adapted and adapted["beyond.0.1.weight"].shape == (4, 4, 3, 3)
+    resize.load_state_dict(adapted)
+    x = torch.rand(1, 4, 6, 6)
+    phases = transposed.beyond[0](x)
+    expected = torch.nn.functional.interpolate(torch.nn.functional.avg_pool2d(phases, 2), scale_factor=2)
+    assert torch.allclose(resize.beyond[0](x), expected, atol=1e-6)
+    assert not torch.allclose(phases, expected, atol=1e-3)  # the transposed step does have a phase pattern
+    fresh = create_model("srunet", scale=2, features=4, depth=1, upsampler="resize")
+    path = save_weights(transposed, tmp_path / "t.safetensors", name="srunet",
+                        kwargs={"scale": 2, "features": 4, "depth": 1})
+    init_from(fresh, str(path))  # the training loop's init goes through adapt_init
+    assert torch.equal(fresh.beyond[0][1].weight, resize.beyond[0][1].weight)
+    with pytest.raises(UsageError, match="upsampler"):
+        create_model("srunet", upsampler="pixelshuffle")

@@ -100,6 +100,8 @@ def init_from(model: nn.Module, path: str, prefix: str = "", exclude: list[str] 
     initialisation. Names matching a glob in `exclude` are left out of the file first."""
     tensors = {prefix + name: value for name, value in read_tensors(path).items()
                if not any(fnmatch.fnmatch(name, pattern) for pattern in exclude)}
+    if hasattr(model, "adapt_init"):  # e.g. SR-U-Net's transposed upsampler into its resize-convolution one
+        tensors = model.adapt_init(tensors)
     own = model.state_dict()
     foreign = [k for k in tensors if k not in own or own[k].shape != tensors[k].shape]
     if foreign:
