@@ -40,6 +40,7 @@ class SRUNet(SpatialModel):
         self.up = nn.ModuleList(nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in reversed(range(depth)))
         self.dec = nn.ModuleList(_double_conv(widths[i] * 2, widths[i]) for i in reversed(range(depth)))
         extra = int(math.log2(scale))
+
         def step_up() -> nn.Module:
             if upsampler == "transposed":
                 return nn.ConvTranspose2d(widths[0], widths[0], 2, stride=2)

@@ -33,7 +33,7 @@ from ..io.atomic import atomic_path
 from ..losses import discriminator_loss
 from ..models import create_model, model_entry, save_weights
 from ..models.checkpoint import read_tensors
-from ..runtime import native_bf16
+from ..runtime import native_bf16, resolve_precision
 from .config import StageConfig, TrainConfig, dump_config, parse_config
 from .data import FrameStore, TrainSamples, collate, find_sources, load_photos
 from .objectives import Objective, task_batch
@@ -235,17 +235,17 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_s
 
 
 def training_precision(precision: str, device: torch.device, announce: bool = True) -> str:
-    """The precision a run trains at. A recipe's bf16 (or 'auto') becomes fp32 on a device without native bfloat16:
-    emulated bf16 ran srunet x2 at 0.6 samples/s against 9 in fp32 on a 2-core AVX2 CPU, and the recipes' losses
-    were checked against fp32 anyway. fp16 needs CUDA: a config error, not a silent change."""
-    if precision == "fp16" and device.type != "cuda":
-        raise UsageError(f"precision fp16 needs a CUDA device; on {device.type} use bf16 (where native) or fp32")
-    if precision in ("bf16", "auto") and not native_bf16(device):
-        if announce and precision == "bf16":
+    """The precision a run trains at: `resolve_precision`'s, except that a recipe's bf16 becomes fp32 on a device
+    without native bfloat16 instead of an error (emulated bf16 ran srunet x2 at 0.6 samples/s against 9 in fp32 on
+    a 2-core AVX2 CPU, and the recipes' losses were checked against fp32 anyway)."""
+    if precision != "bf16":
+        return resolve_precision(precision, device)
+    if not native_bf16(device):
+        if announce:
             print(f"precision: this {device.type} has no native bfloat16 (AMX, AVX512-BF16 or a recent GPU); "
                   f"training in fp32", flush=True)
         return "fp32"
-    return "bf16" if precision == "auto" else precision
+    return "bf16"
 
 
 class Trainer:
@@ -254,6 +254,7 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, runtime: Runtime, command: str):
         self.config, self.runtime, self.command = config, runtime, command
+        self.precision = training_precision(config.precision, runtime.device, announce=runtime.main)  # fails fast
         self.run_dir = Path(config.out)
         torch.manual_seed(config.seed)
         np.random.seed(config.seed)
@@ -281,7 +282,6 @@ class Trainer:
         self.samples = TrainSamples(store, photos, config.data, scale=config.scale, seed=config.seed)
         self.bounds = np.cumsum([s.steps for s in config.stages])
         self.total = int(self.bounds[-1])
-        self.precision = training_precision(config.precision, runtime.device, announce=runtime.main)
         self.autocast = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[self.precision]
         self.scaler = torch.amp.GradScaler(enabled=self.precision == "fp16")
         self.optimizer = self.scheduler = self.objective = self.wrapped = None
