@@ -1,6 +1,7 @@
 """Train the detail network of the `perceptual` loss on the training footage and install it.
 
     python scripts/train_detail_features.py [--out src/stvsr/weights/detail_features.safetensors] [--steps 1500]
+    python scripts/train_detail_features.py --classes x2 --out src/stvsr/weights/detail_features_x2.safetensors
 
 Data: ../shared/data/train (never the dev set); nothing is downloaded.
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 from stvsr.errors import StvsrError
 from stvsr.losses.perceptual import DETAIL_WEIGHTS
 from stvsr.models.shipped import WEIGHTS_DIR
-from stvsr.train.features import train_detail_features
+from stvsr.train.features import DEGRADATION_SETS, train_detail_features
 
 
 def main() -> int:
@@ -26,10 +27,12 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", default=None)
+    parser.add_argument("--classes", choices=sorted(DEGRADATION_SETS), default="general",
+                        help="which degradations it learns to tell apart (train/features.py: DEGRADATION_SETS)")
     args = parser.parse_args()
     try:
         meta = train_detail_features(args.out, videos=[args.videos], photos=[args.photos], steps=args.steps,
-                                     seed=args.seed, cache=args.cache)
+                                     seed=args.seed, cache=args.cache, classes=args.classes)
     except StvsrError as error:  # missing data, unwritable output: one line, the CLI's exit code
         print(f"train_detail_features: {error}", file=sys.stderr)
         return error.exit_code

@@ -231,6 +231,25 @@ def test_shipped_detail_network_sees_degradations(real_clip):
     assert float(loss(blurred, clean)) > 0.1 and float(loss(clean, clean)) == 0
 
 
+def test_x2_detail_classes_are_the_detail_x2_methods_lose(real_clip):
+    # The `x2` class set of the detail network (train/features.py): `sr_x2` is the round trip through the shipped x2
+    # MSE SR-U-Net, so it must be closer to the clean crop than a bicubic x2 round trip, and every degradation must
+    # change the crop while keeping its size and range.
+    import numpy as np
+
+    from stvsr.train.features import DEGRADATION_SETS, degrade_crop
+
+    crops = real_clip.frames[:4, :, :96, :96].float().div(255)
+    rng = np.random.default_rng(0)
+    error = {}
+    for kind in DEGRADATION_SETS["x2"][1:]:
+        out = torch.stack([degrade_crop(c, kind, rng) for c in crops])
+        assert out.shape == crops.shape and 0 <= float(out.min()) and float(out.max()) <= 1, kind
+        error[kind] = float((out - crops).pow(2).mean())
+        assert error[kind] > 1e-6, kind
+    assert error["sr_x2"] < 0.9 * error["bicubic_x2"], error  # 0.78 on this clip
+
+
 def test_with_kwargs_script_rewindows_a_weights_file(tmp_path):
     """scripts/with_kwargs.py (the propagation-length ablation): same tensors, changed arguments; a change the
     model refuses writes nothing."""
