@@ -1,7 +1,8 @@
 """Train the detail network of the `perceptual` loss on the training footage and install it.
 
     python scripts/train_detail_features.py [--out src/stvsr/weights/detail_features.safetensors] [--steps 1500]
-    python scripts/train_detail_features.py --classes x2 --out src/stvsr/weights/detail_features_x2.safetensors
+    python scripts/train_detail_features.py --classes x2 --out RUN/detail_features_x2.safetensors
+        (an x2 network, not shipped: a training config uses it with `perceptual_weights: RUN/...`)
 
 Data: ../shared/data/train (never the dev set); nothing is downloaded.
 """

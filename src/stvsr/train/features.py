@@ -8,6 +8,7 @@ upsampler's artefact) and over-sharpening (halos). Every crop is a pure function
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from pathlib import Path
@@ -38,7 +39,6 @@ DEGRADATION_SETS = {
 }
 CROP = 96
 SR_X2_MODEL = "srunet.x2"  # the x2 MSE model whose missing detail `sr_x2` shows
-_sr_models: dict[str, torch.nn.Module] = {}
 
 
 def degrade_crop(hr: Tensor, kind: str, rng: np.random.Generator) -> Tensor:
@@ -74,14 +74,13 @@ def degrade_crop(hr: Tensor, kind: str, rng: np.random.Generator) -> Tensor:
     raise ValueError(kind)
 
 
+@functools.cache
 def _sr_model(name: str) -> torch.nn.Module:
     """The shipped SR model `name`, loaded once per process (data-loader workers each load their own)."""
-    if name not in _sr_models:
-        from ..models.checkpoint import load_model
-        from ..models.shipped import SHIPPED
+    from ..models.checkpoint import load_model
+    from ..models.shipped import SHIPPED
 
-        _sr_models[name] = load_model(SHIPPED[name].path)[0].eval()
-    return _sr_models[name]
+    return load_model(SHIPPED[name].path)[0].eval()
 
 
 class _Crops(torch.utils.data.Dataset):
@@ -101,9 +100,12 @@ class _Crops(torch.utils.data.Dataset):
 def train_detail_features(out: Path, *, videos: list[str], photos: list[str], steps: int = 1500, batch: int = 32,
                           lr: float = 1e-3, seed: int = 0, cache: str | None = None, classes: str = "general",
                           log=print) -> dict:
-    """Train DetailFeatures to classify the degradations of DEGRADATION_SETS[classes] on crops of the footage under `videos`/`photos`; save the
-    weights with their metadata to `out`; returns the held-out accuracy (crops of another seed)."""
+    """Train DetailFeatures to classify the degradations of DEGRADATION_SETS[classes] on crops of the footage under
+    `videos`/`photos`; save the weights with their metadata to `out`; returns the held-out accuracy (crops of another
+    seed)."""
     kinds = DEGRADATION_SETS[classes]
+    if "sr_x2" in kinds:
+        _sr_model(SR_X2_MODEL)  # missing or corrupt weights fail here, as one line, not inside a loader worker
     torch.manual_seed(seed)
     data = DataConfig(videos=videos, photos=photos, photo_share=0.1, patch=CROP // 4, frames=1, workers=0,
                       cache=cache or "")
