@@ -157,6 +157,39 @@ def test_detail_loss_offline_weights(tmp_path):
     assert half == pytest.approx(float(loss(blurred, x)), rel=0.05)
 
 
+def test_critic_features_come_from_a_trained_discriminator(tmp_path):
+    """A GAN run's critic, cut to its first layers, loads as the perceptual loss's feature network: the same
+    activations as the discriminator's own layers, frozen, and told apart from a detail network by its keys."""
+    from safetensors.torch import save_file
+
+    from stvsr.losses import CriticFeatures, DetailFeatures, critic_feature_state, load_feature_network
+    from stvsr.losses.perceptual import CRITIC_LAYERS
+    from stvsr.models.srgan import Discriminator
+
+    torch.manual_seed(0)
+    critic = Discriminator(features=8)
+    critic(torch.rand(4, 3, 32, 32))  # one training-mode pass moves the BatchNorm statistics off their defaults
+    critic.eval()
+    path = tmp_path / "critic.safetensors"
+    save_file(critic_feature_state(critic.state_dict()), str(path))
+    net = load_feature_network(path)
+    assert isinstance(net, CriticFeatures) and not any(p.requires_grad for p in net.parameters())
+    x = torch.rand(2, 3, 32, 32)
+    features = net(x)
+    assert len(features) == 5 and features[0].shape[1] == 8 and features[-1].shape[-1] == 8  # 1/4 resolution
+    with torch.no_grad():
+        expected = critic.features[:CRITIC_LAYERS](x * 2 - 1)
+    assert torch.allclose(features[-1], expected)
+    detail = tmp_path / "detail.safetensors"
+    save_file(DetailFeatures().state_dict(), str(detail))
+    assert isinstance(load_feature_network(detail), DetailFeatures)
+    save_file({"x": torch.zeros(1)}, str(tmp_path / "other.safetensors"))
+    with pytest.raises(WeightsError, match="neither"):
+        load_feature_network(tmp_path / "other.safetensors")
+    with pytest.raises(WeightsError, match="not found"):
+        load_feature_network(tmp_path / "missing.safetensors")
+
+
 def test_feature_loss_compares_only_the_chosen_layers():
     from stvsr.losses import DetailFeatures, FeatureLoss
 
@@ -188,3 +221,38 @@ def test_texture_loss_asks_for_statistics_not_exact_detail():
     assert patch_gram(torch.ones(2, 4, 40, 33), 16).shape == (2, 4, 4, 4)  # 2 x 2 whole windows; edges left out
     with pytest.raises(ValueError, match="smaller than the texture patch"):
         patch_gram(torch.ones(1, 4, 8, 8), 16)
+
+
+def test_export_critic_features_cuts_a_gan_checkpoint(tmp_path, capsys):
+    """scripts/export_critic_features.py keeps a run's critic as a feature network; a checkpoint without a critic,
+    or no checkpoint, is a one-line error and leaves no file behind."""
+    import importlib.util
+    from pathlib import Path
+
+    from stvsr.losses import CriticFeatures, load_feature_network
+    from stvsr.models.srgan import Discriminator
+
+    spec = importlib.util.spec_from_file_location(
+        "export_critic_features", Path(__file__).parents[1] / "scripts/export_critic_features.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+
+    def run(*args):
+        import sys
+        saved, sys.argv = sys.argv, ["export_critic_features.py", *map(str, args)]
+        try:
+            return script.main()
+        finally:
+            sys.argv = saved
+
+    out = tmp_path / "features.safetensors"
+    torch.save({"step": 3, "model": {}, "critic": None}, tmp_path / "plain.pt")
+    assert run(tmp_path / "plain.pt", out) == 2 and not out.exists()
+    assert run(tmp_path / "missing.pt", out) == 2 and not out.exists()
+    (tmp_path / "truncated.pt").write_bytes(b"PK\x03\x04")
+    assert run(tmp_path / "truncated.pt", out) == 2 and not out.exists()
+    assert "Traceback" not in capsys.readouterr().err
+    torch.save({"step": 400, "critic": Discriminator(features=8).state_dict()}, tmp_path / "gan.pt")
+    assert run(tmp_path / "gan.pt", out) == 0
+    assert isinstance(load_feature_network(out), CriticFeatures)
+    assert list(tmp_path.glob(".*partial")) == []

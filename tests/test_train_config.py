@@ -56,4 +56,20 @@ def test_perceptual_layers_are_checked():
 
     assert parse_config("perceptual_layers: [0, 1]\n").perceptual_layers == [0, 1]
     with pytest.raises(UsageError, match="perceptual_layers"):
-        parse_config("perceptual_layers: [3]\n")
+        parse_config("perceptual_layers: [-1]\n")
+
+
+def test_perceptual_layers_must_exist_in_the_feature_network(tmp_path):
+    """The shipped detail network returns three blocks: block 3 is a usage error when the loss is built, while a
+    critic feature network (five layers) takes it."""
+    from safetensors.torch import save_file
+
+    from stvsr.losses import critic_feature_state
+    from stvsr.models.srgan import Discriminator
+    from stvsr.train.objectives import Objective
+
+    with pytest.raises(UsageError, match="returns 3 layers"):
+        Objective({"mse": 1.0, "perceptual": 0.01}, scale=2, perceptual_layers=[3])
+    path = tmp_path / "critic.safetensors"
+    save_file(critic_feature_state(Discriminator(features=8).state_dict()), str(path))
+    Objective({"mse": 1.0, "perceptual": 0.01}, scale=2, perceptual_weights=str(path), perceptual_layers=[3, 4])

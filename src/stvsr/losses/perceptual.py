@@ -1,12 +1,15 @@
 """Perceptual losses: distances between feature maps of a fixed network (Johnson et al. 2016; SRGAN's "VGG loss").
 
-Two feature networks:
+Three feature networks:
 - `perceptual`: stvsr's own detail network (`DetailFeatures`), VGG-shaped and narrow, trained here on the training
   footage to tell clean frames from degraded ones (blur, bicubic round trips, noise, JPEG, checkerboards,
   over-sharpening): its features respond to exactly the detail SR must restore and the artefacts it must not add.
   Its weights ship with stvsr (`weights/detail_features.safetensors`), so the loss works offline. ImageNet VGG-19
   weights are in no installable package and cannot be downloaded here; the 2D+3D/GAN report itself suggests
   training the feature extractor on the data at hand.
+- a critic feature network (`CriticFeatures`): the first layers of the discriminator of a GAN run here (SRGAN x2),
+  frozen; `scripts/export_critic_features.py` cuts it from the run's checkpoint, and a config uses it as
+  `perceptual_weights` (the file's keys tell it from a detail network).
 - `vgg`: VGG-19 with torchvision's `vgg19().features` layer indices, so a state dict saved from torchvision
   (`torch.save(torchvision.models.vgg19(weights=...).state_dict(), path)`) loads as is. No weights are
   downloaded: the path comes from the config or the STVSR_VGG19_WEIGHTS environment variable.
@@ -132,6 +135,74 @@ def load_detail_features(path: str | Path | None = None) -> DetailFeatures:
     except RuntimeError:
         raise WeightsError(f"{path} does not hold DetailFeatures weights") from None
     return model.eval().requires_grad_(False)
+
+
+# CriticFeatures: how many of the SRGAN discriminator's `features` layers a critic feature network keeps: its first
+# five conv-LeakyReLU stages (full resolution to 1/4, 32-128 channels at features=32). The deeper ones see too coarse
+# a grid for the x2 detail the loss is for, and would make the shipped file ten times larger.
+CRITIC_LAYERS = 14
+
+
+class CriticFeatures(nn.Module):
+    """The first CRITIC_LAYERS layers of a trained SRGAN discriminator (`models.srgan.Discriminator`), frozen: the
+    output of each LeakyReLU. A critic trained against a generator on the training footage has learnt what tells
+    the footage from super-resolved frames, which is what a perceptual loss should measure; frozen, it is a fixed
+    feature network (no adversarial game in the model that uses it)."""
+
+    def __init__(self, features: int = 32, layers: int = CRITIC_LAYERS):
+        super().__init__()
+        from ..models.srgan import Discriminator  # the critic's own definition, not a copy of it
+
+        self.features = nn.Sequential(*list(Discriminator(features=features).features)[:layers])
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        x, out = x * 2 - 1, []  # the discriminator's input scaling
+        for module in self.features:
+            x = module(x)
+            if isinstance(module, nn.LeakyReLU):
+                out.append(x)
+        return out
+
+
+def critic_feature_state(critic_state: dict[str, Tensor], layers: int = CRITIC_LAYERS) -> dict[str, Tensor]:
+    """The part of a discriminator's state dict that CriticFeatures keeps."""
+    return {k: v for k, v in critic_state.items()
+            if k.startswith("features.") and int(k.split(".")[1]) < layers}
+
+
+def load_feature_network(path: str | Path | None = None) -> nn.Module:
+    """The network behind the `perceptual` and `texture` losses: the shipped detail network, or the weights at
+    `path` (a DetailFeatures or a CriticFeatures file, told apart by their keys), frozen, in eval mode."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    if path is None or "blocks.0.0.weight" in _keys(path):
+        return load_detail_features(path)
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError) as error:
+        raise WeightsError(f"cannot read feature-network weights {path}: {error}") from None
+    if "features.0.weight" not in state:
+        raise WeightsError(f"{path} holds neither DetailFeatures nor CriticFeatures weights")
+    layers = max(int(k.split(".")[1]) for k in state) + 2  # the last kept module is a LeakyReLU, which has no weights
+    model = CriticFeatures(features=state["features.0.weight"].shape[0], layers=layers)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError:
+        raise WeightsError(f"{path} does not hold CriticFeatures weights") from None
+    return model.eval().requires_grad_(False)
+
+
+def _keys(path: str | Path) -> set[str]:
+    from safetensors import SafetensorError, safe_open
+
+    if not Path(path).is_file():
+        raise WeightsError(f"feature-network weights not found: {path}")
+    try:
+        with safe_open(str(path), "pt") as f:
+            return set(f.keys())
+    except (SafetensorError, OSError) as error:
+        raise WeightsError(f"cannot read feature-network weights {path}: {error}") from None
 
 
 def patch_gram(x: Tensor, patch: int) -> Tensor:

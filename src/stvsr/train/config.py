@@ -213,9 +213,9 @@ def validate_config(config: TrainConfig) -> TrainConfig:
             need(isinstance(weight, (int, float)) and weight >= 0 and math.isfinite(weight),
                  f"stages[{i}].losses.{name}", "a weight of at least 0", weight)
         need(bool(stage.train), f"stages[{i}].train", "a non-empty list of parameter patterns", stage.train)
-    # 3 = len(losses.perceptual.DETAIL_BLOCKS), not imported: configs are read before torch is loaded
-    need(all(isinstance(k, int) and 0 <= k < 3 for k in config.perceptual_layers), "perceptual_layers",
-         "a list of detail-network blocks 0, 1, 2 (empty: all)", config.perceptual_layers)
+    # how many layers the feature network has is checked when it is loaded (train/objectives.py)
+    need(all(isinstance(k, int) and k >= 0 for k in config.perceptual_layers),
+         "perceptual_layers", "a list of feature-network layer indices from 0 (empty: all)", config.perceptual_layers)
     need(d.patch >= 4, "data.patch", "at least 4 pixels", d.patch)
     need(d.frames >= 1, "data.frames", "at least 1", d.frames)
     need(0 <= d.photo_share <= 1, "data.photo_share", "in [0, 1]", d.photo_share)

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from ..errors import UsageError
 from ..losses import (FeatureLoss, adversarial_loss, charbonnier, cycle_loss, dual_stream_losses, error_flicker_loss, l1,
-                      load_detail_features, load_vgg19, mse, occlusion_weight, ssim_loss, warping_loss)
+                      load_feature_network, load_vgg19, mse, occlusion_weight, ssim_loss, warping_loss)
 from ..ops.flow import dis_flow
 from ..ops.resize import imresize
 from .data import Sample
@@ -68,8 +68,14 @@ class Objective:
                 raise UsageError(f"unknown dual-stream term {part!r}; choose from {', '.join(DUAL_STREAM_TERMS)}")
         self.weights, self.scale = weights, scale
         self.vgg = FeatureLoss(load_vgg19(vgg_weights or None)) if any(n.startswith("vgg") for n in weights) else None
-        detail = load_detail_features(perceptual_weights or None) \
+        detail = load_feature_network(perceptual_weights or None) \
             if any(n.startswith(("perceptual", "texture")) for n in weights) else None  # one network for both
+        if detail is not None and perceptual_layers:
+            with torch.no_grad():
+                returned = len(detail(torch.zeros(1, 3, 16, 16)))
+            if max(perceptual_layers) >= returned:
+                raise UsageError(f"config perceptual_layers {list(perceptual_layers)}: the feature network returns "
+                                 f"{returned} layers (0-{returned - 1})")
         self.detail = FeatureLoss(detail, layers=perceptual_layers) \
             if any(n.startswith("perceptual") for n in weights) else None
         self.texture = FeatureLoss(detail, layers=perceptual_layers, texture_patch=TEXTURE_PATCH) \

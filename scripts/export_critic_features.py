@@ -1,0 +1,51 @@
+"""Keep the first layers of a GAN run's trained critic as a feature network for the `perceptual` loss.
+
+    python scripts/export_critic_features.py RUN/checkpoint.pt OUT.safetensors
+
+RUN is an adversarial `stvsr train` run whose critic is `srgan_discriminator` (e.g. configs/srgan_x2.yaml): its
+checkpoint holds the critic's state. OUT then serves any config as `perceptual_weights: OUT` (losses.perceptual:
+CriticFeatures, frozen). The run's footage is the training set, so the feature network is trained here, offline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from stvsr.io.atomic import atomic_path
+from stvsr.losses.perceptual import CRITIC_LAYERS, critic_feature_state, load_feature_network
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("out", type=Path)
+    args = parser.parse_args()
+    try:
+        # weights_only=False: a run's checkpoint also holds the RNG states (NumPy arrays); it is the user's own run
+        state = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
+    except Exception as error:  # torch raises many types for a missing, truncated or foreign file
+        print(f"export_critic_features: cannot read {args.checkpoint}: {error}", file=sys.stderr)
+        return 2
+    critic = state.get("critic") if isinstance(state, dict) else None
+    if not critic or "features.0.weight" not in critic:
+        print(f"export_critic_features: {args.checkpoint} holds no SRGAN critic (train an adversarial stage first)",
+              file=sys.stderr)
+        return 2
+    kept = {k: v.contiguous() for k, v in critic_feature_state(critic).items()}
+    meta = {"model": "CriticFeatures", "layers": str(CRITIC_LAYERS), "source": str(args.checkpoint),
+            "step": str(state.get("step", "")), "input": "float32 RGB in [0, 1], (N, 3, H, W)"}
+    with atomic_path(args.out) as partial:
+        save_file(kept, str(partial), metadata=meta)
+        load_feature_network(partial)  # it loads back as a feature network before it takes OUT's name
+    print(json.dumps({**meta, "out": str(args.out), "params": sum(v.numel() for v in kept.values())}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
