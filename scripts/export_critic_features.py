@@ -15,8 +15,10 @@ import sys
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import save_file
 
+from stvsr.errors import OutputError, StvsrError, WeightsError
 from stvsr.io.atomic import atomic_path
 from stvsr.losses.perceptual import CRITIC_LAYERS, critic_feature_state, load_feature_network
 
@@ -27,24 +29,33 @@ def main() -> int:
     parser.add_argument("out", type=Path)
     args = parser.parse_args()
     try:
+        meta = export(args.checkpoint, args.out)
+    except StvsrError as error:  # one line and the CLI's exit code (weights 5, output 4), no file at OUT
+        print(f"export_critic_features: {error}", file=sys.stderr)
+        return error.exit_code
+    print(json.dumps(meta, indent=2))
+    return 0
+
+
+def export(checkpoint: Path, out: Path) -> dict:
+    try:
         # weights_only=False: a run's checkpoint also holds the RNG states (NumPy arrays); it is the user's own run
-        state = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     except Exception as error:  # torch raises many types for a missing, truncated or foreign file
-        print(f"export_critic_features: cannot read {args.checkpoint}: {error}", file=sys.stderr)
-        return 2
+        raise WeightsError(f"cannot read {checkpoint}: {error}") from None
     critic = state.get("critic") if isinstance(state, dict) else None
     if not critic or "features.0.weight" not in critic:
-        print(f"export_critic_features: {args.checkpoint} holds no SRGAN critic (train an adversarial stage first)",
-              file=sys.stderr)
-        return 2
+        raise WeightsError(f"{checkpoint} holds no SRGAN critic (train an adversarial stage first)")
     kept = {k: v.contiguous() for k, v in critic_feature_state(critic).items()}
-    meta = {"model": "CriticFeatures", "layers": str(CRITIC_LAYERS), "source": str(args.checkpoint),
+    meta = {"model": "CriticFeatures", "layers": str(CRITIC_LAYERS), "source": str(checkpoint),
             "step": str(state.get("step", "")), "input": "float32 RGB in [0, 1], (N, 3, H, W)"}
-    with atomic_path(args.out) as partial:
-        save_file(kept, str(partial), metadata=meta)
-        load_feature_network(partial)  # it loads back as a feature network before it takes OUT's name
-    print(json.dumps({**meta, "out": str(args.out), "params": sum(v.numel() for v in kept.values())}, indent=2))
-    return 0
+    try:
+        with atomic_path(out) as partial:
+            save_file(kept, str(partial), metadata=meta)
+            load_feature_network(partial)  # it loads back as a feature network before it takes OUT's name
+    except (OSError, SafetensorError) as error:  # safetensors reports an unwritable folder as its own error
+        raise OutputError(f"cannot write {out}: {getattr(error, 'strerror', None) or error}") from None
+    return {**meta, "out": str(out), "params": sum(v.numel() for v in kept.values())}
 
 
 if __name__ == "__main__":

@@ -229,6 +229,7 @@ def test_export_critic_features_cuts_a_gan_checkpoint(tmp_path, capsys):
     import importlib.util
     from pathlib import Path
 
+    from stvsr.errors import OutputError
     from stvsr.losses import CriticFeatures, load_feature_network
     from stvsr.models.srgan import Discriminator
 
@@ -247,12 +248,14 @@ def test_export_critic_features_cuts_a_gan_checkpoint(tmp_path, capsys):
 
     out = tmp_path / "features.safetensors"
     torch.save({"step": 3, "model": {}, "critic": None}, tmp_path / "plain.pt")
-    assert run(tmp_path / "plain.pt", out) == 2 and not out.exists()
-    assert run(tmp_path / "missing.pt", out) == 2 and not out.exists()
+    assert run(tmp_path / "plain.pt", out) == WeightsError.exit_code and not out.exists()
+    assert run(tmp_path / "missing.pt", out) == WeightsError.exit_code and not out.exists()
     (tmp_path / "truncated.pt").write_bytes(b"PK\x03\x04")
-    assert run(tmp_path / "truncated.pt", out) == 2 and not out.exists()
-    assert "Traceback" not in capsys.readouterr().err
+    assert run(tmp_path / "truncated.pt", out) == WeightsError.exit_code and not out.exists()
     torch.save({"step": 400, "critic": Discriminator(features=8).state_dict()}, tmp_path / "gan.pt")
+    assert run(tmp_path / "gan.pt", tmp_path / "no" / "such" / "dir.safetensors") == OutputError.exit_code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 4  # one line per failure
     assert run(tmp_path / "gan.pt", out) == 0
     assert isinstance(load_feature_network(out), CriticFeatures)
     assert list(tmp_path.glob(".*partial")) == []

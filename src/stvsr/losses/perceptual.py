@@ -116,19 +116,26 @@ class DetailFeatures(nn.Module):
 
 def load_detail_features(path: str | Path | None = None) -> DetailFeatures:
     """The shipped detail network (or the weights at `path`), frozen, in eval mode."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     from ..models.shipped import WEIGHTS_DIR
 
     path = Path(path) if path else WEIGHTS_DIR / DETAIL_WEIGHTS
+    return _detail_network(_read_weights(path, "detail-feature", " (train them with python "
+                                         "scripts/train_detail_features.py)"), path)
+
+
+def _read_weights(path: Path, what: str, hint: str = "") -> dict[str, Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     if not path.is_file():
-        raise WeightsError(f"detail-feature weights not found: {path} (train them with "
-                           f"python scripts/train_detail_features.py)")
+        raise WeightsError(f"{what} weights not found: {path}{hint}")
     try:
-        state = load_file(str(path))
+        return load_file(str(path))
     except (SafetensorError, OSError) as error:
-        raise WeightsError(f"cannot read detail-feature weights {path}: {error}") from None
+        raise WeightsError(f"cannot read {what} weights {path}: {error}") from None
+
+
+def _detail_network(state: dict[str, Tensor], path: Path) -> DetailFeatures:
     model = DetailFeatures(classes=state["head.weight"].shape[0] if "head.weight" in state else 8)
     try:
         model.load_state_dict(state)
@@ -139,7 +146,7 @@ def load_detail_features(path: str | Path | None = None) -> DetailFeatures:
 
 # CriticFeatures: how many of the SRGAN discriminator's `features` layers a critic feature network keeps: its first
 # five conv-LeakyReLU stages (full resolution to 1/4, 32-128 channels at features=32). The deeper ones see too coarse
-# a grid for the x2 detail the loss is for, and would make the shipped file ten times larger.
+# a grid for the x2 detail the loss is for, and would make the exported file ten times larger.
 CRITIC_LAYERS = 14
 
 
@@ -173,36 +180,21 @@ def critic_feature_state(critic_state: dict[str, Tensor], layers: int = CRITIC_L
 def load_feature_network(path: str | Path | None = None) -> nn.Module:
     """The network behind the `perceptual` and `texture` losses: the shipped detail network, or the weights at
     `path` (a DetailFeatures or a CriticFeatures file, told apart by their keys), frozen, in eval mode."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    if path is None or "blocks.0.0.weight" in _keys(path):
-        return load_detail_features(path)
-    try:
-        state = load_file(str(path))
-    except (SafetensorError, OSError) as error:
-        raise WeightsError(f"cannot read feature-network weights {path}: {error}") from None
+    if path is None:
+        return load_detail_features()
+    path = Path(path)
+    state = _read_weights(path, "feature-network")
+    if "blocks.0.0.weight" in state:
+        return _detail_network(state, path)
     if "features.0.weight" not in state:
         raise WeightsError(f"{path} holds neither DetailFeatures nor CriticFeatures weights")
-    layers = max(int(k.split(".")[1]) for k in state) + 2  # the last kept module is a LeakyReLU, which has no weights
-    model = CriticFeatures(features=state["features.0.weight"].shape[0], layers=layers)
     try:
+        layers = max(int(k.split(".")[1]) for k in state) + 2  # the last kept module, a LeakyReLU, has no weights
+        model = CriticFeatures(features=state["features.0.weight"].shape[0], layers=layers)
         model.load_state_dict(state)
-    except RuntimeError:
+    except (ValueError, IndexError, RuntimeError):  # keys or shapes of another network
         raise WeightsError(f"{path} does not hold CriticFeatures weights") from None
     return model.eval().requires_grad_(False)
-
-
-def _keys(path: str | Path) -> set[str]:
-    from safetensors import SafetensorError, safe_open
-
-    if not Path(path).is_file():
-        raise WeightsError(f"feature-network weights not found: {path}")
-    try:
-        with safe_open(str(path), "pt") as f:
-            return set(f.keys())
-    except (SafetensorError, OSError) as error:
-        raise WeightsError(f"cannot read feature-network weights {path}: {error}") from None
 
 
 def patch_gram(x: Tensor, patch: int) -> Tensor:
