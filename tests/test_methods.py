@@ -119,3 +119,28 @@ def test_run_windows_drops_margins():
 
 def test_dis_interpolation_needs_room():
     assert FlowInterpolation().min_size == 16
+
+
+def test_a_multi_frame_space_time_model_at_one_frame_rate_is_the_space_half_of_a_cascade(tmp_path):
+    from stvsr.models.checkpoint import save_weights
+    from stvsr.models.registry import create_model
+
+    kwargs = {"scale": 2, "time_factor": 1}
+    vsr = save_weights(create_model("propstvsr_tiny", **kwargs), tmp_path / "vsr.safetensors",
+                       name="propstvsr_tiny", kwargs=kwargs)
+    model = build_method(f"{vsr}+dis", scale=2, time_factor=2)
+    assert isinstance(model, Cascade) and model.first.time_factor == 1
+    # Windows are the multi-frame model's, with its overlap (the interpolator needs only one shared frame).
+    assert (model.window, model.window_overlap) == (8, 4)
+    clip = translating_clip(11, 24, 32)
+    out = list(run_windows(model, clip, device=torch.device("cpu")))
+    assert len(out) == 21 and out[0].shape == (3, 48, 64)
+    # Every second output frame is the spatial model's own frame; the interpolator fills the rest.
+    single = model.first(clip[None])[0]
+    assert torch.allclose(out[0], single[0], atol=1e-5)
+
+    stvsr_kwargs = {"scale": 2, "time_factor": 2}
+    both = save_weights(create_model("propstvsr_tiny", **stvsr_kwargs), tmp_path / "stvsr.safetensors",
+                        name="propstvsr_tiny", kwargs=stvsr_kwargs)
+    with pytest.raises(UsageError, match="one spatial and one temporal"):
+        build_method(f"{both}+dis", scale=2, time_factor=2)

@@ -70,3 +70,14 @@ def test_too_small_sources_are_refused(sources, tmp_path):
         make(sources, tmp_path, patch=64)
     with pytest.raises(InputError, match="not found"):
         find_sources([str(tmp_path / "nowhere")])
+
+
+def test_frame_step_takes_every_other_frame_of_the_same_span(sources, tmp_path):
+    # The space half of an x2 cascade sees the 4 input frames of a septuplet: frames 4 at step 2 are the even
+    # frames of the 7-frame sample drawn from the same (seed, index).
+    _, dense = make(sources, tmp_path, photo_share=0.0)
+    _, stepped = make(sources, tmp_path, photo_share=0.0, frames=4, frame_step=2)
+    for i in range(6):
+        assert torch.equal(stepped[i].hr, dense[i].hr[::2])
+    _, photos = make(sources, tmp_path, photo_share=1.0, frames=4, frame_step=2)
+    assert photos[0].hr.shape == (4, 3, 32, 32)

@@ -115,5 +115,19 @@ class Cascade(VideoModel):
         # The second model sees the first's output size.
         self.min_size = max(first.min_size, -(-second.min_size // first.scale))
 
+    @property
+    def window_overlap(self) -> int:
+        """The larger of the two parts' overlaps, so that each part sees the context it asks for."""
+        return min(self.window - 1, max(_overlap(self.first), _overlap(self.second)))
+
     def forward(self, clip: Tensor) -> Tensor:
         return self.second(self.first(clip))
+
+
+def _overlap(model: VideoModel) -> int:
+    """The input frames consecutive streaming windows of `model` share (the runner's default where the model
+    names none: none for one frame, one for a pair, half a window otherwise)."""
+    own = getattr(model, "window_overlap", None)
+    if own is not None:
+        return own
+    return 0 if model.window <= 1 else 1 if model.window == 2 else model.window // 2

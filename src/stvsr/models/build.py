@@ -96,18 +96,28 @@ def build_method(spec: str, *, scale: int, time_factor: int, order: str | None =
                              f"spatial method, e.g. --method {parts[0]}+bicubic")
         return _checked(model, spec, scale, time_factor)
     built = [_part(p, scale, time_factor, tile, precision) for p in parts]
-    tasks = [entry.task for _, entry in built]
-    if sorted(t in SPATIAL_TASKS for t in tasks) != [False, True] or "stvsr" in tasks:
+    roles = [_role(model, entry) for model, entry in built]
+    if set(roles) != {"space", "time"}:
         raise UsageError(f"method {spec!r}: a cascade joins one spatial and one temporal method")
-    spatial_first = tasks[0] in SPATIAL_TASKS
+    spatial_first = roles[0] == "space"
     if order is not None:
         if order not in ("st", "ts"):
             raise UsageError(f"--order must be 'st' (space then time) or 'ts' (time then space), not {order!r}")
         spatial_first = order == "st"
-    spatial = built[0][0] if tasks[0] in SPATIAL_TASKS else built[1][0]
+    spatial = built[0][0] if roles[0] == "space" else built[1][0]
     temporal = built[1][0] if spatial is built[0][0] else built[0][0]
     return _checked(Cascade(spatial, temporal) if spatial_first else Cascade(temporal, spatial), spec, scale,
                     time_factor)
+
+
+def _role(model: VideoModel, entry: ModelEntry) -> str | None:
+    """'space' or 'time': which half of a cascade a part can be. A space-time model built for one frame rate
+    (propstvsr.x4: propstvsr.x4x2's weights at time factor 1) is a multi-frame spatial method."""
+    if entry.task in SPATIAL_TASKS or (entry.task == "stvsr" and model.time_factor == 1 and model.scale > 1):
+        return "space"
+    if entry.task == "vfi":
+        return "time"
+    return None
 
 
 def _checked(model: VideoModel, spec: str, scale: int, time_factor: int) -> VideoModel:

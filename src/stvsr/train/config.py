@@ -24,6 +24,9 @@ class DataConfig:
     hr_downscale: float = 0.5  # antialiased: the sources' compression artefacts must not be learned as detail
     patch: int = 32  # low-resolution patch size; the high-resolution patch is patch * scale
     frames: int = 7  # high-resolution frames per sample (stvsr: 7 -> the 4 even ones are the input)
+    # Source frames between consecutive sample frames: 2 trains a VSR model on the frame spacing it sees as the
+    # space half of an x2 cascade (the 4 input frames of a septuplet).
+    frame_step: int = 1
     photo_share: float = 0.1  # share of samples made from still photos with synthetic camera motion
     degradation: str = "BI"
     workers: int = 2
@@ -218,6 +221,7 @@ def validate_config(config: TrainConfig) -> TrainConfig:
          "perceptual_layers", "a list of feature-network layer indices from 0 (empty: all)", config.perceptual_layers)
     need(d.patch >= 4, "data.patch", "at least 4 pixels", d.patch)
     need(d.frames >= 1, "data.frames", "at least 1", d.frames)
+    need(d.frame_step >= 1, "data.frame_step", "at least 1", d.frame_step)
     need(0 <= d.photo_share <= 1, "data.photo_share", "in [0, 1]", d.photo_share)
     need(0 < d.hr_downscale <= 1, "data.hr_downscale", "in (0, 1]", d.hr_downscale)
     need(d.workers >= 0, "data.workers", "at least 0", d.workers)

@@ -111,13 +111,14 @@ class TrainSamples(Dataset):
                  length: int = 10 ** 9):
         self.config, self.scale, self.seed, self.length = config, scale, seed, length
         size = config.patch * scale
-        self.clips = [c for c in store.clips if len(c) >= config.frames and min(c.shape[-2:]) >= size]
-        # Room for a crop that moves up to 4 px per frame.
-        margin = 4 * (config.frames - 1)
+        self.span = (config.frames - 1) * config.frame_step + 1  # source frames one sample covers
+        self.clips = [c for c in store.clips if len(c) >= self.span and min(c.shape[-2:]) >= size]
+        # Room for a crop that moves up to 4 px per source frame.
+        margin = 4 * (self.span - 1)
         self.photos = [p for p in photos if min(p.shape[-2:]) >= size + margin]
         if not self.clips:
-            raise InputError(f"no training clip has {config.frames} frames of at least {size}x{size} pixels")
-        self.weights = np.array([len(c) - config.frames + 1 for c in self.clips], dtype=np.float64)
+            raise InputError(f"no training clip has {self.span} frames of at least {size}x{size} pixels")
+        self.weights = np.array([len(c) - self.span + 1 for c in self.clips], dtype=np.float64)
         self.weights /= self.weights.sum()
 
     def __len__(self) -> int:
@@ -130,10 +131,10 @@ class TrainSamples(Dataset):
             hr = self._panned_photo(rng, t, size)
         else:
             clip = self.clips[rng.choice(len(self.clips), p=self.weights)]
-            start = rng.integers(0, len(clip) - t + 1)
+            start = rng.integers(0, len(clip) - self.span + 1)
             y = rng.integers(0, clip.shape[-2] - size + 1)
             x = rng.integers(0, clip.shape[-1] - size + 1)
-            hr = clip[start:start + t, :, y:y + size, x:x + size]
+            hr = clip[start:start + self.span:self.config.frame_step, :, y:y + size, x:x + size]
         hr = hr.float().div(255)
         if rng.random() < 0.5:
             hr = hr.flip(-1)
@@ -148,7 +149,7 @@ class TrainSamples(Dataset):
 
     def _panned_photo(self, rng: np.random.Generator, t: int, size: int) -> Tensor:
         photo = self.photos[rng.integers(len(self.photos))]
-        vy, vx = rng.integers(-4, 5, size=2)
+        vy, vx = rng.integers(-4, 5, size=2) * self.config.frame_step
         span_y, span_x = abs(vy) * (t - 1), abs(vx) * (t - 1)
         y0 = rng.integers(0, photo.shape[-2] - size - span_y + 1) + (span_y if vy < 0 else 0)
         x0 = rng.integers(0, photo.shape[-1] - size - span_x + 1) + (span_x if vx < 0 else 0)
