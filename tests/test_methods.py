@@ -144,3 +144,11 @@ def test_a_multi_frame_space_time_model_at_one_frame_rate_is_the_space_half_of_a
                         name="propstvsr_tiny", kwargs=stvsr_kwargs)
     with pytest.raises(UsageError, match="one spatial and one temporal"):
         build_method(f"{both}+dis", scale=2, time_factor=2)
+
+
+@pytest.mark.parametrize("spec,scale,k,message", [("bicubic+dis", 2, 1, "--time-factor 2"),
+                                                  ("bicubic+dis", 1, 2, "--scale above 1")])
+def test_a_cascade_with_an_idle_half_is_refused(spec, scale, k, message):
+    # bicubic+dis at --time-factor 1 once ran DIS for nothing (and `stvsr bench` timed it as the cascade).
+    with pytest.raises(UsageError, match=message):
+        build_method(spec, scale=scale, time_factor=k)

@@ -318,6 +318,13 @@ def test_bench_times_each_method_in_its_own_process(capsys):
         assert fps > 0 and 50 < peak < 8000  # a real process's resident memory, in MB
 
 
+def test_bench_times_a_named_cascade_at_both_factors(capsys):
+    # A cascade not in the default list (imdn.x4+dis, medium DIS) is timed at x4 x2, not at --time-factor 1.
+    assert main(["bench", "--methods", "imdn.x4+dis", "--frames", "3", "--output", "576p"]) == 0
+    row = capsys.readouterr().out.splitlines()[1].split()
+    assert row[:3] == ["imdn.x4+dis", "4", "2"]
+
+
 def test_tpcascade_starts_as_the_cascade_it_refines():
     # Issue 11's redesign: TP-net's modules on a motion-compensated base. With the shipped imdn.x4 in its cascade
     # and the fusion's last layer at zero, the untrained model is exactly the default imdn.x4+dis_fast.

@@ -14,7 +14,7 @@ from stvsr.evaluate.tasks import Task
 from stvsr.io import probe
 from stvsr.metrics.fidelity import psnr
 from stvsr.models import build_method, load_model
-from stvsr.inference import DEFAULT_MODELS, default_method
+from stvsr.inference import QUALITY_MODELS, default_method
 from stvsr.models.shipped import SHIPPED, WEIGHTS_DIR
 
 EXPECTED = {"flowstvsr.x4x2": ("stvsr", 4, 2), "flowstvsr_fast.x4x2": ("stvsr", 4, 2), "flowvsr.x4": ("vsr", 4, 1),
@@ -56,11 +56,23 @@ def test_model_card_and_details(capsys):
 
 
 def test_defaults_are_the_shipped_models():
-    assert default_method(4, 2) == DEFAULT_MODELS[(4, 2)] == "imdn.x4+dis_fast"
-    assert default_method(4, 2, output_pixels=3840 * 2160) == "dis+imdn.x4"  # flow at the input size
-    assert default_method(4, 1) == "flowvsr.x4"
+    assert default_method(4, 2) == QUALITY_MODELS[(4, 2)]["best"][0] == "propstvsr.x4+dis"
+    assert default_method(4, 2, output_pixels=3840 * 2160) == "propstvsr.x4x2"  # flow at the input size
+    assert default_method(4, 1) == "propstvsr.x4"
     assert default_method(1, 2) == "dis"  # flowvfi only equals DIS on the dev set so far
     assert default_method(2, 2) in ("bicubic+dis", "dis+bicubic")  # no x2 model is shipped
+
+
+def test_the_default_falls_back_a_level_where_its_weights_are_missing(monkeypatch):
+    import stvsr.inference as inference
+
+    real = inference.shipped
+    monkeypatch.setattr(inference, "shipped", lambda name, *a: None if name.startswith("propstvsr") else real(name, *a))
+    assert default_method(4, 2) == "imdn.x4+dis_fast"
+    assert default_method(4, 2, output_pixels=3840 * 2160) == "dis+imdn.x4"
+    assert default_method(4, 1) == "flowvsr.x4"
+    monkeypatch.setattr(inference, "shipped", lambda name, *a: None)
+    assert default_method(4, 2) == "bicubic+dis" and default_method(4, 1) == "bicubic"
 
 
 def test_weights_names_are_arch_dot_tag_and_a_bare_arch_takes_its_first():
@@ -78,9 +90,9 @@ def test_quality_levels_pick_named_models(tmp_path, capsys, ntsc_clip):
     from stvsr.cli import build_parser
     from stvsr.inference import QUALITY_LEVELS
 
-    assert default_method(4, 2, quality="fast") == default_method(4, 2) == "imdn.x4+dis_fast"
-    assert default_method(4, 2, quality="best") == "propstvsr.x4x2"
-    assert default_method(4, 2, output_pixels=3840 * 2160, quality="best") == "propstvsr.x4x2"
+    assert default_method(4, 2, quality="best") == default_method(4, 2) == "propstvsr.x4+dis"
+    assert default_method(4, 2, quality="fast") == "imdn.x4+dis_fast"
+    assert default_method(4, 2, output_pixels=3840 * 2160, quality="fast") == "dis+imdn.x4"
     assert default_method(4, 1, quality="best") == "propstvsr.x4" and default_method(4, 1, quality="fast") == "flowvsr.x4"
     assert default_method(2, 2, quality="best") == default_method(2, 2)  # no level of its own: the default
     with pytest.raises(UsageError):
@@ -111,7 +123,9 @@ def _psnr(method: str, task: Task) -> float:
 def test_default_space_time_method_beats_flow_and_bicubic():
     # (The end-to-end flowstvsr does not, on this smooth synthetic texture: it interpolates at the low resolution.)
     task = Task("stvsr", 4)
-    assert _psnr("imdn.x4+dis_fast", task) > _psnr("bicubic+dis", task) + 0.3
+    fast = _psnr("imdn.x4+dis_fast", task)
+    assert fast > _psnr("bicubic+dis", task) + 0.3
+    assert _psnr(default_method(4, 2), task) > fast
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +159,7 @@ def test_shipped_pixel_loss_sr_models_beat_bicubic_on_real_footage(name, real_cl
 def test_upscale_uses_the_default_model(tmp_path, capsys, ntsc_clip):
     out = tmp_path / "out.mp4"
     assert main(["upscale", str(ntsc_clip), str(out), "--scale", "4", "--time-factor", "2"]) == 0
-    assert "imdn.x4+dis_fast" in capsys.readouterr().out
+    assert "propstvsr.x4+dis" in capsys.readouterr().out
     info = probe(out)
     assert (info.width, info.height, info.frame_count) == (256, 192, 40)
 
@@ -174,9 +188,29 @@ def test_propagation_streams_without_seams():
     assert abs(float(psnr(streamed, hr).mean()) - float(psnr(whole, hr).mean())) < 0.05
 
 
+def test_the_default_cascade_streams_without_seams():
+    # propstvsr.x4+dis, the x4 x2 default: 31 input frames as 20-frame windows overlapping by 6 (the propagation's
+    # own; DIS needs one shared frame) must equal one pass over the clip within 0.05 dB (issue 13).
+    from stvsr.degrade import bicubic_down
+    from stvsr.inference import run_windows
+
+    hr = translating_clip(61, 64, 96, velocity=(2, 1), seed=5)
+    lr = bicubic_down(hr[0::2][None], 4, quantize=True)[0]
+    model = build_method("propstvsr.x4+dis", scale=4, time_factor=2).eval()
+    assert (model.window, model.window_overlap) == (20, 6)
+    with torch.inference_mode():
+        whole = model(lr[None])[0]
+    streamed = torch.stack(list(run_windows(model, lr, device=torch.device("cpu"))))
+    assert streamed.shape == whole.shape == hr.shape
+    assert float(psnr(streamed, whole).mean()) > 60
+    assert abs(float(psnr(streamed, hr).mean()) - float(psnr(whole, hr).mean())) < 0.05
+
+
 def test_propagation_beats_the_cascade_it_starts_from(real_clip):
     task = Task("stvsr", 4)
-    assert _psnr_on("propstvsr.x4x2", real_clip, task) > _psnr_on("imdn.x4+dis_fast", real_clip, task)
+    fast = _psnr_on("imdn.x4+dis_fast", real_clip, task)
+    assert _psnr_on("propstvsr.x4x2", real_clip, task) > fast
+    assert _psnr_on("propstvsr.x4+dis", real_clip, task) > fast  # its x4 VSR half, then DIS: the default
 
 
 def _checker_on(method: str, clip, task: Task) -> float:

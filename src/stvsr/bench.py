@@ -39,7 +39,11 @@ def default_methods() -> list[tuple[str, int, int]]:
         if entry.available:
             meta = read_metadata(entry.path)
             rows.append((entry.name, meta.get("scale") or 1, meta.get("time_factor") or 1))
-    rows.append(("imdn.x4+dis_fast", 4, 2))
+    from .inference import QUALITY_MODELS
+
+    for (scale, time_factor), levels in QUALITY_MODELS.items():  # the cascades `--quality` picks
+        for method in dict.fromkeys(m for pair in levels.values() for m in pair if "+" in m):
+            rows.append((method, scale, time_factor))
     return rows
 
 

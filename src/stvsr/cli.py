@@ -183,8 +183,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     methods = default_methods()
     if args.methods:
         wanted = _split(args.methods)
-        methods = [m for m in methods if m[0] in wanted] + [(m, args.scale, args.time_factor) for m in wanted
-                                                             if m not in {x[0] for x in methods}]
+        known = {x[0] for x in methods}
+        methods = [m for m in methods if m[0] in wanted] + [
+            (m, args.scale, args.time_factor or (2 if "+" in m else 1)) for m in wanted if m not in known]
     rows = bench(methods, output=args.output, frames=args.frames, device=args.device, precision=args.precision)
     print(table(rows, args.output))
     print(f"\nModel only (decode and encode excluded), {args.frames} input frames after a warm-up, one process per "
@@ -497,9 +498,9 @@ def _upscale_options(up: argparse.ArgumentParser) -> None:
                                      "(default: bicubic; dis for time only; for both, bicubic+dis up to 1280x720 "
                                      "output, dis+bicubic above)")
     up.add_argument("--quality", choices=("fast", "best"),  # inference.QUALITY_LEVELS (a test keeps them equal)
-                    help="without --method: fast (the default: imdn.x4+dis_fast for x4 x2, flowvsr.x4 for x4) or "
-                         "best (propstvsr.x4x2: +0.65 dB on the dev set, about half the speed; srunet.x4 for x4); "
-                         "see the README's table")
+                    help="without --method: best (the default: propstvsr.x4+dis for x4 x2, propstvsr.x4 for x4) "
+                         "or fast (imdn.x4+dis_fast: 0.9 dB lower on the dev set, about twice the speed; flowvsr.x4 "
+                         "for x4); see the README's table")
     up.add_argument("--order", choices=("st", "ts"), help="cascade order: st = space then time, ts = time then space")
     up.add_argument("--model", help="a learned model from `stvsr models` (with --weights)")
     up.add_argument("--weights", help="a .safetensors checkpoint; the model is read from it")
@@ -581,7 +582,8 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--frames", type=int, default=12, help="input frames timed per method (default 12)")
     be.add_argument("--methods", help="comma-separated methods (default: every shipped model and the references)")
     be.add_argument("--scale", type=int, default=4, help="for --methods not shipped: spatial factor (default 4)")
-    be.add_argument("--time-factor", type=int, default=1, help="for --methods not shipped: time factor")
+    be.add_argument("--time-factor", type=int,
+                    help="for --methods not shipped: time factor (default 2 for an A+B cascade, else 1)")
     be.add_argument("--device", default="auto", help="auto, cpu, cuda[:N]")
     be.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
     be.set_defaults(func=cmd_bench)

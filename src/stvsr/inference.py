@@ -48,40 +48,36 @@ def resolve_tile(tile: str | int, scale: int) -> int:
 HIGH_RES_FLOW_MAX_PIXELS = 1280 * 720
 
 
-# What `stvsr upscale` runs by default for each (scale, time factor) where a shipped model beats the classical
-# methods on the dev set (BENCHMARKS.md). For x4 x2 that is the shipped per-frame SR then DIS (fast preset) at the
-# high resolution: 36.59 dB PSNR-Y, +1.78 over bicubic+dis, better than the end-to-end flowstvsr's 36.28, and
-# within 0.01 dB of the medium preset at 1.2x its speed. Above 1280x720 output, flow at full size costs too much
-# and DIS runs first, at the input size (35.69 dB).
-DEFAULT_MODELS = {(4, 2): "imdn.x4+dis_fast", (4, 1): "flowvsr.x4"}
-LARGE_OUTPUT_DEFAULTS = {(4, 2): "dis+imdn.x4"}
-
-# `--quality`: the default above is the `fast` level; `best` trades speed for fidelity (BENCHMARKS.md, README's
-# table: propstvsr +0.65 dB over the default at 12-19 against 30 output frames/s at 720x576 on 2 cores, with a
-# higher warping error, 0.55 against 0.43 x10^-3, which is why it is not the default); for x4 alone, srunet.x4
-# (+0.13 dB over flowvsr.x4, warping error 0.50 against 0.47). Where a level has no entry, it is the default.
+# `--quality`: for each (scale, time factor) with shipped models that beat the classical methods on the dev set
+# (BENCHMARKS.md), the method of each level, as (up to 1280x720 output, above it). `best`, the default, is the
+# most faithful model that flickers no more than the fast one; `fast` the cheapest that still beats the classical
+# methods clearly.
+# x4 x2: best is propstvsr.x4 (bidirectional propagation over the clip) on the input frames, then DIS (medium
+#   preset) at the output size: 37.48 dB PSNR-Y, warping error 0.42 x10^-3; fast is per-frame imdn.x4, then DIS
+#   (fast preset): 36.59 dB, 0.43 x10^-3, at 2x the speed. Above 1280x720 output, flow at full size costs too much:
+#   the end-to-end propstvsr.x4x2 (flow at the input size, 37.24 dB) and, fast, DIS at the input size then imdn.x4.
+# x4: propstvsr.x4 (38.0 dB, warping error 0.44) and flowvsr.x4 (37.14, 0.47).
 QUALITY_LEVELS = ("fast", "best")
-DEFAULT_QUALITY = "fast"
-QUALITY_MODELS = {(4, 2): {"fast": "imdn.x4+dis_fast", "best": "propstvsr.x4x2"},
-                  (4, 1): {"fast": "flowvsr.x4", "best": "propstvsr.x4"}}  # x4 VSR: 37.14 / 37.91 dB
+DEFAULT_QUALITY = "best"
+QUALITY_MODELS = {(4, 2): {"fast": ("imdn.x4+dis_fast", "dis+imdn.x4"), "best": ("propstvsr.x4+dis", "propstvsr.x4x2")},
+                  (4, 1): {"fast": ("flowvsr.x4", "flowvsr.x4"), "best": ("propstvsr.x4", "propstvsr.x4")}}
 
 
 def default_method(scale: int, time_factor: int, output_pixels: int = 0, quality: str | None = None) -> str:
     """The method `stvsr upscale` uses when none is named (`quality`: a level of QUALITY_LEVELS, None: the
-    default): the shipped model for this combination, else classical:
-    for both axes, bicubic then DIS at the high resolution (34.81 dB PSNR-Y on the dev set) up to 1280×720 output,
-    DIS at the input resolution then bicubic (34.16 dB, 4.5x faster) for larger outputs. (`flowvfi` only equals
-    DIS so far, so frame interpolation alone stays with `dis`.)"""
+    default): the level's shipped model for this combination (the next level down where its weights are not
+    installed), else classical: for both axes, bicubic then DIS at the high resolution (34.81 dB PSNR-Y on the dev
+    set) up to 1280×720 output, DIS at the input resolution then bicubic (34.16 dB, 4.5x faster) for larger
+    outputs. (`flowvfi` only equals DIS so far, so frame interpolation alone stays with `dis`.)"""
     if quality is not None and quality not in QUALITY_LEVELS:
         raise UsageError(f"--quality must be one of {', '.join(QUALITY_LEVELS)}, not {quality!r}")
-    levels = QUALITY_MODELS.get((scale, time_factor), {})
-    if quality is not None and quality != DEFAULT_QUALITY and _installed(levels.get(quality)):
-        return levels[quality]
     large = output_pixels > HIGH_RES_FLOW_MAX_PIXELS
-    name = (LARGE_OUTPUT_DEFAULTS if large else DEFAULT_MODELS).get((scale, time_factor)) \
-        or DEFAULT_MODELS.get((scale, time_factor))
-    if _installed(name):
-        return name
+    levels = QUALITY_MODELS.get((scale, time_factor), {})
+    wanted = QUALITY_LEVELS.index(quality or DEFAULT_QUALITY)
+    for level in reversed(QUALITY_LEVELS[:wanted + 1]):
+        name = levels.get(level, (None, None))[large]
+        if _installed(name):
+            return name
     if time_factor == 1:
         return "bicubic"
     if scale == 1:

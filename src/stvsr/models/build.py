@@ -95,6 +95,9 @@ def build_method(spec: str, *, scale: int, time_factor: int, order: str | None =
             raise UsageError(f"{entry.name} changes only the frame rate; for --scale {scale} pair it with a "
                              f"spatial method, e.g. --method {parts[0]}+bicubic")
         return _checked(model, spec, scale, time_factor)
+    if scale == 1 or time_factor == 1:  # one half would do nothing (and DIS would still compute its flows)
+        idle = "--time-factor 2" if time_factor == 1 else "a --scale above 1"
+        raise UsageError(f"method {spec!r}: a cascade changes both size and frame rate; give {idle}, or one method")
     built = [_part(p, scale, time_factor, tile, precision) for p in parts]
     roles = [_role(model, entry) for model, entry in built]
     if set(roles) != {"space", "time"}:
@@ -112,7 +115,7 @@ def build_method(spec: str, *, scale: int, time_factor: int, order: str | None =
 
 def _role(model: VideoModel, entry: ModelEntry) -> str | None:
     """'space' or 'time': which half of a cascade a part can be. A space-time model built for one frame rate
-    (propstvsr.x4: propstvsr.x4x2's weights at time factor 1) is a multi-frame spatial method."""
+    (propstvsr.x4: the propagation network at time factor 1) is a multi-frame spatial method."""
     if entry.task in SPATIAL_TASKS or (entry.task == "stvsr" and model.time_factor == 1 and model.scale > 1):
         return "space"
     if entry.task == "vfi":

@@ -83,9 +83,10 @@ SHIPPED = {s.name: s for s in [
     Shipped("vsr_5parallel", "x4", "vsr_5parallel_x4",
             "multi-frame video SR, x4: the 2D+3D report's 5-parallel (five 2D stacks, 3D fusion), auxiliary 2D loss"),
     Shipped("propstvsr", "x4x2", "propstvsr",
-            "best-quality space-time model: x4 space, x2 time, bidirectional propagation on the cascade"),
-    Shipped("propstvsr", "x4", "propstvsr",
-            "best-quality multi-frame video SR, x4: propstvsr.x4x2's weights at --time-factor 1"),
+            "end-to-end space-time model: x4 space, x2 time, bidirectional propagation on the cascade"),
+    Shipped("propstvsr", "x4", "propstvsr_vsr_warp",
+            "multi-frame video SR, x4, bidirectional propagation, tuned for consistency: the default for x4, and "
+            "with DIS (propstvsr.x4+dis) for x4 x2"),
     Shipped("tpcascade", "x4x2", "tpcascade",
             "the temporal-profile report's TP-net modules as a residual on the imdn.x4+dis cascade (x4, x2)"),
     Shipped("dual_stream", "x4x2", "dual_stream_fusion",

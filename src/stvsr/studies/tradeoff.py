@@ -50,14 +50,16 @@ class TradeoffConfig:
 
 def default_study_methods(task: str, scale: int = 4) -> list[str]:
     """Bicubic, every shipped per-frame SR model (pixel- and GAN-trained), the multi-frame and space-time models
-    trained for `scale`; for the space-time task, per-frame methods are paired with DIS interpolation at high
-    resolution, and the classical cascades are included."""
+    trained for `scale`; for the space-time task, per-frame and multi-frame SR models are paired with DIS
+    interpolation at high resolution (the x4 x2 default is one: propstvsr.x4+dis), and the classical cascades are
+    included."""
     available = {s.name: s for s in SHIPPED.values() if s.available and s.scale == scale}
     per_frame = [n for n, s in available.items() if s.task == "sr"]
     if task == "vsr":
         return ["bicubic", *per_frame, *(n for n, s in available.items() if s.task == "vsr")]
     if task == "stvsr":
-        return ["bicubic+dis", "dis+bicubic", "blend+bicubic", *(f"{n}+dis" for n in per_frame),
+        multi_frame = [n for n, s in available.items() if s.task == "vsr"]
+        return ["bicubic+dis", "dis+bicubic", "blend+bicubic", *(f"{n}+dis" for n in per_frame + multi_frame),
                 *(n for n, s in available.items() if s.task == "stvsr")]
     raise UsageError("the trade-off study runs the vsr or stvsr task")
 
