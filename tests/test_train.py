@@ -272,6 +272,19 @@ def test_fp16_training_on_cpu_is_a_one_line_error(tmp_path, data, capsys):
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
 
 
+def test_a_worker_is_quiet_when_the_main_process_breaks_a_handover():
+    # A data worker's resource-sharer thread reports a broken connection through sys.excepthook when the main
+    # process stops mid-handover; that traceback once followed the one-line Ctrl-C message in CI. Other errors
+    # still print.
+    code = ("import sys\nfrom stvsr.train.loop import _ignore_stop_signals\n_ignore_stop_signals(0)\n"
+            "sys.excepthook(EOFError, EOFError(), None)\n"
+            "sys.excepthook(ConnectionResetError, ConnectionResetError(104, 'reset'), None)\n"
+            "sys.excepthook(ValueError, ValueError('a real bug'), None)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "EOFError" not in done.stderr and "reset" not in done.stderr
+    assert "ValueError: a real bug" in done.stderr
+
+
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_stop_signal_to_the_process_group_is_one_line(tmp_path, data, sig, code):
     # systemd, Kubernetes and a terminal's Ctrl-C signal every process of the group, data workers included.

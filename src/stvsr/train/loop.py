@@ -431,6 +431,16 @@ def _ignore_stop_signals(worker_id: int) -> None:
     and bury the one-line message under a DataLoader traceback."""
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)
+    sys.excepthook = _quiet_when_the_main_process_is_gone
+
+
+def _quiet_when_the_main_process_is_gone(kind, value, traceback) -> None:
+    """A worker hands each batch's shared memory to the main process through multiprocessing's resource-sharer
+    thread, which reports its errors through sys.excepthook. When the main process stops mid-handover (Ctrl-C,
+    kill), that thread's connection breaks, and its traceback would follow the one-line message (seen in CI)."""
+    if issubclass(kind, (EOFError, ConnectionError)):
+        return
+    sys.__excepthook__(kind, value, traceback)
 
 
 def truncate_log(path: Path, step: int) -> None:
