@@ -134,6 +134,26 @@ def test_adversarial_stage_trains_the_critic_too(tmp_path, data, capsys):
     assert state["critic_optimizer"]["state"]
 
 
+def test_feature_matching_trains_a_critic_and_is_zero_for_the_ground_truth(tmp_path, data, capsys):
+    # pix2pixHD's feature-matching term: the critic's layers as a perceptual loss's features. The stage trains the
+    # critic too (its features must keep telling real from generated), and the term vanishes at the ground truth.
+    from stvsr.losses import feature_matching_loss
+    from stvsr.models import create_model
+
+    critic = create_model("srgan_discriminator_tiny")
+    frames = torch.rand(2, 3, 32, 32)
+    assert float(feature_matching_loss(critic, frames, frames).detach()) == 0
+    assert float(feature_matching_loss(critic, frames.flip(-1), frames).detach()) > 0
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert feature_matching_loss(critic, frames.bfloat16(), frames).dtype == torch.float32
+    stages = [{"name": "fm", "steps": 2, "losses": {"mse": 1.0, "feature_matching": 0.1}}]
+    config = sr_config(tmp_path / "c.yaml", data, tmp_path / "run", stages, critic="srgan_discriminator_tiny")
+    assert main(["train", "--config", str(config)]) == 0
+    assert "feature_matching" in capsys.readouterr().out
+    state = torch.load(tmp_path / "run/checkpoint.pt", weights_only=False)
+    assert state["critic"] is not None and state["critic_optimizer"]["state"]
+
+
 def test_critic_learning_rate_follows_the_generator_schedule(tmp_path, data):
     stages = [{"name": "gan", "steps": 3, "losses": {"mse": 1.0, "adversarial": 1e-3}}]
     config = sr_config(tmp_path / "c.yaml", data, tmp_path / "run", stages, critic="srgan_discriminator_tiny")

@@ -6,9 +6,9 @@ from .structural import ssim_loss
 from .perceptual import (CriticFeatures, DetailFeatures, FeatureLoss, VGG19Features, critic_feature_state,
                          load_detail_features, load_feature_network, load_vgg19)
 from .temporal import cycle_loss, error_flicker_loss, occlusion_weight, tosr_joint_loss, warping_loss
-from .adversarial import ADVERSARIAL_WEIGHT, adversarial_loss, discriminator_loss
+from .adversarial import ADVERSARIAL_WEIGHT, adversarial_loss, discriminator_loss, feature_matching_loss
 from .dual_stream import dual_stream_losses
 
-__all__ = ["ADVERSARIAL_WEIGHT", "CriticFeatures", "DetailFeatures", "FeatureLoss", "VGG19Features", "adversarial_loss", "charbonnier", "critic_feature_state", "cycle_loss",
+__all__ = ["ADVERSARIAL_WEIGHT", "CriticFeatures", "DetailFeatures", "FeatureLoss", "VGG19Features", "adversarial_loss", "feature_matching_loss", "charbonnier", "critic_feature_state", "cycle_loss",
            "discriminator_loss", "dual_stream_losses", "error_flicker_loss", "l1", "load_detail_features", "load_feature_network", "load_vgg19", "mse", "occlusion_weight", "ssim_loss",
            "tosr_joint_loss", "warping_loss"]

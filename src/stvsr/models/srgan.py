@@ -64,6 +64,15 @@ class Discriminator(nn.Module):
     def forward(self, frames: Tensor) -> Tensor:
         return self.head(self.features(frames * 2 - 1))[:, 0]
 
+    def activations(self, frames: Tensor) -> list[Tensor]:
+        """The output of each conv layer's LeakyReLU, first to last (the `feature_matching` loss's features)."""
+        x, out = frames * 2 - 1, []
+        for module in self.features:
+            x = module(x)
+            if isinstance(module, nn.LeakyReLU):
+                out.append(x)
+        return out
+
 
 @register_model("srresnet", task="sr", description="SRResNet: the SRGAN generator (train with MSE, VGG or GAN loss)")
 def srresnet(*, scale: int = 4, features: int = 64, blocks: int = 16, upsampler: str = "pixelshuffle",

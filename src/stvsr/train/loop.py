@@ -36,7 +36,7 @@ from ..models.checkpoint import read_tensors
 from ..runtime import native_bf16, resolve_precision
 from .config import StageConfig, TrainConfig, dump_config, parse_config
 from .data import FrameStore, TrainSamples, collate, find_sources, load_photos
-from .objectives import Objective, task_batch
+from .objectives import CRITIC_TERMS, Objective, task_batch
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -264,7 +264,7 @@ class Trainer:
         self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)
         self.step_count, self.stage_index, self.best, self.pending_rng = 0, -1, -math.inf, None
         self.critic = self.critic_optimizer = None
-        if any("adversarial" in s.losses for s in config.stages):  # SRGAN-style: a discriminator trains alongside
+        if any(t in s.losses for s in config.stages for t in CRITIC_TERMS):  # a discriminator trains alongside
             self.critic = create_model(config.critic, **config.critic_kwargs).to(runtime.device).train()
             self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr or config.optim.lr,
                                                      betas=config.optim.betas)

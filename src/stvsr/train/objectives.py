@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import UsageError
-from ..losses import (FeatureLoss, adversarial_loss, charbonnier, cycle_loss, dual_stream_losses, error_flicker_loss, l1,
+from ..losses import (FeatureLoss, adversarial_loss, feature_matching_loss, charbonnier, cycle_loss, dual_stream_losses, error_flicker_loss, l1,
                       load_feature_network, load_vgg19, mse, occlusion_weight, ssim_loss, warping_loss)
 from ..ops.flow import dis_flow
 from ..ops.resize import imresize
@@ -29,7 +29,9 @@ SIMPLE = {"l1": l1, "charbonnier": charbonnier, "mse": mse, "ssim": ssim_loss}
 # `texture`: the detail network's local Gram matrices (EnhanceNet's texture loss) at the same blocks, over windows of
 # TEXTURE_PATCH feature pixels (EnhanceNet's 16 x 16).
 TEXTURE_PATCH = 16
-KNOWN = set(SIMPLE) | {"perceptual", "texture", "vgg", "cycle", "dual_stream", "adversarial", "warp", "warp_new", "error_flicker"}
+KNOWN = set(SIMPLE) | {"perceptual", "texture", "vgg", "cycle", "dual_stream", "adversarial", "feature_matching", "warp",
+                       "warp_new", "error_flicker"}
+CRITIC_TERMS = ("adversarial", "feature_matching")  # the losses that need a critic, trained alongside
 # `dual_stream` is the sum of the dual-stream report's terms (Eq. 11-17); `dual_stream@spatial` etc. one of them,
 # for its staged training (pretrain M_S and M_T, then fusion and refinement, then everything).
 DUAL_STREAM_TERMS = ("out", "fused", "st", "ts", "spatial", "temporal", "mask")
@@ -92,7 +94,7 @@ class Objective:
     @property
     def adversarial(self) -> bool:
         """Whether this stage trains against a critic (the loop then also updates the critic)."""
-        return "adversarial" in self.weights
+        return any(name in self.weights for name in CRITIC_TERMS)
 
     def __call__(self, model: nn.Module, batch: Batch, critic: nn.Module | None = None
                  ) -> tuple[Tensor, dict[str, float]]:
@@ -116,6 +118,8 @@ class Objective:
                 value = terms[stage or "total"]
             elif base == "adversarial":  # the generator's term: the critic should take its frames for real ones
                 value = adversarial_loss(critic(output.flatten(0, 1)))
+            elif base == "feature_matching":  # the critic's layers as the feature network of a perceptual loss
+                value = feature_matching_loss(critic, output.flatten(0, 1), batch.target.flatten(0, 1))
             else:
                 pred = stages[stage] if stage else output
                 target = batch.target
