@@ -499,7 +499,7 @@ def _upscale_options(up: argparse.ArgumentParser) -> None:
                                      "output, dis+bicubic above)")
     up.add_argument("--quality", choices=("fast", "best"),  # inference.QUALITY_LEVELS (a test keeps them equal)
                     help="without --method: best (the default: propstvsr.x4+dis for x4 x2, propstvsr.x4 for x4) "
-                         "or fast (imdn.x4+dis_fast: 0.9 dB lower on the dev set, about twice the speed; flowvsr.x4 "
+                         "or fast (imdn.x4+dis_fast: 0.9 dB lower on the dev set, 2.5-4x the speed; flowvsr.x4 "
                          "for x4); see the README's table")
     up.add_argument("--order", choices=("st", "ts"), help="cascade order: st = space then time, ts = time then space")
     up.add_argument("--model", help="a learned model from `stvsr models` (with --weights)")

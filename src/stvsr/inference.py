@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from .errors import UsageError
-from .models import VideoModel, build_method
+from .models import VideoModel, build_method, window_overlap_of
 from .models.build import AUTO_TILE
 from .models.registry import find_model
 from .models.shipped import shipped
@@ -101,10 +101,8 @@ def run_windows(model: VideoModel, frames: Iterable[Tensor], *, device: torch.de
     """
     model = model.to(device)
     size = max(1, model.window)
-    if overlap is None:  # the model's own choice; else interpolators share one frame, others get half a window
-        overlap = getattr(model, "window_overlap", None)
     if overlap is None:
-        overlap = 0 if size == 1 else 1 if size == 2 else size // 2
+        overlap = window_overlap_of(model)
     if not 0 <= overlap < size:
         raise ValueError(f"overlap {overlap} must be in [0, {size})")
     stride, k = size - overlap, model.time_factor

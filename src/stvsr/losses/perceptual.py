@@ -163,12 +163,9 @@ class CriticFeatures(nn.Module):
         self.features = nn.Sequential(*list(Discriminator(features=features).features)[:layers])
 
     def forward(self, x: Tensor) -> list[Tensor]:
-        x, out = x * 2 - 1, []  # the discriminator's input scaling
-        for module in self.features:
-            x = module(x)
-            if isinstance(module, nn.LeakyReLU):
-                out.append(x)
-        return out
+        from ..models.srgan import critic_activations
+
+        return critic_activations(self.features, x)
 
 
 def critic_feature_state(critic_state: dict[str, Tensor], layers: int = CRITIC_LAYERS) -> dict[str, Tensor]:

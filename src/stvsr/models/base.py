@@ -118,15 +118,15 @@ class Cascade(VideoModel):
     @property
     def window_overlap(self) -> int:
         """The larger of the two parts' overlaps, so that each part sees the context it asks for."""
-        return min(self.window - 1, max(_overlap(self.first), _overlap(self.second)))
+        return min(self.window - 1, max(window_overlap_of(self.first), window_overlap_of(self.second)))
 
     def forward(self, clip: Tensor) -> Tensor:
         return self.second(self.first(clip))
 
 
-def _overlap(model: VideoModel) -> int:
-    """The input frames consecutive streaming windows of `model` share (the runner's default where the model
-    names none: none for one frame, one for a pair, half a window otherwise)."""
+def window_overlap_of(model: VideoModel) -> int:
+    """The input frames consecutive streaming windows of `model` share: its own `window_overlap`, else none for
+    one frame, one for a pair (interpolators), half a window for other multi-frame models."""
     own = getattr(model, "window_overlap", None)
     if own is not None:
         return own

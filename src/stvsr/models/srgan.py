@@ -66,12 +66,18 @@ class Discriminator(nn.Module):
 
     def activations(self, frames: Tensor) -> list[Tensor]:
         """The output of each conv layer's LeakyReLU, first to last (the `feature_matching` loss's features)."""
-        x, out = frames * 2 - 1, []
-        for module in self.features:
-            x = module(x)
-            if isinstance(module, nn.LeakyReLU):
-                out.append(x)
-        return out
+        return critic_activations(self.features, frames)
+
+
+def critic_activations(layers: nn.Sequential, frames: Tensor) -> list[Tensor]:
+    """Frames (M, 3, H, W) in [0, 1] through a discriminator's `features` (or its first layers), scaled to [-1, 1]
+    as the discriminator takes them: the output of each LeakyReLU."""
+    x, out = frames * 2 - 1, []
+    for module in layers:
+        x = module(x)
+        if isinstance(module, nn.LeakyReLU):
+            out.append(x)
+    return out
 
 
 @register_model("srresnet", task="sr", description="SRResNet: the SRGAN generator (train with MSE, VGG or GAN loss)")

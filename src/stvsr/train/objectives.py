@@ -12,8 +12,9 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import UsageError
-from ..losses import (FeatureLoss, adversarial_loss, feature_matching_loss, charbonnier, cycle_loss, dual_stream_losses, error_flicker_loss, l1,
-                      load_feature_network, load_vgg19, mse, occlusion_weight, ssim_loss, warping_loss)
+from ..losses import (FeatureLoss, adversarial_loss, charbonnier, cycle_loss, dual_stream_losses, error_flicker_loss,
+                      feature_matching_loss, l1, load_feature_network, load_vgg19, mse, occlusion_weight, ssim_loss,
+                      warping_loss)
 from ..ops.flow import dis_flow
 from ..ops.resize import imresize
 from .data import Sample
