@@ -24,7 +24,7 @@ EXPECTED = {"flowstvsr.x4x2": ("stvsr", 4, 2), "flowstvsr_fast.x4x2": ("stvsr", 
             "vsr_5parallel.x4": ("vsr", 4, 1), "srunet.x4": ("sr", 4, 1), "srunet.x4_perceptual": ("sr", 4, 1), "srresnet.x4": ("sr", 4, 1),
             "srresnet.x4_gan": ("sr", 4, 1), "srresnet.x4_gan_perceptual": ("sr", 4, 1),
             "srresnet.x2": ("sr", 2, 1), "srresnet.x2_gan": ("sr", 2, 1),
-            "srunet.x2": ("sr", 2, 1),
+            "srunet.x2": ("sr", 2, 1), "srunet.x2_perceptual": ("sr", 2, 1),
             "srresnet.x2_gan_perceptual": ("sr", 2, 1), "vdsr.x4": ("sr", 4, 1)}
 # Trained with a pixel loss (MSE, L1, Charbonnier): each must beat bicubic on PSNR.
 PIXEL_LOSS = ("imdn.x4", "flowvsr.x4", "espcn.x4", "srunet.x4", "srresnet.x4", "vsr_delta.x4", "vsr_5parallel.x4",

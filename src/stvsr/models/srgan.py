@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from ..ops.resize import imresize
@@ -46,15 +47,20 @@ class Discriminator(nn.Module):
 
     Eight 3×3 conv-BN-LeakyReLU layers (64 → 512 channels, stride 2 every other), then a dense 1024 and 1. An
     adaptive average pool before the dense layers lets it take any crop size (the paper fixes 96×96).
+    `antialias=True` blurs before each stride-2 convolution, as StyleGAN2's discriminator does: a bare stride-2
+    convolution sends the generator gradients with a period-2 pattern, and the SR-U-Net GAN at ×2 learned one.
     """
 
-    def __init__(self, *, features: int = 64):
+    def __init__(self, *, features: int = 64, antialias: bool = False):
         super().__init__()
         layers: list[nn.Module] = [conv(3, features), nn.LeakyReLU(0.2, inplace=True)]
         c = features
         for i, width in enumerate([features, features * 2, features * 2, features * 4, features * 4,
                                    features * 8, features * 8]):
-            layers += [conv(c, width, stride=1 if i % 2 else 2, bias=False), nn.BatchNorm2d(width),
+            stride = 1 if i % 2 else 2
+            if stride == 2 and antialias:
+                layers.append(BinomialBlur(c))
+            layers += [conv(c, width, stride=stride, bias=False), nn.BatchNorm2d(width),
                        nn.LeakyReLU(0.2, inplace=True)]
             c = width
         self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(6))
@@ -67,6 +73,23 @@ class Discriminator(nn.Module):
     def activations(self, frames: Tensor) -> list[Tensor]:
         """The output of each conv layer's LeakyReLU, first to last (the `feature_matching` loss's features)."""
         return critic_activations(self.features, frames)
+
+
+class BinomialBlur(nn.Module):
+    """A fixed 3×3 binomial ([1, 2, 1] ⊗ [1, 2, 1] / 16) low-pass per channel, size-preserving: zero response at
+    the period-2 frequencies. Written here rather than taken from kornia (BlurPool2D): one fixed filter is not
+    worth a dependency."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        taps = torch.tensor([1.0, 2.0, 1.0])
+        kernel = (taps[:, None] * taps[None, :]) / 16
+        # a constant: not saved with the weights
+        self.register_buffer("kernel", kernel.expand(channels, 1, 3, 3).contiguous(), persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = nn.functional.pad(x, (1, 1, 1, 1), mode="replicate")
+        return nn.functional.conv2d(x, self.kernel.to(x.dtype), groups=x.shape[1])
 
 
 def critic_activations(layers: nn.Sequential, frames: Tensor) -> list[Tensor]:
@@ -92,8 +115,8 @@ def srresnet_tiny(*, scale: int = 4) -> SRResNet:
 
 
 @register_model("srgan_discriminator", task="critic", description="SRGAN discriminator: P(frame is real HR)")
-def srgan_discriminator(*, features: int = 64) -> Discriminator:
-    return Discriminator(features=features)
+def srgan_discriminator(*, features: int = 64, antialias: bool = False) -> Discriminator:
+    return Discriminator(features=features, antialias=antialias)
 
 
 @register_model("srgan_discriminator_tiny", task="critic", description="SRGAN discriminator, tiny, for tests")

@@ -25,14 +25,16 @@ class SRUNet(SpatialModel):
     `upsampler`: 'transposed' (the report's 2×2 stride-2 transposed convolutions for the steps past the input size)
     or 'resize' (nearest ×2 + 3×3 conv, Odena et al. 2016): a 2×2 stride-2 transposed convolution has one kernel per
     output phase, free to disagree, and a perceptual loss turned that freedom into a period-2 pattern at ×2
-    (BENCHMARKS.md, issue 12). `adapt_init` starts a 'resize' model from 'transposed' weights."""
+    (BENCHMARKS.md, issue 12); or 'bilinear' (bilinear ×2 + 3×3 conv): nearest-neighbour blocks still carry
+    period-2 power for an adversary to amplify, a bilinear step has none. `adapt_init` starts a 'resize' or
+    'bilinear' model from 'transposed' weights."""
 
     def __init__(self, *, scale: int = 2, features: int = 32, depth: int = 3, upsampler: str = "transposed"):
         super().__init__()
         if scale & (scale - 1):
             raise ValueError("SR-U-Net upscales by powers of two")
-        if upsampler not in ("transposed", "resize"):
-            raise ValueError(f"upsampler must be 'transposed' or 'resize', not {upsampler!r}")
+        if upsampler not in ("transposed", "resize", "bilinear"):
+            raise ValueError(f"upsampler must be 'transposed', 'resize' or 'bilinear', not {upsampler!r}")
         self.scale, self.depth, self.upsampler = scale, depth, upsampler
         widths = [features * 2 ** i for i in range(depth + 1)]
         self.enc = nn.ModuleList([_double_conv(3, widths[0])] +
@@ -44,7 +46,8 @@ class SRUNet(SpatialModel):
         def step_up() -> nn.Module:
             if upsampler == "transposed":
                 return nn.ConvTranspose2d(widths[0], widths[0], 2, stride=2)
-            return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), conv(widths[0], widths[0]))
+            return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest" if upsampler == "resize" else "bilinear"),
+                                 conv(widths[0], widths[0]))
 
         self.beyond = nn.Sequential(*[m for _ in range(extra) for m in
                                       (step_up(), nn.ReLU(inplace=True), conv(widths[0], widths[0]),
@@ -55,7 +58,7 @@ class SRUNet(SpatialModel):
         """Starting weights of the other upsampler made to fit: a transposed step's four phase kernels (C_in, C_out,
         2, 2) become the centre tap of the resize step's 3×3 conv, their mean. That is the transposed step with the
         phases' disagreement, i.e. the period-2 pattern, taken out; training recovers the rest."""
-        if self.upsampler != "resize":
+        if self.upsampler == "transposed":
             return tensors
         out = dict(tensors)
         for i in range(0, len(self.beyond), 4):
