@@ -50,7 +50,8 @@ def test_antialiased_discriminator_blurs_the_period_two_pattern_away():
 
     checker = (torch.arange(16)[:, None] + torch.arange(16)[None, :]) % 2 * 1.0
     stripes = (torch.arange(16)[None, :] % 2 * 1.0).expand(16, 16)
-    for pattern in (checker, stripes):  # the period-2 frequencies (pi, pi) and (0, pi): flat after the blur (inside the border)
+    # the period-2 frequencies (pi, pi) and (0, pi): flat after the blur, inside the border
+    for pattern in (checker, stripes):
         assert float(BinomialBlur(2)(pattern.expand(1, 2, 16, 16))[..., 1:-1, 1:-1].std()) < 1e-6
     # the generator's gradient through the critic: the plain critic's input gradient has a period-2 peak
     def nyquist_share(antialias: bool) -> float:

@@ -68,7 +68,8 @@ SHIPPED = {s.name: s for s in [
             "per-frame SR, x4, SR-U-Net fine-tuned with MSE + the detail network's perceptual loss"),
     Shipped("srunet", "x2", "srunet_x2", "per-frame SR, x2, SR-U-Net (MSE): the report's 64 -> 128 setting"),
     Shipped("srunet", "x2_perceptual", "srunet_x2_bilinear_perceptual",
-            "per-frame SR, x2, SR-U-Net (bilinear upsampler) fine-tuned with MSE + the detail network's perceptual loss"),
+            "per-frame SR, x2, SR-U-Net (bilinear upsampler) fine-tuned with MSE + the detail network's "
+            "perceptual loss"),
     Shipped("srresnet", "x4", "srresnet_x4", "per-frame SR, x4, SRResNet (MSE): the SRGAN generator on pixels"),
     Shipped("srresnet", "x2", "srresnet_x2",
             "per-frame SR, x2, SRResNet (MSE, resize-convolution, over bicubic): the x2 SRGAN generator on pixels"),

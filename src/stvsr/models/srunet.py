@@ -56,7 +56,7 @@ class SRUNet(SpatialModel):
 
     def adapt_init(self, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
         """Starting weights of the other upsampler made to fit: a transposed step's four phase kernels (C_in, C_out,
-        2, 2) become the centre tap of the resize step's 3×3 conv, their mean. That is the transposed step with the
+        2, 2) become the centre tap of the resize (or bilinear) step's 3×3 conv, their mean. That is the transposed step with the
         phases' disagreement, i.e. the period-2 pattern, taken out; training recovers the rest."""
         if self.upsampler == "transposed":
             return tensors
