@@ -83,6 +83,16 @@ def test_warp_identity_and_integer_shift():
     assert torch.allclose(warp(frames, shift)[..., :-2], frames[..., 2:], atol=1e-6)
 
 
+def test_opencv_warp_matches_grid_sample():
+    # Inference on the CPU warps with cv2.remap; frames that need a gradient take grid_sample. Both must agree,
+    # borders included (flows reach 12 px past the edges of a 20x24 frame).
+    frames, flow = torch.rand(2, 5, 20, 24), torch.randn(2, 2, 20, 24) * 6
+    fast = warp(frames, flow)
+    reference = warp(frames.requires_grad_(), flow)
+    assert reference.requires_grad and not fast.requires_grad
+    assert torch.allclose(fast, reference.detach(), atol=2e-4)
+
+
 class TimeStamp(VideoModel):
     """A fake temporal model whose output frames carry their global time (input frames hold their index)."""
 
@@ -152,3 +162,29 @@ def test_a_cascade_with_an_idle_half_is_refused(spec, scale, k, message):
     # bicubic+dis at --time-factor 1 once ran DIS for nothing (and `stvsr bench` timed it as the cascade).
     with pytest.raises(UsageError, match=message):
         build_method(spec, scale=scale, time_factor=k)
+
+
+class CountingResize(VideoModel):
+    """Nearest-neighbour x2 per frame that counts the frames it was given."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale, self.frames_seen = 2, 0
+
+    def forward(self, clip):
+        self.frames_seen += clip.shape[1]
+        return clip.repeat_interleave(2, dim=-1).repeat_interleave(2, dim=-2)
+
+
+@pytest.mark.parametrize("spatial_first", [True, False])
+def test_a_streamed_cascade_runs_each_half_once_per_frame(spatial_first):
+    # The cascade's shared pairs once sent every frame through the per-frame SR model twice.
+    resize, dis = CountingResize(), build_method("dis", scale=1, time_factor=2)
+    model = Cascade(resize, dis) if spatial_first else Cascade(dis, resize)
+    clip = translating_clip(9, 24, 32)
+    out = torch.stack(list(run_windows(model, iter(clip), device=torch.device("cpu"))))
+    assert resize.frames_seen == (9 if spatial_first else 17)
+    resize.frames_seen = 0
+    whole = model(clip[None])[0]
+    assert out.shape == whole.shape == (17, 3, 48, 64)
+    assert torch.allclose(out, whole, atol=1e-6)

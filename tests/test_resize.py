@@ -107,3 +107,31 @@ def test_cached_weights_made_in_inference_mode_still_train():
     x = torch.rand(1, 3, 5, 29, requires_grad=True)
     imresize(x, size=(5, 41)).sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+@pytest.mark.parametrize("factor", [2, 3, 4])
+@pytest.mark.parametrize("kernel", ["cubic", "lanczos3"])
+def test_the_opencv_upscaling_path_matches_the_torch_one(factor, kernel, monkeypatch):
+    import stvsr.ops.resize as resize
+
+    calls = []
+    fast = resize._upsample_opencv
+    monkeypatch.setattr(resize, "_upsample_opencv", lambda *a: calls.append(1) or fast(*a))
+    x = torch.rand(2, 3, 13, 17)
+    out = imresize(x, factor, kernel=kernel)  # float32 on the CPU: OpenCV's filters
+    reference = imresize(x.double(), factor, kernel=kernel)  # float64: the matrix product
+    assert calls and out.dtype == torch.float32 and out.shape == (2, 3, 13 * factor, 17 * factor)
+    assert torch.allclose(out.double(), reference, atol=1e-5)
+    assert imresize(x.requires_grad_(), factor, kernel=kernel).requires_grad and len(calls) == 1
+
+
+def test_autocast_does_not_lower_the_precision_of_the_resize():
+    # SR models add imresize's output to their network's: under bf16 autocast its matrix products once ran in
+    # bf16, and the base image was off by up to a grey level.
+    x = torch.rand(1, 3, 12, 16)
+    reference = imresize(x.double(), 4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        for image in (x, x.clone().requires_grad_()):  # the OpenCV path and the matrix-product one
+            out = imresize(image, 4)
+            assert out.dtype == torch.float32
+            assert torch.allclose(out.double(), reference, atol=1e-5)
