@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .eager import opencv_may_run
+
 
 def cubic(x: Tensor, a: float = -0.5) -> Tensor:
     """Keys' cubic convolution kernel; a = -0.5 is MATLAB's and Pillow's choice."""
@@ -204,9 +206,8 @@ def _imresize(x: Tensor, in_h: int, in_w: int, out_h: int, out_w: int, scale_h: 
               antialias: bool) -> Tensor:
     factor = out_h // in_h
     radius = int(KERNELS[kernel][1] // 2)
-    if (x.device.type == "cpu" and x.dtype == torch.float32 and not x.requires_grad and factor > 1
-            and (out_h, out_w) == (factor * in_h, factor * in_w) and scale_h == scale_w == factor
-            and min(in_h, in_w) > radius and x.numel() > 0):
+    if (opencv_may_run(x) and factor > 1 and (out_h, out_w) == (factor * in_h, factor * in_w)
+            and scale_h == scale_w == factor and min(in_h, in_w) > radius and x.numel() > 0):
         return _upsample_opencv(x, factor, kernel)
     # Height first, as MATLAB does for equal scales.
     out = _resize_last_dim(x.transpose(-1, -2), out_h, scale_h, kernel, antialias).transpose(-1, -2)
