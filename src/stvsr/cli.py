@@ -723,10 +723,11 @@ def main(argv: list[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         for signum in _SIGNAL_WORDS:
             signal.signal(signum, _on_signal)
-    from .io.ffmpeg_log import silence_ffmpeg
+    if args.command not in ("models", "methods"):  # listings open no video: PyAV's import is 0.15 s of theirs
+        from .io.ffmpeg_log import silence_ffmpeg
 
-    # FFmpeg's own log lines (NAL unit errors and the like) would bury the one line we print about them.
-    silence_ffmpeg()
+        # FFmpeg's own log lines (NAL unit errors and the like) would bury the one line we print about them.
+        silence_ffmpeg()
     try:
         return args.func(args)
     except StvsrError as error:
