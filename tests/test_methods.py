@@ -188,3 +188,19 @@ def test_a_streamed_cascade_runs_each_half_once_per_frame(spatial_first):
     whole = model(clip[None])[0]
     assert out.shape == whole.shape == (17, 3, 48, 64)
     assert torch.allclose(out, whole, atol=1e-6)
+
+
+def test_interpolators_batch_their_pairs_in_larger_windows_off_the_cpu():
+    from stvsr.models.base import streaming_window
+
+    dis = build_method("dis", scale=1, time_factor=3)
+    assert streaming_window(dis, torch.device("cpu")) == 2
+    assert streaming_window(dis, torch.device("cuda")) == dis.device_window == 9
+    assert streaming_window(build_method("bicubic", scale=2, time_factor=1), torch.device("cuda")) == 1
+    # A 9-frame window (8 pairs in one interpolate call) gives what pairs one at a time give.
+    clip = translating_clip(12, 24, 32, velocity=(2, 1))
+    pairs = torch.stack(list(run_windows(dis, iter(clip), device=torch.device("cpu"))))
+    dis.window = 9
+    batched = torch.stack(list(run_windows(dis, iter(clip), device=torch.device("cpu"))))
+    assert pairs.shape == batched.shape == (34, 3, 24, 32)
+    assert torch.allclose(pairs, batched, atol=1e-6)

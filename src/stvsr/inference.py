@@ -15,6 +15,7 @@ from torch import Tensor
 
 from .errors import UsageError
 from .models import Cascade, VideoModel, build_method, window_overlap_of
+from .models.base import streaming_window
 from .models.build import AUTO_TILE
 from .models.registry import find_model
 from .models.shipped import shipped
@@ -109,7 +110,7 @@ def run_windows(model: VideoModel, frames: Iterable[Tensor], *, device: torch.de
         yield from run_windows(model.second, between, device=device, to_host=to_host)
         return
     model = model.to(device)
-    size = max(1, model.window)
+    size = max(1, streaming_window(model, device))
     if overlap is None:
         overlap = window_overlap_of(model)
     if not 0 <= overlap < size:
