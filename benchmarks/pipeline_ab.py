@@ -32,9 +32,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def upscale(src: Path, dst: Path, method: str, checkout: Path, extra: list[str]) -> float:
     env = dict(os.environ, PYTHONPATH=str(checkout / "src"))
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "stvsr", "upscale", str(src), str(dst), "--scale", "4", "--time-factor",
-                    "2", "--method", method, "--quiet", "--overwrite", *extra], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
+    done = subprocess.run([sys.executable, "-m", "stvsr", "upscale", str(src), str(dst), "--scale", "4",
+                           "--time-factor", "2", "--method", method, "--quiet", "--overwrite", *extra], env=env,
+                          stdout=subprocess.DEVNULL)
+    if done.returncode != 0:  # stvsr has printed its own one-line reason
+        raise SystemExit(f"pipeline_ab: stvsr upscale --method {method} failed in {checkout}")
     return time.perf_counter() - started
 
 

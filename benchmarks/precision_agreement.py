@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from stvsr.errors import StvsrError
 from stvsr.inference import prepare
 from stvsr.io import VideoReader
 from stvsr.runtime import pick_device
@@ -34,7 +35,10 @@ def main() -> None:
     for name in args.models.split(","):
         outputs = {}
         for precision in ("fp32", args.precision):
-            model = prepare(name, scale=4, time_factor=1, device=device, tile="auto", precision=precision)
+            try:
+                model = prepare(name, scale=4, time_factor=1, device=device, tile="auto", precision=precision)
+            except StvsrError as error:
+                raise SystemExit(f"precision_agreement: {error}") from None
             with torch.inference_mode():
                 outputs[precision] = model(clip)[0].clamp(0, 1).mul(255).round()
         mse = (outputs["fp32"] - outputs[args.precision]).square().mean()

@@ -452,3 +452,12 @@ def test_srunet_bilinear_upsampler_has_no_period_two_power(tmp_path):
                         kwargs={"scale": 2, "features": 4, "depth": 1})
     init_from(bilinear, str(path))  # starts from transposed weights as the resize step does
     assert bilinear(torch.rand(1, 1, 3, 12, 16)).shape == (1, 1, 3, 24, 32)
+
+
+def test_the_listing_counts_parameters_on_the_meta_device_as_on_the_cpu():
+    from stvsr.models import create_model, list_models
+    from stvsr.models.info import describe
+
+    for entry in list_models(learned=True):
+        real = sum(p.numel() for p in create_model(entry.name).parameters())
+        assert describe(entry, flops=False)["params"] == real, entry.name

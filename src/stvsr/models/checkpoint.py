@@ -33,7 +33,7 @@ def model_contract(model: nn.Module, name: str, kwargs: dict) -> dict:
 
 def save_weights(model: nn.Module, path: str | Path, *, name: str, kwargs: dict, extra: dict | None = None) -> Path:
     """Write `model`'s state dict and its contract to `path` (.safetensors), atomically."""
-    from ..io.atomic import atomic_path  # here: importing the io package loads PyAV, which reading weights needs not
+    from ..io.atomic import atomic_path  # here: the io package loads PyAV, which reading weights does not need
 
     path = Path(path)
     metadata = {**model_contract(model, name, kwargs), **(extra or {})}

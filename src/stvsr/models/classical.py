@@ -55,9 +55,10 @@ class FlowInterpolation(FrameRepeat):
     Flows 0→1 and 1→0 come from DIS: through OpenCV (`backend='opencv'`, CPU only) or as torch ops
     (`backend='torch'`: on the frames' device, no host round trip on a GPU); `auto` takes torch for frames on a GPU
     and OpenCV otherwise (on the CPU OpenCV is about 10× faster: 0.04 s against 0.5 s per 448×256 pair, 1 thread).
-    The flows from time t back to each frame follow the linear-motion approximation of Super SloMo (Jiang et al., CVPR 2018, Eq. 4). Each warped frame is trusted where its path is
-    consistent with the other frame's (the forward-backward check of Sundaram et al., ECCV 2010: |w + ŵ|² against
-    0.01(|w|² + |ŵ|²) + 0.5, softened to a Gaussian weight), times the usual temporal weight (1 - t, t).
+    The flows from time t back to each frame follow the linear-motion approximation of Super SloMo (Jiang et al.,
+    CVPR 2018, Eq. 4). Each warped frame is trusted where its path is consistent with the other frame's (the
+    forward-backward check of Sundaram et al., ECCV 2010: |w + ŵ|² against 0.01(|w|² + |ŵ|²) + 0.5, softened to a
+    Gaussian weight), times the usual temporal weight (1 - t, t).
     """
 
     min_size = 16  # DIS works on 8×8 patches over a pyramid; below this the flow is noise
