@@ -2,14 +2,15 @@
 
     python benchmarks/pipeline_ab.py [--input samples/dog.mp4] [--methods imdn.x4+dis_fast,bicubic+dis]
                                      [--before ../other-checkout] [--repeat 2] [--equal [--fp32]]
+                                     [--precision fp32]
 
 Each run is a fresh `stvsr upscale IN OUT --scale 4 --time-factor 2 --method M --quiet` process (imports, decode,
 scene detection, encode with libx264 CRF 18 medium: what a user waits for); the best of `--repeat` wall times is
 reported as output frames/s. `--before DIR` runs the same commands from the checkout at DIR (its `src/` put first
 on PYTHONPATH, this venv's packages). `--equal` then writes both outputs losslessly (FFV1, BGR) and reports the
-PSNR between them (RGB, 8 bits; inf where bit-exact); `--fp32` also writes this checkout's output with
-`--precision fp32` (the reference of reduced-precision runs) and reports each one's PSNR against it. Nothing else
-should run meanwhile.
+PSNR between them (RGB, 8 bits; inf where bit-exact); `--fp32` also writes this checkout's output with `--precision
+fp32` (the reference of reduced-precision runs) and reports each one's PSNR against it. `--precision P` runs every
+command at P (fp32: what a CPU without native bf16 runs). Nothing else should run meanwhile.
 """
 
 from __future__ import annotations
@@ -67,12 +68,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--equal", action="store_true", help="also compare lossless outputs")
     parser.add_argument("--fp32", action="store_true", help="with --equal: PSNR of each against an fp32 run")
+    parser.add_argument("--precision", help="run every command at this --precision (default: stvsr's own)")
     args = parser.parse_args()
     from stvsr.io import probe
 
     frames_out = probe(args.input).frame_count * 2
+    precision = ["--precision", args.precision] if args.precision else []
     checkouts = {"after": ROOT} | ({"before": args.before.resolve()} if args.before else {})
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs; input {args.input} -> {frames_out} frames")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs; input {args.input} -> {frames_out} frames"
+          + (f"; --precision {args.precision}" if args.precision else ""))
     print("| method | " + " | ".join(f"{name} frames/s" for name in checkouts) +
           (" | speed-up" if args.before else "") + (" | PSNR after vs before" if args.equal and args.before else "")
           + (" | after vs fp32 | before vs fp32" if args.equal and args.before and args.fp32 else "") + " |")
@@ -80,7 +84,7 @@ def main() -> None:
         for method in args.methods.split(","):
             rates = {}
             for name, checkout in checkouts.items():
-                best = min(upscale(args.input, Path(tmp) / f"{name}.mp4", method, checkout, [])
+                best = min(upscale(args.input, Path(tmp) / f"{name}.mp4", method, checkout, precision)
                            for _ in range(args.repeat))
                 rates[name] = frames_out / best
             row = [method] + [f"{rates[name]:.2f}" for name in checkouts]
@@ -89,7 +93,7 @@ def main() -> None:
             if args.equal and args.before:
                 lossless = ["--codec", "ffv1", "--pix-fmt", "bgr0", "--no-audio"]
                 for name, checkout in checkouts.items():
-                    upscale(args.input, Path(tmp) / f"{name}.mkv", method, checkout, lossless)
+                    upscale(args.input, Path(tmp) / f"{name}.mkv", method, checkout, lossless + precision)
                 row.append(agreement(Path(tmp) / "after.mkv", Path(tmp) / "before.mkv"))
                 if args.fp32:
                     upscale(args.input, Path(tmp) / "fp32.mkv", method, ROOT, lossless + ["--precision", "fp32"])

@@ -204,3 +204,58 @@ def test_interpolators_batch_their_pairs_in_larger_windows_off_the_cpu():
     batched = torch.stack(list(run_windows(dis, iter(clip), device=torch.device("cpu"))))
     assert pairs.shape == batched.shape == (34, 3, 24, 32)
     assert torch.allclose(pairs, batched, atol=1e-6)
+
+
+def test_a_prepared_model_on_a_cpu_runs_channels_last_and_can_still_train(tmp_path):
+    # Prepared turns 2-D convolution weights channels-last on a CPU (fp32 too); 3-D convolutions keep theirs
+    # (Module.to(memory_format=...) refused them: vsr_5parallel.x4 crashed at --precision auto), and weights
+    # converted under inference mode must stay usable by autograd.
+    from stvsr.models.build import Prepared
+    from stvsr.models.registry import create_model
+
+    inner = create_model("vsr_5parallel_tiny", scale=2)
+    model = Prepared(inner).eval()
+    clip = torch.rand(1, 5, 3, 16, 16)
+    with torch.no_grad():
+        expected = inner(clip)
+    with torch.inference_mode():
+        got = model(clip)
+    assert (got - expected).abs().max() < 1e-5
+    weights = [p for p in inner.parameters() if p.dim() == 4]
+    assert weights and all(p.is_contiguous(memory_format=torch.channels_last) for p in weights)
+    assert not any(p.is_inference() for p in inner.parameters())
+    inner.train()
+    inner(clip).mean().backward()
+    assert all(p.grad is not None for name, p in inner.named_parameters() if not name.startswith("aux."))
+
+
+def test_per_frame_networks_run_a_few_frames_at_a_time_on_a_cpu_and_agree_with_the_whole_batch():
+    from stvsr.ops import batching
+    from stvsr.ops.batching import frames_per_call, per_frame
+
+    calls = []
+
+    def network(frames):
+        calls.append(frames.shape[0])
+        return frames * 2 + 1
+
+    frames = torch.rand(7, 3, 270, 480)  # a 1080p job's input: one frame per call
+    with torch.no_grad():
+        assert torch.equal(per_frame(network, frames), frames * 2 + 1)
+    assert calls == [1] * 7
+    small = torch.rand(7, 3, 64, 112)
+    with torch.no_grad():
+        assert frames_per_call(small) == batching.CPU_PIXELS_PER_CALL // (64 * 112) >= 7
+    assert frames_per_call(torch.rand(7, 3, 270, 480)) == 7  # gradients on: training keeps its batch
+    from stvsr.models.registry import create_model
+
+    model = create_model("propstvsr_tiny", scale=2, time_factor=1).eval()
+    torch.nn.init.normal_(model.up[0].weight, std=0.1)  # a residual that is not zero, so `encode` counts too
+    clip = translating_clip(6, 40, 48)[None]
+    outputs = []
+    for budget in (2 * 40 * 48, 10 ** 9):  # two frames a call, then the whole window
+        with torch.no_grad(), pytest.MonkeyPatch.context() as patch:
+            patch.setattr(batching, "CPU_PIXELS_PER_CALL", budget)
+            outputs.append(model(clip))
+    chunked, whole = outputs
+    assert (chunked - whole).abs().max() < 1e-5

@@ -362,7 +362,8 @@ def test_tpcascade_starts_as_the_cascade_it_refines():
         ours = model.eval()(clip)
         cascade = build_method("imdn.x4+dis_fast", scale=4, time_factor=2).eval()(clip)
     assert ours.shape == (1, 7, 3, 96, 128)
-    assert torch.equal(ours, cascade)
+    # Equal but for float rounding: the prepared cascade runs channels-last convolutions on a CPU.
+    assert (ours - cascade).abs().max() < 1e-5
     stages = model.stages(clip)
     assert set(stages) == {"tp", "out"} and stages["tp"].shape == ours.shape
 

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import UsageError
+from ..ops.batching import per_frame
 
 
 class VideoModel(nn.Module):
@@ -47,7 +48,7 @@ class SpatialModel(VideoModel):
     def forward(self, clip: Tensor) -> Tensor:
         self.check_clip(clip)
         n, t = clip.shape[:2]
-        out = self.upscale_frames(clip.flatten(0, 1))
+        out = per_frame(self.upscale_frames, clip.flatten(0, 1))
         return out.view(n, t, *out.shape[1:])
 
     def upscale_frames(self, frames: Tensor) -> Tensor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..errors import UsageError
 from ..runtime import PRECISIONS, resolve_precision
@@ -40,14 +40,24 @@ class Prepared(VideoModel):
     def forward(self, clip: Tensor) -> Tensor:
         precision = resolve_precision(self.precision, clip.device)
         dtype = DTYPES[precision]
-        if dtype is not None and self._layout != clip.device.type:
-            # Reduced precision runs channels-last convolutions: 2.7x faster than NCHW in bf16 on a CPU with AMX
-            # (oneDNN), and the layout GPU tensor cores want. fp32 stays the exact reference path.
-            self.model.to(memory_format=torch.channels_last)
+        if (dtype is not None or clip.device.type == "cpu") and self._layout != clip.device.type:
+            # Channels-last convolutions: in bf16 2.7x faster than NCHW on a CPU with AMX (oneDNN) and the layout
+            # GPU tensor cores want; in fp32 on a CPU 1.3-1.5x faster (imdn.x4 at 320x180: 168 -> 120 ms, within
+            # 5e-7 of NCHW). fp32 on a GPU keeps NCHW.
+            _channels_last(self.model)
             self._layout = clip.device.type
         with torch.autocast(clip.device.type, dtype=dtype, enabled=dtype is not None):
             out = tiled(self.model, clip, scale=self.scale, tile=self.tile, pad=self.pad, overlap=self.overlap)
         return out.float().contiguous()
+
+
+def _channels_last(model: nn.Module) -> None:
+    """2-D convolution weights in channels-last order (`Module.to(memory_format=...)` refuses the 5-D weights of
+    3-D convolutions, which keep theirs)."""
+    with torch.no_grad(), torch.inference_mode(False):  # weights made in inference mode could never train again
+        for param in model.parameters():
+            if param.dim() == 4:
+                param.data = param.data.contiguous(memory_format=torch.channels_last)
 
 
 def _part(spec: str, scale: int, time_factor: int, tile: int, precision: str) -> tuple[VideoModel, ModelEntry]:

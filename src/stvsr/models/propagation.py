@@ -21,6 +21,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..ops.batching import per_frame
 from ..ops.flow import dis_flow
 from ..ops.resize import imresize
 from ..ops.warp import warp
@@ -77,13 +78,13 @@ class PropagationSTVSR(VideoModel):
         self.check_clip(clip)
         n, t, _, h, w = clip.shape
         frames = clip.flatten(0, 1)
-        key = (imresize(frames, self.scale) + self.net(frames)).view(n, t, 3, h * self.scale, w * self.scale)
+        key = per_frame(self._cascade_frames, frames).view(n, t, 3, h * self.scale, w * self.scale)
         with torch.no_grad():  # classical flow: nothing to learn
             pairs = (clip[:, :-1].flatten(0, 1), clip[:, 1:].flatten(0, 1)) if t > 1 else None
             # to_prev[i] brings frame i + 1 onto frame i; to_next[i] brings frame i onto frame i + 1
             to_prev = dis_flow(*pairs, self.lr_preset).view(n, t - 1, 2, h, w) if pairs else None
             to_next = dis_flow(pairs[1], pairs[0], self.lr_preset).view(n, t - 1, 2, h, w) if pairs else None
-        feats = self.encode(frames).view(n, t, -1, h, w)
+        feats = per_frame(self.encode, frames).view(n, t, -1, h, w)
         back, fore = self._propagate(feats, to_prev, to_next)
         outs = []
         for i in range(t):
@@ -92,6 +93,10 @@ class PropagationSTVSR(VideoModel):
             if self.time_factor == 2 and i < t - 1:
                 outs.append(self._middle(key, feats, fore, back, to_prev, to_next, i))
         return torch.stack(outs, dim=1)
+
+    def _cascade_frames(self, frames: Tensor) -> Tensor:
+        """The cascade's per-frame SR of `frames` (M, 3, h, w): bicubic plus the backbone's residual."""
+        return imresize(frames, self.scale) + self.net(frames)
 
     def _warp(self, x: Tensor, flow: Tensor) -> Tensor:
         return warp(x, flow.to(x.dtype)) if self.align else x
