@@ -103,7 +103,7 @@ class CentreFrameVSR(VideoModel):
         index = [min(max(i, -i), 2 * (t - 1) - i) if t > 1 else 0 for i in range(-r, t + r)]  # mirror
         padded = clip[:, index]
         stacks = torch.stack([padded[:, i:i + 2 * r + 1] for i in range(t)], dim=1)  # (N, T, 2r+1, C, H, W)
-        out = self.predict_centre(stacks.flatten(0, 1))
+        out = per_frame(self.predict_centre, stacks.flatten(0, 1))
         return out.view(n, t, *out.shape[1:])
 
     def predict_centre(self, frames: Tensor) -> Tensor:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..ops.batching import per_frame
 from ..ops.flow import dis_flow
 from ..ops.resize import imresize
 from ..ops.warp import warp
@@ -57,10 +58,12 @@ class FlowVSR(VideoModel):
             seq = self.interpolate(clip) if self.interpolate is not None else clip
             previous, following = self._aligned_neighbours(seq)
         n, t = seq.shape[:2]
-        centre = seq.flatten(0, 1)
-        x = torch.cat([centre, previous, following], dim=1)
-        out = imresize(centre, self.scale) + self.net(x)
+        out = per_frame(self._super_resolve, torch.cat([seq.flatten(0, 1), previous, following], dim=1))
         return out.view(n, t, *out.shape[1:])
+
+    def _super_resolve(self, stacks: Tensor) -> Tensor:
+        """(M, 9, h, w) frames with their two aligned neighbours -> (M, 3, s·h, s·w) the frames super-resolved."""
+        return imresize(stacks[:, :3], self.scale) + self.net(stacks)
 
     def _aligned_neighbours(self, seq: Tensor) -> tuple[Tensor, Tensor]:
         """For every frame i of seq (N, T, ...): frames i − 1 and i + 1 warped onto it, flattened to (N·T, ...)."""
