@@ -19,7 +19,7 @@ LAYERS = [
     {"inference"},
     {"evaluate", "train"},
     {"studies"},
-    {"upscale", "export", "bench", "batch"},
+    {"upscale", "export", "bench", "batch", "catalogue"},
     {"cli"},
     {"__main__"},
 ]

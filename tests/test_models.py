@@ -186,6 +186,26 @@ def test_models_listing(capsys):
     assert listed == pytest.approx(describe(model_entry("imdn_tiny"))["gflops"], abs=0.006) and listed > 0
 
 
+def test_the_listing_index_matches_the_registry_and_the_shipped_weights():
+    import json
+
+    from stvsr import catalogue
+
+    assert json.loads(catalogue.CATALOGUE.read_text()) == catalogue.build(), (
+        "src/stvsr/catalogue.json is stale: run python scripts/update_catalogue.py")
+
+
+def test_the_plain_listing_does_not_import_torch():
+    # `stvsr models` lists from the committed index, so it answers without torch's import (issue 14: under 2 s).
+    import subprocess
+    import sys
+
+    code = "import sys; from stvsr.cli import main; assert main(['models']) == 0; assert 'torch' not in sys.modules"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "propstvsr.x4" in done.stdout and "imdn_tiny" in done.stdout
+
+
 @pytest.mark.parametrize("name", ["vsr_delta_tiny", "vsr_5parallel_tiny", "flowvsr_tiny", "flowstvsr_tiny"])
 def test_streaming_windows_leave_no_seam(name):
     # Frame by frame, the windowed stream must equal one pass over the whole clip: every kept output saw all the

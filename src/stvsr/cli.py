@@ -236,6 +236,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    if not (args.init or args.details or args.flops):
+        return _list_models(args.pattern)
     from .models import create_model, list_models, model_entry
     from .models.checkpoint import save_weights
     from .models.info import describe
@@ -259,32 +261,43 @@ def cmd_models(args: argparse.Namespace) -> int:
         return 0
     if args.details:
         return _model_details(args.details)
-    # Counting FLOPs runs every network once (minutes for the heavy ones), so the listing leaves them to --flops
-    # and to `--details NAME`.
-    rows = [describe(e, flops=args.flops) for e in list_models(args.pattern, learned=True)]
-    header = f"{'name':<26} {'task':<7} {'scale':>5} {'time':>5} {'params':>12}"
-    print(header + (f" {'GFLOPs/frame':>13}" if args.flops else ""))
-    for r in rows:
-        line = f"{r['name']:<26} {r['task']:<7} {r['scale'] or '-':>5} {r['time_factor'] or '-':>5} {r['params']:>12,}"
-        print(line + (f" {r['gflops']:>13.2f}" if args.flops else ""))
-    print("\n" + ("GFLOPs per output frame at 180x144 input (2 FLOPs per multiply-add). " if args.flops else
-                  "GFLOPs per output frame: --flops, or `stvsr models --details NAME`. ") +
-          "Classical methods: `stvsr methods`.")
+    # Counting FLOPs runs every network once (minutes for the heavy ones), so only --flops does it.
+    _print_rows([describe(e, flops=True) for e in list_models(args.pattern, learned=True)], flops=True)
+    _print_shipped()
+    return 0
+
+
+def _list_models(pattern: str) -> int:
+    """The plain listing, from the committed index (`stvsr.catalogue`): no torch import, so it answers at once."""
+    from . import catalogue
+
+    _print_rows(catalogue.models(pattern), flops=False)
     _print_shipped()
     return 0
 
 
 def _print_shipped() -> None:
-    from .models.shipped import SHIPPED
+    from . import catalogue
 
-    installed = [s for s in SHIPPED.values() if s.available]
+    installed = catalogue.installed_weights()
     if not installed:
         return
     print("\nShipped weights, ARCH.TAG (use as --method NAME, or a bare ARCH for its first weights; model card: "
           "stvsr models --details NAME):")
-    width = max(len(s.name) for s in installed)
+    width = max(len(s["name"]) for s in installed)
     for s in installed:
-        print(f"  {s.name:<{width}}  {s.role}")
+        print(f"  {s['name']:<{width}}  {s['role']}")
+
+
+def _print_rows(rows: list[dict], *, flops: bool) -> None:
+    header = f"{'name':<26} {'task':<7} {'scale':>5} {'time':>5} {'params':>12}"
+    print(header + (f" {'GFLOPs/frame':>13}" if flops else ""))
+    for r in rows:
+        line = f"{r['name']:<26} {r['task']:<7} {r['scale'] or '-':>5} {r['time_factor'] or '-':>5} {r['params']:>12,}"
+        print(line + (f" {r['gflops']:>13.2f}" if flops else ""))
+    print("\n" + ("GFLOPs per output frame at 180x144 input (2 FLOPs per multiply-add). " if flops else
+                  "GFLOPs per output frame: --flops, or `stvsr models --details NAME`. ") +
+          "Classical methods: `stvsr methods`.")
 
 
 def _model_details(name: str) -> int:
