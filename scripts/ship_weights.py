@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 import yaml
 
+from stvsr import catalogue
 from stvsr.evaluate.runner import EvalConfig, evaluate
 from stvsr.evaluate.tables import markdown_tables
 from stvsr.models import read_metadata
@@ -119,6 +120,7 @@ def main() -> int:
     partial = entry.card_path.with_name(f".{entry.card_path.name}.partial")
     partial.write_text(card)
     partial.replace(entry.card_path)
+    catalogue.write()  # `stvsr models` lists from the index: keep it in step with the declared weights
     print(card)
     return 0
 
