@@ -17,7 +17,9 @@ import time
 
 import torch
 
+from sizes import parse_sizes
 from stvsr.errors import StvsrError
+from stvsr.models.build import conv_layout
 from stvsr.models.checkpoint import load_model
 from stvsr.models.shipped import shipped
 from stvsr.runtime import native_bf16
@@ -39,7 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="imdn.x4")
     parser.add_argument("--frames", type=int, default=20)
-    parser.add_argument("--sizes", default="320x180,480x270", help="input sizes, WxH")
+    parser.add_argument("--sizes", type=parse_sizes, default="320x180,480x270", help="input sizes, WxH")
     parser.add_argument("--chunks", default="20,4,2,1")
     parser.add_argument("--precisions", default="fp32,bf16")
     args = parser.parse_args()
@@ -55,8 +57,8 @@ def main() -> None:
     print(f"{args.model} backbone, {args.frames} frames, {torch.get_num_threads()} threads; ms per frame")
     print("| input | precision | layout | " + " | ".join(f"{c} a call" for c in chunks) + " |")
     print("|---|---|---|" + "---:|" * len(chunks))
-    for size in args.sizes.split(","):
-        width, height = (int(v) for v in size.split("x"))
+    for width, height in args.sizes:
+        size = f"{width}x{height}"
         frames = torch.rand(args.frames, 3, height, width, generator=torch.Generator().manual_seed(0))
         for precision in args.precisions.split(","):
             if precision == "bf16" and not native_bf16(torch.device("cpu")):
@@ -64,9 +66,7 @@ def main() -> None:
                 continue
             dtype = torch.bfloat16 if precision == "bf16" else None
             for layout in (torch.contiguous_format, torch.channels_last):
-                for param in net.parameters():
-                    if param.dim() == 4:
-                        param.data = param.data.contiguous(memory_format=layout)
+                conv_layout(net, layout)
                 times = [per_frame_ms(net, frames, chunk, dtype) for chunk in chunks]
                 name = "NCHW" if layout is torch.contiguous_format else "channels-last"
                 print(f"| {size} | {precision} | {name} | " + " | ".join(f"{t:.1f}" for t in times) + " |",

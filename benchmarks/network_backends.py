@@ -13,7 +13,6 @@ openvino` to include it.
 from __future__ import annotations
 
 import argparse
-import math
 import tempfile
 import time
 from collections.abc import Callable
@@ -22,10 +21,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sizes import parse_sizes
 from stvsr.errors import StvsrError
 from stvsr.export import export_model
 from stvsr.inference import prepare
 from stvsr.io import VideoReader
+from stvsr.io.frames import quantize
+from stvsr.metrics.fidelity import mse
 from stvsr.ops.resize import imresize
 from stvsr.runtime import native_bf16
 
@@ -44,8 +46,9 @@ def timed(run: Callable[[np.ndarray], np.ndarray], frames: np.ndarray) -> tuple[
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((np.round(np.clip(a, 0, 1) * 255) - np.round(np.clip(b, 0, 1) * 255)) ** 2))
-    return math.inf if mse == 0 else 10 * math.log10(255 ** 2 / mse)
+    """PSNR (RGB, dB) between two runs' outputs, both rounded to 8 bits, over all frames."""
+    error = mse(torch.from_numpy(a), quantize(torch.from_numpy(b)), channel="rgb").mean()
+    return float(-10 * torch.log10(error))  # inf where equal
 
 
 def torch_runner(name: str, precision: str) -> Callable[[np.ndarray], np.ndarray]:
@@ -80,7 +83,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="imdn.x4")
     parser.add_argument("--frames", type=int, default=8)
-    parser.add_argument("--sizes", default="320x180,480x270", help="input sizes, WxH")
+    parser.add_argument("--sizes", type=parse_sizes, default="320x180,480x270", help="input sizes, WxH")
     args = parser.parse_args()
     with VideoReader(SAMPLE) as reader:
         sample = torch.stack([f for _, f in zip(range(args.frames), reader)])
@@ -102,8 +105,8 @@ def main() -> None:
         print(f"{args.model}, one frame per call, {THREADS} threads; ms per frame (PSNR against torch fp32)")
         print("| input | " + " | ".join(runners) + " |")
         print("|---|" + "---:|" * len(runners))
-        for size in args.sizes.split(","):
-            width, height = (int(v) for v in size.split("x"))
+        for width, height in args.sizes:
+            size = f"{width}x{height}"
             frames = imresize(sample, size=(height, width)).clamp(0, 1).numpy()
             results = {name: timed(run, frames) for name, run in runners.items()}
             reference = results["torch fp32"][1]

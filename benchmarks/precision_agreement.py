@@ -17,6 +17,8 @@ import torch
 from stvsr.errors import StvsrError
 from stvsr.inference import prepare
 from stvsr.io import VideoReader
+from stvsr.io.frames import quantize
+from stvsr.metrics.fidelity import mse
 from stvsr.runtime import pick_device
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "dog.mp4"
@@ -40,9 +42,9 @@ def main() -> None:
             except StvsrError as error:
                 raise SystemExit(f"precision_agreement: {error}") from None
             with torch.inference_mode():
-                outputs[precision] = model(clip)[0].clamp(0, 1).mul(255).round()
-        mse = (outputs["fp32"] - outputs[args.precision]).square().mean()
-        print(f"{name}: {args.precision} against fp32, 8 bits: {(10 * torch.log10(255 ** 2 / mse)).item():.2f} dB "
+                outputs[precision] = model(clip)[0]
+        error = mse(outputs[args.precision], quantize(outputs["fp32"]), channel="rgb").mean()  # both in 8 bits
+        print(f"{name}: {args.precision} against fp32, 8 bits: {(-10 * torch.log10(error)).item():.2f} dB "
               f"PSNR over {args.frames} frames ({device})")
 
 

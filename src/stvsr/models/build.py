@@ -44,20 +44,20 @@ class Prepared(VideoModel):
             # Channels-last convolutions: in bf16 2.7x faster than NCHW on a CPU with AMX (oneDNN) and the layout
             # GPU tensor cores want; in fp32 on a CPU 1.3-1.5x faster (imdn.x4 at 320x180: 168 -> 120 ms, within
             # 5e-7 of NCHW). fp32 on a GPU keeps NCHW.
-            _channels_last(self.model)
+            conv_layout(self.model, torch.channels_last)
             self._layout = clip.device.type
         with torch.autocast(clip.device.type, dtype=dtype, enabled=dtype is not None):
             out = tiled(self.model, clip, scale=self.scale, tile=self.tile, pad=self.pad, overlap=self.overlap)
         return out.float().contiguous()
 
 
-def _channels_last(model: nn.Module) -> None:
-    """2-D convolution weights in channels-last order (`Module.to(memory_format=...)` refuses the 5-D weights of
-    3-D convolutions, which keep theirs)."""
+def conv_layout(model: nn.Module, memory_format: torch.memory_format) -> None:
+    """Store `model`'s 2-D convolution weights in `memory_format` (torch.channels_last or torch.contiguous_format);
+    `Module.to(memory_format=...)` refuses the 5-D weights of 3-D convolutions, which keep theirs."""
     with torch.no_grad(), torch.inference_mode(False):  # weights made in inference mode could never train again
         for param in model.parameters():
             if param.dim() == 4:
-                param.data = param.data.contiguous(memory_format=torch.channels_last)
+                param.data = param.data.contiguous(memory_format=memory_format)
 
 
 def _part(spec: str, scale: int, time_factor: int, tile: int, precision: str) -> tuple[VideoModel, ModelEntry]:
