@@ -52,9 +52,13 @@ PROPAGATION_ROUNDS = 2
 DAMPING = 0.25  # added to the patch Hessian's diagonal per pixel: as if every pixel had a gradient of 0.5 levels
 
 
+# Constants enter as Python numbers, not as tensors made from lists: a list copied to the device is a host sync that
+# also rules out capturing the flow in a CUDA graph.
+
+
 def _gray255(frames: Tensor) -> Tensor:
-    weights = torch.tensor(LUMA, dtype=torch.float32, device=frames.device).view(1, 3, 1, 1)
-    return (frames.float().clamp(0, 1) * weights).sum(1, keepdim=True) * 255
+    x = frames.float().clamp(0, 1) * 255
+    return x[:, 0:1] * LUMA[0] + x[:, 1:2] * LUMA[1] + x[:, 2:3] * LUMA[2]
 
 
 def _gradients(x: Tensor) -> tuple[Tensor, Tensor]:
@@ -68,8 +72,8 @@ def _gradients(x: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _resize_flow(flow: Tensor, size: tuple[int, int]) -> Tensor:
-    scale = torch.tensor([size[1] / flow.shape[-1], size[0] / flow.shape[-2]], device=flow.device).view(1, 2, 1, 1)
-    return F.interpolate(flow, size=size, mode="bilinear", align_corners=False) * scale
+    out = F.interpolate(flow, size=size, mode="bilinear", align_corners=False)
+    return torch.cat([out[:, 0:1] * (size[1] / flow.shape[-1]), out[:, 1:2] * (size[0] / flow.shape[-2])], dim=1)
 
 
 class _Patches:
