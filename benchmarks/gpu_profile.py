@@ -10,8 +10,9 @@ warm-up):
   replayed from a captured CUDA graph (how much of it is launch overhead);
 - the whole interpolation (flow + warps + blend) per pair;
 - imdn.x4 per frame at fp32 / bf16 / fp16, 1 and 4 frames a call, NCHW and channels-last, cuDNN autotuning on;
-- bringing an output frame to the host: float32 as the runner does, and uint8 (converted on the device);
-- `run_windows` over a synthetic clip end to end (frames/s), with the device's busy fraction from the profiler.
+- bringing an output frame to the host: float32, and uint8 (converted on the device, as the writer does);
+- the fast model over a synthetic clip as `stvsr bench` times it, with the DIS CUDA graphs off and on (frames/s,
+  and the largest difference between the two outputs), and the device's busy fraction from the profiler.
 Runs unchanged on CPU (for a dry run; the graph capture is skipped there).
 """
 
@@ -21,12 +22,15 @@ import argparse
 import statistics
 import time
 
+import numpy as np
 import torch
 
 from stvsr.bench import OUTPUT_SIZES
 from stvsr.data.synthetic import translating_clip
 from stvsr.inference import prepare, run_windows
+from stvsr.io.frames import tensor_to_array
 from stvsr.models.classical import FlowInterpolation
+from stvsr.ops import torch_flow
 from stvsr.ops.torch_flow import dis_flows_torch
 from stvsr.runtime import pick_device
 
@@ -118,20 +122,26 @@ def transfer_pieces(device, h, w, repeat):
             timer(device, lambda: pinned.copy_(frame.mul(255).round_().to(torch.uint8)), repeat), 1, "frame")
 
 
-def streamed(device, h, w, frames, precision, to_host):
+def streamed(device, h, w, frames, precision, graphs):
+    """`stvsr bench`'s measurement of the fast model (frames handed over as 8-bit host arrays), with the DIS CUDA
+    graphs on or off; returns the model, the clip and the last output frames for comparison."""
+    torch_flow.CUDA_GRAPHS = graphs
     model = prepare("dis+imdn.x4", scale=4, time_factor=2, device=device, tile="auto", precision=precision)
     clip = translating_clip(frames, h, w, velocity=(2, 1))
-    list(run_windows(model, clip[:10], device=device, to_host=to_host))
+
+    def handed_over():
+        return [tensor_to_array(f) for f in run_windows(model, clip, device=device, to_host=False)]
+
+    handed_over()
     if device.type == "cuda":
         torch.cuda.synchronize()
     started = time.perf_counter()
-    count = sum(1 for _ in run_windows(model, clip, device=device, to_host=to_host))
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    arrays = handed_over()
     seconds = time.perf_counter() - started
-    print(f"| run_windows dis+imdn.x4 {precision}, to_host {to_host} | {count} frames | {count / seconds:.1f} "
-          f"output frames/s |", flush=True)
-    return model, clip
+    print(f"| dis+imdn.x4 {precision}, DIS CUDA graphs {graphs} | {len(arrays)} frames | "
+          f"{len(arrays) / seconds:.1f} output frames/s |", flush=True)
+    torch_flow.CUDA_GRAPHS = True
+    return model, clip, arrays
 
 
 def busy_fraction(device, model, clip):
@@ -141,7 +151,7 @@ def busy_fraction(device, model, clip):
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     with profile(activities=activities) as prof:
         started = time.perf_counter()
-        count = sum(1 for _ in run_windows(model, clip, device=device))
+        count = len([tensor_to_array(f) for f in run_windows(model, clip, device=device, to_host=False)])
         if device.type == "cuda":
             torch.cuda.synchronize()
         wall = time.perf_counter() - started
@@ -177,8 +187,11 @@ def main() -> None:
     model = clip = None
     if "stream" in parts:
         for precision in ("fp32", "bf16") if device.type == "cuda" else ("fp32",):
-            for to_host in (True, False):
-                model, clip = streamed(device, h, w, args.frames, precision, to_host)
+            outputs = {}
+            for graphs in (False, True):
+                model, clip, outputs[graphs] = streamed(device, h, w, args.frames, precision, graphs)
+            gap = max(int(np.abs(x.astype(int) - y.astype(int)).max()) for x, y in zip(*outputs.values()))
+            print(f"| {precision}: largest 8-bit difference, graphs on vs off | {gap} levels |")
     if "profile" in parts and model is not None:
         busy_fraction(device, model, clip)
 

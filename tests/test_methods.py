@@ -196,7 +196,7 @@ def test_interpolators_batch_their_pairs_in_larger_windows_off_the_cpu():
     dis = build_method("dis", scale=1, time_factor=3)
     assert streaming_window(dis, torch.device("cpu")) == 2
     assert streaming_window(dis, torch.device("cuda")) == dis.device_window == 9
-    assert streaming_window(build_method("bicubic", scale=2, time_factor=1), torch.device("cuda")) == 1
+    assert streaming_window(build_method("bicubic", scale=2, time_factor=1), torch.device("cuda")) == 4
     # A 9-frame window (8 pairs in one interpolate call) gives what pairs one at a time give.
     clip = translating_clip(12, 24, 32, velocity=(2, 1))
     pairs = torch.stack(list(run_windows(dis, iter(clip), device=torch.device("cpu"))))
@@ -259,3 +259,15 @@ def test_per_frame_networks_run_a_few_frames_at_a_time_on_a_cpu_and_agree_with_t
             outputs.append(model(clip))
     chunked, whole = outputs
     assert (chunked - whole).abs().max() < 1e-5
+
+
+def test_per_frame_models_in_device_windows_give_every_frame_once():
+    # Off the CPU per-frame models take 4 frames a call; 10 frames: two full windows and the last, end-aligned.
+    bicubic = build_method("bicubic", scale=2, time_factor=1)
+    clip = translating_clip(10, 16, 24)
+    one_by_one = torch.stack(list(run_windows(bicubic, iter(clip), device=torch.device("cpu"))))
+    bicubic.window = bicubic.device_window
+    assert bicubic.window == 4
+    batched = torch.stack(list(run_windows(bicubic, iter(clip), device=torch.device("cpu"))))
+    assert batched.shape == one_by_one.shape == (10, 3, 32, 48)
+    assert torch.equal(batched, one_by_one)

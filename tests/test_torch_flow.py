@@ -89,3 +89,45 @@ def test_auto_backend_keeps_opencv_on_the_cpu():
                            create_model("dis", backend="opencv").interpolate(a, b, [0.5])[0])
     with pytest.raises(UsageError, match="backend"):
         create_model("dis", backend="cuda")
+
+
+class _EagerGraph:
+    """Stands in for a captured CUDA graph on the CPU: replay recomputes into the same output buffer."""
+
+    def __init__(self, x_in, y_in, preset):
+        self.x_in, self.y_in, self.preset = x_in, y_in, preset
+        self.out = dis_flow_torch(x_in, y_in, preset)
+
+    def replay(self):
+        self.out.copy_(dis_flow_torch(self.x_in, self.y_in, self.preset))
+
+
+def test_graph_cache_pads_to_a_bucket_and_returns_the_unpadded_flows(monkeypatch):
+    from stvsr.ops import torch_flow
+
+    def capture(x, padded, preset):
+        x_in = x[-1:].expand(padded, -1, -1, -1).clone()
+        y_in = x_in.clone()
+        graph = _EagerGraph(x_in, y_in, preset)
+        return graph, x_in, y_in, graph.out
+
+    monkeypatch.setattr(torch_flow._GraphCache, "_capture", staticmethod(capture))
+    cache = torch_flow._GraphCache(size=2)
+    tex = texture(60, 80, seed=3)[None]
+    frames = torch.cat([tex.roll(k, dims=-1) for k in range(6)])
+    for n in (3, 4, 1):  # 3 pairs pad to 4 (the last pair repeated), 4 reuse that graph, 1 captures another
+        x, y = frames[:n], frames[1:n + 1]
+        got = cache.run(x, y, "fast")
+        assert got.shape == (n, 2, 60, 80)
+        assert torch.allclose(got, dis_flow_torch(x, y, "fast"), atol=1e-5)
+    assert [key[1] for key in cache.graphs] == [4, 1]
+    first = cache.run(frames[:2], frames[1:3], "fast")  # a third bucket evicts the least recently used (4)
+    assert [key[1] for key in cache.graphs] == [1, 2]
+    assert first.data_ptr() != cache.graphs[next(reversed(cache.graphs))][3].data_ptr()  # a copy, not the buffer
+    assert [torch_flow.bucket(n) for n in (1, 2, 3, 5, 8, 9)] == [1, 2, 4, 8, 8, 16]
+
+
+def test_graphs_are_only_for_cuda_inference():
+    from stvsr.ops.torch_flow import _graphable
+
+    assert not _graphable(torch.zeros(1, 3, 8, 8))  # the CPU runs eagerly

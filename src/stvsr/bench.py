@@ -2,7 +2,8 @@
 
 Every method runs in its own process (so its peak memory is its own) on a short synthetic clip sized for the
 chosen output, at the precision `stvsr upscale` would use, and reports output frames per second of the model
-itself (decoding and encoding excluded: `BENCHMARKS.md` has whole-pipeline figures) and peak resident memory.
+itself, each frame delivered to the host as the 8-bit RGB the encoder takes (decoding and encoding excluded:
+`BENCHMARKS.md` has whole-pipeline figures), and peak memory.
 """
 
 from __future__ import annotations
@@ -54,16 +55,23 @@ def _measure(method: str, scale: int, time_factor: int, height: int, width: int,
 
     from .data.synthetic import translating_clip
     from .inference import prepare, run_windows
+    from .io.frames import tensor_to_array
     from .runtime import pick_device
 
     target = pick_device(device)
     model = prepare(method, scale=scale, time_factor=time_factor, device=target, tile="auto", precision=precision)
     clip = translating_clip(frames, height // scale, width // scale, velocity=(2, 1))
-    list(run_windows(model, clip[: max(2, model.window)], device=target))  # warm-up: allocations, kernels
+    def handed_over(frames) -> int:  # as `stvsr upscale` hands frames to its encoder: rounded where they are made
+        return sum(1 for frame in run_windows(model, frames, device=target, to_host=False)
+                   if tensor_to_array(frame) is not None)
+
+    # Warm-up: allocations, kernels; on a GPU the whole clip, so that the CUDA graphs of every window length the
+    # timed run meets are captured (once per video in `stvsr upscale`)
+    handed_over(clip if target.type == "cuda" else clip[: max(2, model.window)])
     if target.type == "cuda":
         torch.cuda.synchronize()
     started = time.perf_counter()
-    count = sum(1 for _ in run_windows(model, clip, device=target))
+    count = handed_over(clip)
     if target.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - started

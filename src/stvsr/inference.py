@@ -145,11 +145,14 @@ def run_shots(model: VideoModel, frames: Iterable[Tensor], *, device: torch.devi
               ) -> Iterator[Tensor]:
     """`run_windows` shot by shot: windows (and a recurrent model's state) restart at each cut, and the k − 1
     frames a time factor k inserts at a cut repeat the earlier shot's last frame instead of blending two shots.
+    Frames are yielded on `device`: whoever stores them rounds them to 8 or 16 bits there first, so a quarter or
+    half of the bytes cross from a GPU (a 1080p float frame took 2.1 ms to reach the host on an H200, as 8 bits
+    0.6 ms).
 
     `is_cut(frame) -> bool` is called on each frame in order (e.g. a `scenes.CutDetector`); None: one shot.
     """
     if is_cut is None:
-        yield from run_windows(model, frames, device=device)
+        yield from run_windows(model, frames, device=device, to_host=False)
         return
     shots = Shots(frames, is_cut)
     last = None
@@ -157,7 +160,7 @@ def run_shots(model: VideoModel, frames: Iterable[Tensor], *, device: torch.devi
         if last is not None:
             for _ in range(model.time_factor - 1):
                 yield last
-        for frame in run_windows(model, shot, device=device):
+        for frame in run_windows(model, shot, device=device, to_host=False):
             last = frame
             yield frame
 

@@ -162,6 +162,7 @@ def side_by_side(inputs: Iterable[Tensor], outputs: Iterable[Tensor], scale: int
         resized = imresize(frame[None], scale)[0].clamp(0, 1) if scale != 1 else frame
         for _ in range(time_factor):
             out = next(outputs).clone()
+            resized = resized.to(out.device)  # the model's output may still be on its device
             half = out.shape[-1] // 2
             out[:, :, :half] = resized[:, :, :half]
             out[:, :, max(half - 1, 0):half + 1] = 0.9

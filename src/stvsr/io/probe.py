@@ -83,7 +83,10 @@ def open_container(path: Path) -> av.container.InputContainer:
     if path.is_dir():
         raise InputError(f"input is a folder with no image frames: {path}")
     try:
-        return av.open(str(path), metadata_errors="ignore")
+        try:
+            return av.open(str(path), metadata_errors="ignore")  # a tag that is not UTF-8 must not stop a video
+        except TypeError:  # PyAV 19 dropped the option (its wheels for Python 3.12+ are what pip installs there)
+            return av.open(str(path))
     except PermissionError:
         raise InputError(f"input is not readable (permission denied): {path}") from None
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as error:

@@ -21,12 +21,15 @@ the CPU path (`ops.flow.dis_flows`); `tests/test_torch_flow.py` states how close
 from __future__ import annotations
 
 import math
+import warnings
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .eager import eager
 from .flow import LUMA
 from .warp import warp
 
@@ -281,6 +284,78 @@ def _sample_at_centres(flow: Tensor, patches: _Patches) -> Tensor:
 
 
 def dis_flows_torch(a: Tensor, b: Tensor, preset: str = "medium") -> tuple[Tensor, Tensor]:
-    """DIS flow both ways, `dis_flow_torch(a, b)` and `dis_flow_torch(b, a)`, in one batch."""
-    both = dis_flow_torch(torch.cat([a, b]), torch.cat([b, a]), preset)
+    """DIS flow both ways, `dis_flow_torch(a, b)` and `dis_flow_torch(b, a)`, in one batch; on a CUDA GPU replayed
+    from a captured graph (`CUDA_GRAPHS`)."""
+    x, y = torch.cat([a, b]), torch.cat([b, a])
+    both = _graphs.run(x, y, preset) if _graphable(x) else dis_flow_torch(x, y, preset)
     return both[: len(a)], both[len(a):]
+
+
+# DIS launches about a thousand small kernels per call, so on a GPU the host's launching is the bottleneck: on an
+# H200, 8 pairs of 480x270 both ways took 142 ms eagerly and 48 ms replayed from a CUDA graph (medium preset; fast
+# 88 -> 22 ms), the same flows to the bit (`python benchmarks/gpu_profile.py --device cuda`).
+CUDA_GRAPHS = True
+GRAPH_CACHE_SIZE = 8  # captured graphs kept (each holds its own memory pool); the least recently used goes first
+
+
+def _graphable(x: Tensor) -> bool:
+    return (CUDA_GRAPHS and x.device.type == "cuda" and not torch.is_grad_enabled() and eager()
+            and not torch.cuda.is_current_stream_capturing())
+
+
+def bucket(n: int) -> int:
+    """The batch a graph is captured for: the next power of two, so that the short windows at the ends of shots
+    share a few graphs instead of capturing one per length."""
+    return 1 << max(0, n - 1).bit_length()
+
+
+class _GraphCache:
+    """Captured `dis_flow_torch` calls, one per (device, batch bucket, frame size, preset): the batch is padded to
+    its bucket by repeating the last pair (pairs do not interact), copied into the graph's input buffers, replayed,
+    and the flows copied out (the graph's own output buffers are overwritten by its next replay)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.graphs: OrderedDict[tuple, tuple[torch.cuda.CUDAGraph, Tensor, Tensor, Tensor]] = OrderedDict()
+
+    def run(self, x: Tensor, y: Tensor, preset: str) -> Tensor:
+        n = len(x)
+        padded = bucket(n)
+        # inference mode is in the key: its tensors cannot be written outside it
+        key = (x.device, padded, tuple(x.shape[1:]), x.dtype, preset, torch.is_inference_mode_enabled())
+        if key not in self.graphs:
+            try:
+                self.graphs[key] = self._capture(x, padded, preset)
+            except RuntimeError as error:  # a torch or driver that cannot capture: stay eager, correct and slower
+                global CUDA_GRAPHS
+                CUDA_GRAPHS = False
+                warnings.warn(f"DIS flow runs without CUDA graphs (capture failed: {error})", stacklevel=2)
+                return dis_flow_torch(x, y, preset)
+            while len(self.graphs) > self.size:
+                self.graphs.popitem(last=False)
+        self.graphs.move_to_end(key)
+        graph, x_in, y_in, out = self.graphs[key]
+        x_in[:n].copy_(x)
+        y_in[:n].copy_(y)
+        if padded > n:
+            x_in[n:].copy_(x[-1:].expand(padded - n, -1, -1, -1))
+            y_in[n:].copy_(y[-1:].expand(padded - n, -1, -1, -1))
+        graph.replay()
+        return out[:n].clone()
+
+    @staticmethod
+    def _capture(x: Tensor, padded: int, preset: str):
+        x_in = x[-1:].expand(padded, -1, -1, -1).clone()
+        y_in = x_in.clone()
+        side = torch.cuda.Stream(x.device)
+        side.wait_stream(torch.cuda.current_stream(x.device))
+        with torch.cuda.stream(side):  # warm-up on a side stream, as graph capture requires
+            dis_flow_torch(x_in, y_in, preset)
+        torch.cuda.current_stream(x.device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            out = dis_flow_torch(x_in, y_in, preset)
+        return graph, x_in, y_in, out
+
+
+_graphs = _GraphCache(GRAPH_CACHE_SIZE)
