@@ -80,6 +80,7 @@ def flow_pieces(device, h, w, pairs, repeat):
     with torch.inference_mode():
         for preset in ("fast", "medium"):
             run = lambda: dis_flows_torch(a, b, preset)  # noqa: E731
+            torch_flow.CUDA_GRAPHS = False  # the library's own graphs off: eager, and the capture below is ours
             row(f"DIS {preset}, {pairs} pairs both ways, eager", timer(device, run, repeat), pairs, "pair")
             try:
                 replay, static = graphed(device, run)
@@ -90,6 +91,7 @@ def flow_pieces(device, h, w, pairs, repeat):
                     print(f"| DIS {preset}: graph replay vs eager, largest flow difference | {gap:.2e} px |")
             except Exception as error:  # a capture that fails says why, the rest still runs
                 print(f"| DIS {preset} CUDA graph | failed: {type(error).__name__}: {str(error)[:120]} |")
+        torch_flow.CUDA_GRAPHS = True
         for preset in ("fast", "medium"):
             interp = FlowInterpolation(time_factor=2, preset=preset, backend="torch")
             row(f"interpolation ({preset}), {pairs} pairs", timer(device, lambda: interp.interpolate(a, b, [0.5]),
