@@ -237,3 +237,21 @@ def test_consumer_handles_in_order_finishes_and_reraises():
     stopped.put(1)
     stopped.cancel()
     assert finished == [True]  # cancel does not finish
+
+
+def test_videos_open_with_a_pyav_that_has_no_metadata_errors_option(tmp_path, monkeypatch):
+    # PyAV 19 (what pip installs for Python 3.12 and later) dropped av.open's metadata_errors: every input failed.
+    import av
+
+    real_open = av.open
+
+    def open_without_option(*args, **kwargs):
+        if "metadata_errors" in kwargs:
+            raise TypeError("open() got an unexpected keyword argument 'metadata_errors'")
+        return real_open(*args, **kwargs)
+
+    src = tmp_path / "in.mp4"
+    write_test_video(src, translating_clip(4, 32, 48), fps=Fraction(25))
+    monkeypatch.setattr(av, "open", open_without_option)
+    with VideoReader(src) as reader:
+        assert len(list(reader)) == 4

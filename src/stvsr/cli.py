@@ -188,8 +188,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
             (m, args.scale, args.time_factor or (2 if "+" in m else 1)) for m in wanted if m not in known]
     rows = bench(methods, output=args.output, frames=args.frames, device=args.device, precision=args.precision)
     print(table(rows, args.output))
-    print(f"\nModel only (decode and encode excluded), {args.frames} input frames after a warm-up, one process per "
-          f"method; precision {args.precision}.")
+    print(f"\nModel only (decode and encode excluded; each frame handed over as 8-bit RGB on the host), "
+          f"{args.frames} input frames after a warm-up, one process per method; precision {args.precision}.")
     return 0 if all(r.fps is not None for r in rows) else 1
 
 
