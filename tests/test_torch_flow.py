@@ -131,3 +131,21 @@ def test_graphs_are_only_for_cuda_inference():
     from stvsr.ops.torch_flow import _graphable
 
     assert not _graphable(torch.zeros(1, 3, 8, 8))  # the CPU runs eagerly
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_graph_replay_gives_the_eager_flows():
+    from stvsr.ops import torch_flow
+
+    tex = texture(90, 160, seed=5)[None].cuda()
+    frames = torch.cat([tex.roll((k, 2 * k), dims=(-2, -1)) for k in range(9)])
+    with torch.inference_mode():
+        for n in (8, 3, 8):  # a full bucket, a padded one, the full one replayed again
+            a, b = frames[:n], frames[1:n + 1]
+            torch_flow.CUDA_GRAPHS = False
+            eager = dis_flows_torch(a, b, "medium")
+            torch_flow.CUDA_GRAPHS = True
+            graphed = dis_flows_torch(a, b, "medium")
+            for e, g in zip(eager, graphed):
+                assert g.shape == e.shape == (n, 2, 90, 160)
+                assert torch.allclose(g, e, atol=1e-4)
