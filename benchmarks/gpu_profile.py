@@ -25,13 +25,13 @@ import time
 import numpy as np
 import torch
 
-from stvsr.bench import OUTPUT_SIZES
+from stvsr.bench import OUTPUT_SIZES, handed_over
+from stvsr.errors import UsageError
 from stvsr.data.synthetic import translating_clip
-from stvsr.inference import prepare, run_windows
-from stvsr.io.frames import tensor_to_array
+from stvsr.inference import prepare
 from stvsr.models.classical import FlowInterpolation
 from stvsr.ops import torch_flow
-from stvsr.ops.torch_flow import dis_flows_torch
+from stvsr.ops.torch_flow import capture_graph, dis_flows_torch
 from stvsr.runtime import pick_device
 
 
@@ -58,15 +58,7 @@ def graphed(device: torch.device, fn):
     """fn captured once as a CUDA graph: (replay, the graph's output tensors); None off CUDA."""
     if device.type != "cuda":
         return None, None
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        for _ in range(2):
-            fn()
-    torch.cuda.current_stream().wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        out = fn()
+    graph, out = capture_graph(fn, device)
     return graph.replay, out
 
 
@@ -131,14 +123,11 @@ def streamed(device, h, w, frames, precision, graphs):
     model = prepare("dis+imdn.x4", scale=4, time_factor=2, device=device, tile="auto", precision=precision)
     clip = translating_clip(frames, h, w, velocity=(2, 1))
 
-    def handed_over():
-        return [tensor_to_array(f) for f in run_windows(model, clip, device=device, to_host=False)]
-
-    handed_over()
+    list(handed_over(model, clip, device))
     if device.type == "cuda":
         torch.cuda.synchronize()
     started = time.perf_counter()
-    arrays = handed_over()
+    arrays = list(handed_over(model, clip, device))
     seconds = time.perf_counter() - started
     print(f"| dis+imdn.x4 {precision}, DIS CUDA graphs {graphs} | {len(arrays)} frames | "
           f"{len(arrays) / seconds:.1f} output frames/s |", flush=True)
@@ -153,7 +142,7 @@ def busy_fraction(device, model, clip):
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     with profile(activities=activities) as prof:
         started = time.perf_counter()
-        count = len([tensor_to_array(f) for f in run_windows(model, clip, device=device, to_host=False)])
+        count = sum(1 for _ in handed_over(model, clip, device))
         if device.type == "cuda":
             torch.cuda.synchronize()
         wall = time.perf_counter() - started
@@ -174,7 +163,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--parts", default="flow,network,transfer,stream,profile")
     args = parser.parse_args()
-    device = pick_device(args.device)
+    try:
+        device = pick_device(args.device)
+    except UsageError as error:
+        raise SystemExit(f"gpu_profile: {error}") from None
     height, width = OUTPUT_SIZES[args.size]
     h, w = height // 4, width // 4
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"

@@ -134,7 +134,7 @@ def test_graphs_are_only_for_cuda_inference():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_cuda_graph_replay_gives_the_eager_flows():
+def test_cuda_graph_replay_gives_the_eager_flows(monkeypatch):
     from stvsr.ops import torch_flow
 
     tex = texture(90, 160, seed=5)[None].cuda()
@@ -142,9 +142,9 @@ def test_cuda_graph_replay_gives_the_eager_flows():
     with torch.inference_mode():
         for n in (8, 3, 8):  # a full bucket, a padded one, the full one replayed again
             a, b = frames[:n], frames[1:n + 1]
-            torch_flow.CUDA_GRAPHS = False
+            monkeypatch.setattr(torch_flow, "CUDA_GRAPHS", False)
             eager = dis_flows_torch(a, b, "medium")
-            torch_flow.CUDA_GRAPHS = True
+            monkeypatch.setattr(torch_flow, "CUDA_GRAPHS", True)
             graphed = dis_flows_torch(a, b, "medium")
             for e, g in zip(eager, graphed):
                 assert g.shape == e.shape == (n, 2, 90, 160)

@@ -54,24 +54,19 @@ def _measure(method: str, scale: int, time_factor: int, height: int, width: int,
     import torch
 
     from .data.synthetic import translating_clip
-    from .inference import prepare, run_windows
-    from .io.frames import tensor_to_array
+    from .inference import prepare
     from .runtime import pick_device
 
     target = pick_device(device)
     model = prepare(method, scale=scale, time_factor=time_factor, device=target, tile="auto", precision=precision)
     clip = translating_clip(frames, height // scale, width // scale, velocity=(2, 1))
-    def handed_over(frames) -> int:  # as `stvsr upscale` hands frames to its encoder: rounded where they are made
-        return sum(1 for frame in run_windows(model, frames, device=target, to_host=False)
-                   if tensor_to_array(frame) is not None)
-
     # Warm-up: allocations, kernels; on a GPU the whole clip, so that the CUDA graphs of every window length the
     # timed run meets are captured (once per video in `stvsr upscale`)
-    handed_over(clip if target.type == "cuda" else clip[: max(2, model.window)])
+    list(handed_over(model, clip if target.type == "cuda" else clip[: max(2, model.window)], target))
     if target.type == "cuda":
         torch.cuda.synchronize()
     started = time.perf_counter()
-    count = handed_over(clip)
+    count = sum(1 for _ in handed_over(model, clip, target))
     if target.type == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - started
@@ -80,6 +75,16 @@ def _measure(method: str, scale: int, time_factor: int, height: int, width: int,
     if target.type == "cuda":
         peak = max(peak, torch.cuda.max_memory_allocated() / 2**20)
     return {"fps": count / seconds, "peak_mb": peak}
+
+
+def handed_over(model, frames, device):
+    """The output frames of `model` on `frames` as `stvsr upscale` hands them to its encoder: streamed on `device`
+    and rounded to 8-bit RGB arrays (H, W, 3) where they are made, then brought to the host."""
+    from .inference import run_windows
+    from .io.frames import tensor_to_array
+
+    for frame in run_windows(model, frames, device=device, to_host=False):
+        yield tensor_to_array(frame)
 
 
 def bench(methods: list[tuple[str, int, int]], *, output: str = "720p", frames: int = 12, device: str = "auto",

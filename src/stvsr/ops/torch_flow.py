@@ -55,10 +55,8 @@ PROPAGATION_ROUNDS = 2
 DAMPING = 0.25  # added to the patch Hessian's diagonal per pixel: as if every pixel had a gradient of 0.5 levels
 
 
-# Constants enter as Python numbers, not as tensors made from lists: a list copied to the device is a host sync that
-# also rules out capturing the flow in a CUDA graph.
-
-
+# Here and in `_resize_flow` constants enter as Python numbers, not as tensors made from lists: a list copied to the
+# device is a host sync that also rules out capturing the flow in a CUDA graph.
 def _gray255(frames: Tensor) -> Tensor:
     x = frames.float().clamp(0, 1) * 255
     return x[:, 0:1] * LUMA[0] + x[:, 1:2] * LUMA[1] + x[:, 2:3] * LUMA[2]
@@ -347,15 +345,22 @@ class _GraphCache:
     def _capture(x: Tensor, padded: int, preset: str):
         x_in = x[-1:].expand(padded, -1, -1, -1).clone()
         y_in = x_in.clone()
-        side = torch.cuda.Stream(x.device)
-        side.wait_stream(torch.cuda.current_stream(x.device))
-        with torch.cuda.stream(side):  # warm-up on a side stream, as graph capture requires
-            dis_flow_torch(x_in, y_in, preset)
-        torch.cuda.current_stream(x.device).wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            out = dis_flow_torch(x_in, y_in, preset)
+        graph, out = capture_graph(lambda: dis_flow_torch(x_in, y_in, preset), x.device)
         return graph, x_in, y_in, out
+
+
+def capture_graph(fn, device: torch.device):
+    """`fn()` (reading and writing tensors that outlive it) captured as a CUDA graph on `device`: (the graph, fn's
+    output, which each `graph.replay()` overwrites). Warmed up on a side stream first, as capture requires."""
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        fn()
+    torch.cuda.current_stream(device).wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = fn()
+    return graph, out
 
 
 _graphs = _GraphCache(GRAPH_CACHE_SIZE)
