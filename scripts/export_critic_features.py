@@ -14,12 +14,12 @@ import json
 import sys
 from pathlib import Path
 
-import torch
 from safetensors import SafetensorError
 from safetensors.torch import save_file
 
 from stvsr.errors import OutputError, StvsrError, WeightsError
 from stvsr.io.atomic import atomic_path
+from stvsr.train.checkpoint import load_checkpoint
 from stvsr.losses.perceptual import CRITIC_LAYERS, critic_feature_state, load_feature_network
 
 
@@ -38,11 +38,7 @@ def main() -> int:
 
 
 def export(checkpoint: Path, out: Path) -> dict:
-    try:
-        # weights_only=False: a run's checkpoint also holds the RNG states (NumPy arrays); it is the user's own run
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    except Exception as error:  # torch raises many types for a missing, truncated or foreign file
-        raise WeightsError(f"cannot read {checkpoint}: {error}") from None
+    state = load_checkpoint(checkpoint, needs=("critic",))
     critic = state.get("critic") if isinstance(state, dict) else None
     if not critic or "features.0.weight" not in critic:
         raise WeightsError(f"{checkpoint} holds no SRGAN critic (train an adversarial stage first)")

@@ -18,6 +18,8 @@ its own in-between branch (BENCHMARKS.md).
 
 from __future__ import annotations
 
+import re
+
 import torch
 from torch import Tensor, nn
 
@@ -30,6 +32,22 @@ from .classical import FlowInterpolation
 from .imdn import IMDNBackbone
 from .layers import ResBlock, conv
 from .registry import register_model
+
+
+# A residual block's last convolution in a trunk: `back_branch.3.body.2.weight` (block `back_branch.3`).
+_LAST_CONV = re.compile(r"^(?P<block>\w+\.\d+)\.body\.2\.(weight|bias)$")
+
+
+def _grown_slots(new: int, old: int, features: int, old_features: int) -> Tensor | None:
+    """Where the `old` channels of a tensor dimension sit among its `new` ones when the feature width grows from
+    `old_features` to `features`: the same channels where the size is unchanged (RGB in, the sub-pixel output), the
+    first `old_features` of each concatenated map otherwise; None where the sizes are not of that form."""
+    if new == old:
+        return torch.arange(old)
+    maps = old // old_features
+    if old % old_features or new != maps * features:
+        return None
+    return torch.cat([torch.arange(old_features) + m * features for m in range(maps)])
 
 
 def _trunk(c_in: int, features: int, blocks: int) -> nn.Sequential:
@@ -51,7 +69,8 @@ class PropagationSTVSR(VideoModel):
 
     def __init__(self, *, scale: int = 4, time_factor: int = 2, features: int = 32, blocks: int = 2,
                  sr_features: int = 32, sr_blocks: int = 4, preset: str = "fast", lr_preset: str = "medium",
-                 bidirectional: bool = True, align: bool = True, window: int = 20, overlap: int = 6):
+                 bidirectional: bool = True, align: bool = True, window: int = 20, overlap: int = 6,
+                 fuse_blocks: int = 1):
         super().__init__()
         if time_factor not in (1, 2):
             raise ValueError("PropagationSTVSR supports time_factor 1 or 2")
@@ -68,11 +87,51 @@ class PropagationSTVSR(VideoModel):
         self.encode = _trunk(3, c, 1)
         self.back_branch = _trunk(2 * c, c, blocks)
         self.fore_branch = _trunk(2 * c, c, blocks)
-        self.fuse_key = _trunk(3 * c, c, 1)
-        self.fuse_mid = _trunk(4 * c, c, 1)
+        self.features = c
+        self.fuse_key = _trunk(3 * c, c, fuse_blocks)
+        self.fuse_mid = _trunk(4 * c, c, fuse_blocks)
         self.up = nn.Sequential(conv(c, 3 * scale * scale), nn.PixelShuffle(scale))
         nn.init.zeros_(self.up[0].weight)  # zero residual: an untrained model is exactly the cascade
         nn.init.zeros_(self.up[0].bias)
+
+    def adapt_init(self, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Starting weights of a narrower or shallower propstvsr grown to this size, computing the same function.
+
+        Grown, not retrained: the smaller model's training is kept and the new capacity starts where it left off
+        (Net2Net, Chen et al. 2016). A convolution's old outputs read the old inputs with the old kernel and the new
+        inputs with zeros; new outputs keep their random initialisation. Inputs that are concatenations of feature
+        maps (a branch reads [frame, state]) are mapped map by map. A residual block the file lacks gets a zero last
+        convolution, so it starts as the identity. A file of this model's own size passes unchanged."""
+        own = self.state_dict()
+        if "encode.0.weight" not in tensors or all(k not in own or own[k].shape == v.shape for k, v in tensors.items()):
+            return tensors
+        old_c = tensors["encode.0.weight"].shape[0]
+        out: dict[str, Tensor] = {}
+        for name, value in tensors.items():
+            target = own.get(name)
+            if target is None or target.shape == value.shape or target.shape[2:] != value.shape[2:]:
+                out[name] = value  # not ours, already fitting, or unfixable: init_from names the misfit
+                continue
+            rows = _grown_slots(target.shape[0], value.shape[0], self.features, old_c)
+            if rows is None:
+                out[name] = value
+                continue
+            grown = target.clone()
+            if value.dim() == 1:
+                grown[rows] = value
+            else:
+                cols = _grown_slots(target.shape[1], value.shape[1], self.features, old_c)
+                if cols is None:
+                    out[name] = value
+                    continue
+                grown[rows] = 0
+                grown[rows[:, None], cols[None, :]] = value
+            out[name] = grown
+        for name, value in own.items():
+            block = _LAST_CONV.match(name)
+            if name not in out and block and f"{block['block']}.body.0.weight" not in tensors:
+                out[name] = torch.zeros_like(value)
+        return out
 
     def forward(self, clip: Tensor) -> Tensor:
         self.check_clip(clip)
@@ -140,10 +199,11 @@ class PropagationSTVSR(VideoModel):
                 description="space-time SR by bidirectional propagation over the clip (DIS-aligned), on the cascade")
 def propstvsr(*, scale: int = 4, time_factor: int = 2, features: int = 32, blocks: int = 2, sr_features: int = 32,
               sr_blocks: int = 4, preset: str = "fast", lr_preset: str = "medium", bidirectional: bool = True,
-              align: bool = True, window: int = 20, overlap: int = 6) -> PropagationSTVSR:
+              align: bool = True, window: int = 20, overlap: int = 6, fuse_blocks: int = 1) -> PropagationSTVSR:
     return PropagationSTVSR(scale=scale, time_factor=time_factor, features=features, blocks=blocks,
                             sr_features=sr_features, sr_blocks=sr_blocks, preset=preset, lr_preset=lr_preset,
-                            bidirectional=bidirectional, align=align, window=window, overlap=overlap)
+                            bidirectional=bidirectional, align=align, window=window, overlap=overlap,
+                            fuse_blocks=fuse_blocks)
 
 
 @register_model("propstvsr_tiny", task="stvsr", description="propstvsr, tiny variant for tests")

@@ -13,7 +13,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 
 from ..errors import UsageError
 from ..evaluate.runner import EvalConfig, evaluate
@@ -21,7 +20,8 @@ from ..evaluate.tables import json_safe
 from ..io.atomic import atomic_write_text
 from ..models import save_weights
 from ..train.config import DataConfig, OptimConfig, StageConfig, TrainConfig, ValConfig
-from ..train.loop import CHECKPOINT, build_model, train
+from ..train.checkpoint import CHECKPOINT, load_checkpoint
+from ..train.loop import build_model, train
 from .plots import beta_plot
 
 ALPHA = 0.5
@@ -108,13 +108,13 @@ def beta_study(config: BetaConfig, log=print) -> dict:
 
 def _steps(run: Path) -> int:
     if (run / CHECKPOINT).exists():
-        return int(torch.load(run / CHECKPOINT, map_location="cpu", weights_only=False)["step"])
+        return int(load_checkpoint(run / CHECKPOINT, needs=("step",))["step"])
     return 0
 
 
 def _export_partial(run: Path, config: BetaConfig, beta: float) -> Path:
     """The EMA weights of an unfinished run, so its point can be plotted (hollow)."""
-    state = torch.load(run / CHECKPOINT, map_location="cpu", weights_only=False)
+    state = load_checkpoint(run / CHECKPOINT)
     model, kwargs = build_model(run_config(config, beta))
     model.load_state_dict(state["ema"])
     path = run / "partial.safetensors"

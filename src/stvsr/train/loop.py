@@ -34,11 +34,11 @@ from ..losses import discriminator_loss
 from ..models import create_model, model_entry, save_weights
 from ..models.checkpoint import read_tensors
 from ..runtime import native_bf16, resolve_precision
+from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from .config import StageConfig, TrainConfig, dump_config, parse_config
 from .data import FrameStore, TrainSamples, collate, find_sources, load_photos
 from .objectives import CRITIC_TERMS, Objective, task_batch
 
-CHECKPOINT = "checkpoint.pt"
 
 
 class TrainingError(StvsrError):
@@ -182,11 +182,6 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(path: Path, payload: dict) -> None:
-    with atomic_path(path) as partial:
-        torch.save(payload, partial)
-
-
 def validate(model: nn.Module, config: TrainConfig, clips: list, device: torch.device) -> dict[str, float]:
     """Dev-set PSNR/SSIM on Y and warping error under the task's evaluation protocol."""
     task = Task("vsr" if config.task == "sr" else config.task, config.scale)
@@ -217,7 +212,7 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_s
     if resume:
         if not checkpoint.is_file():
             raise UsageError(f"nothing to resume: {checkpoint} not found")
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        state = load_checkpoint(checkpoint)
         config = parse_config(state["config"])
     elif runtime.main and checkpoint.exists():
         raise UsageError(f"{checkpoint.parent} already holds a run; use --resume {checkpoint.parent} or another "
