@@ -484,3 +484,35 @@ def test_the_listing_counts_parameters_on_the_meta_device_as_on_the_cpu():
     for entry in list_models(learned=True):
         real = sum(p.numel() for p in create_model(entry.name).parameters())
         assert describe(entry, flops=False)["params"] == real, entry.name
+
+
+def test_nan_weights_are_refused_before_any_video(tmp_path, capsys, ntsc_clip):
+    # A NaN file made an all-black video that passed the self-check (issue 38, item 5).
+    model = create_model("imdn_tiny", scale=2)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(float("nan"))
+    weights = save_weights(model, tmp_path / "nan.safetensors", name="imdn_tiny", kwargs={"scale": 2})
+    out = tmp_path / "out.mp4"
+    code = main(["upscale", str(ntsc_clip), str(out), "--scale", "2", "--model", "imdn_tiny", "--weights",
+                 str(weights)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 5 and len(err) == 1 and "NaN or infinite" in err[0], err
+    assert not out.exists()
+
+
+def test_metadata_asking_for_a_huge_model_allocates_nothing(tmp_path):
+    # 1.5 KB of metadata asked for a 1.4 TB model, built before the tensors were compared (issue 38, item 10).
+    import json
+    import resource
+
+    from safetensors.torch import save_file
+
+    small = create_model("imdn", scale=4, features=8, blocks=1)
+    lying = tmp_path / "huge.safetensors"
+    save_file({k: v.contiguous() for k, v in small.state_dict().items()}, str(lying), metadata={"stvsr": json.dumps(
+        {"format": "stvsr-weights/1", "model": "imdn", "kwargs": {"scale": 4, "features": 200000, "blocks": 6}})})
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(WeightsError, match="does not match imdn"):
+        load_model(lying)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 500_000  # KiB: under 0.5 GB more

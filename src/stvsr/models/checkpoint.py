@@ -65,34 +65,24 @@ def read_metadata(path: str | Path) -> dict:
 
 
 def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
-    """Every tensor of a stvsr weights file (its metadata checked first)."""
+    """Every tensor of a stvsr weights file (its metadata checked first); NaN or infinite values are refused (they
+    would make a black video that passes every check of its container)."""
     read_metadata(path)
     try:
         with safe_open(str(path), framework="pt") as handle:
-            return {k: handle.get_tensor(k) for k in handle.keys()}
+            tensors = {k: handle.get_tensor(k) for k in handle.keys()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
         raise WeightsError(f"cannot read the tensors of {path} (corrupt or truncated?): {error}") from None
+    broken = [k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if broken:
+        raise WeightsError(f"{path} holds NaN or infinite values in {len(broken)} tensors (e.g. {broken[0]}): "
+                           f"the weights are damaged (a diverged run?)")
+    return tensors
 
 
-def load_model(path: str | Path, *, scale: int | None = None, time_factor: int | None = None,
-               device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
-    """Rebuild the model a weights file describes, load its tensors, and check it against what the caller needs."""
-    path = Path(path)
-    metadata = read_metadata(path)
-    name, kwargs = metadata.get("model"), metadata.get("kwargs", {})
-    if find_model(name) is None:
-        raise WeightsError(f"{path} is for model {name!r}, which this version of stvsr does not have")
-    try:
-        model = find_model(name).build(**kwargs)
-    except (TypeError, ValueError) as error:
-        raise WeightsError(f"{path}: cannot build {name} with {kwargs}: {error}") from None
-    for key, wanted in (("scale", scale), ("time_factor", time_factor)):
-        have = int(getattr(model, key, 1))
-        if wanted is not None and have != wanted:
-            label = "--scale" if key == "scale" else "--time-factor"
-            raise WeightsError(f"{path} holds {name} for {key.replace('_', ' ')} {have}, not {label} {wanted}")
-    tensors = read_tensors(path)
-    expected = model.state_dict()
+def check_fit(path: Path, name: str, tensors: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
+    """Every tensor `name`'s state dict `expected` holds, of the same shape, and no other; a `WeightsError` naming the
+    first misfit otherwise."""
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
     wrong = [k for k in expected if k in tensors and tensors[k].shape != expected[k].shape]
@@ -107,5 +97,44 @@ def load_model(path: str | Path, *, scale: int | None = None, time_factor: int |
             parts.append(f"{len(wrong)} of the wrong shape (e.g. {k}: {tuple(tensors[k].shape)} in the file, "
                          f"{tuple(expected[k].shape)} in {name})")
         raise WeightsError(f"{path} does not match {name}: " + "; ".join(parts))
+
+
+def check_factors(path: Path, name: str, model: nn.Module, scale: int | None, time_factor: int | None) -> None:
+    """The model's scale and time factor are those the caller asked for (None: any)."""
+    for key, wanted in (("scale", scale), ("time_factor", time_factor)):
+        have = int(getattr(model, key, 1))
+        if wanted is not None and have != wanted:
+            label = "--scale" if key == "scale" else "--time-factor"
+            raise WeightsError(f"{path} holds {name} for {key.replace('_', ' ')} {have}, not {label} {wanted}")
+
+
+def load_model(path: str | Path, *, scale: int | None = None, time_factor: int | None = None,
+               device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
+    """Rebuild the model a weights file describes, load its tensors, and check it against what the caller needs."""
+    path = Path(path)
+    metadata = read_metadata(path)
+    name, kwargs = metadata.get("model"), metadata.get("kwargs", {})
+    if find_model(name) is None:
+        raise WeightsError(f"{path} is for model {name!r}, which this version of stvsr does not have")
+    builder = find_model(name).build
+    # The file's shapes are compared with the model's built on the meta device, where nothing is allocated: a file
+    # whose metadata asks for an absurd size (features: 200000) is refused, not allocated (terabytes).
+    try:
+        with torch.device("meta"):
+            skeleton = builder(**kwargs)
+    except (TypeError, ValueError) as error:
+        raise WeightsError(f"{path}: cannot build {name} with {kwargs}: {error}") from None
+    except Exception:  # noqa: BLE001  a constructor that cannot run on the meta device is checked after building
+        skeleton = None
+    tensors = read_tensors(path)
+    if skeleton is not None:
+        check_factors(path, name, skeleton, scale, time_factor)
+        check_fit(path, name, tensors, skeleton.state_dict())
+    try:
+        model = builder(**kwargs)
+    except (TypeError, ValueError) as error:
+        raise WeightsError(f"{path}: cannot build {name} with {kwargs}: {error}") from None
+    check_factors(path, name, model, scale, time_factor)
+    check_fit(path, name, tensors, model.state_dict())
     model.load_state_dict(tensors)
     return model.to(device).eval(), metadata

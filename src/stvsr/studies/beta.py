@@ -13,7 +13,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from ..errors import UsageError
 from ..evaluate.runner import EvalConfig, evaluate
 from ..evaluate.tables import json_safe
