@@ -45,6 +45,11 @@ def test_export_errors(tmp_path, capsys):
     assert main(["export", "imdn.x4", str(existing)]) == 4 and existing.read_bytes() == b"keep"
     assert main(["export", "imdn.x4", str(tmp_path / "no/x.onnx")]) == 4
     assert "output folder does not exist" in capsys.readouterr().err
+    # Checked before tracing (issue 38): a folder that takes no file (/proc refuses even root), a wrong extension.
+    assert main(["export", "imdn.x4", "/proc/imdn.onnx"]) == 4
+    assert "output folder is not writable: /proc" in capsys.readouterr().err
+    assert main(["export", "imdn.x4", str(tmp_path / "imdn.pt")]) == 2  # onnx is the default format
+    assert "ends in .onnx" in capsys.readouterr().err and not (tmp_path / "imdn.pt").exists()
 
 
 def test_model_card_documents_the_export(capsys):

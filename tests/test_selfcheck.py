@@ -67,3 +67,7 @@ def test_audio_drift_and_loss_are_caught(tmp_path):
 def test_report_folder_checked_up_front(capsys, tmp_path, ntsc_clip):
     code = main(["upscale", str(ntsc_clip), str(tmp_path / "o.mp4"), "--report", str(tmp_path / "no/r.json")])
     assert code == 4 and "report folder does not exist" in capsys.readouterr().err
+    # A folder that takes no file was found only after the work, leaving the video at OUT (issue 38, item 6).
+    code = main(["upscale", str(ntsc_clip), str(tmp_path / "o.mp4"), "--report", "/proc/r.json"])
+    assert code == 4 and "report folder is not writable" in capsys.readouterr().err
+    assert not (tmp_path / "o.mp4").exists()

@@ -46,7 +46,7 @@ def _rate(fps: Fraction) -> str:
 def _preflight_upscale(args: argparse.Namespace):
     """Input, encoder options and destination checked before torch loads: a mistake fails in a fraction of a
     second, not after seconds of imports. Returns the input's probe, which the run reuses."""
-    from .io.outputs import check_destination, check_encoder_options
+    from .io.outputs import check_destination, check_encoder_options, check_writable_folder
     from .io.probe import probe
 
     source, output = Path(args.input), Path(args.output)
@@ -63,9 +63,7 @@ def _preflight_upscale(args: argparse.Namespace):
     # Here before torch is imported (a wrong path fails in a second); `upscale.run` checks again for library callers.
     check_destination(output, inputs=(source,), overwrite=args.overwrite)
     if args.report is not None:
-        folder = args.report.parent if str(args.report.parent) else Path(".")
-        if not folder.is_dir():
-            raise OutputError(f"report folder does not exist: {folder}")
+        check_writable_folder(args.report.parent, "report")  # before the work, not after it
         if args.report.resolve() in (source.resolve(), output.resolve()):
             raise UsageError("--report must name a file of its own, not the input or the output")
     if args.precision == "fp16" and args.device == "cpu":

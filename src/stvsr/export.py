@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from .errors import OutputError, UsageError
 from .io.atomic import atomic_path
+from .io.outputs import check_writable_folder
 from .models.checkpoint import load_model
 from .models.flowsr import FlowRefineVFI, FlowVSR
 from .models.base import SpatialModel
@@ -28,6 +29,7 @@ from .models.shipped import shipped
 from .ops.resize import imresize
 
 FORMATS = ("onnx", "torchscript")
+SUFFIXES = {"onnx": (".onnx",), "torchscript": (".pt", ".pth", ".ts")}  # what each format's users name its files
 # Largest difference from PyTorch allowed when the exported file is checked at a second input size (float32
 # kernels of another runtime reorder sums: measured 2.4e-7 on imdn.x4).
 TOLERANCE = 1e-4
@@ -126,10 +128,12 @@ def export_model(name: str, fmt: str, destination: Path, *, overwrite: bool = Fa
     path = entry.path if entry is not None else Path(name)
     if entry is None and path.suffix != ".safetensors":
         raise UsageError(f"unknown model {name!r}: give a shipped model (`stvsr models`) or a .safetensors file")
+    if destination.suffix.lower() not in SUFFIXES[fmt]:
+        raise UsageError(f"a {fmt} file ends in {' or '.join(SUFFIXES[fmt])}, not {destination.suffix or '(none)'}: "
+                         f"{destination}")
     if destination.exists() and not overwrite:
         raise OutputError(f"output exists: {destination} (use --overwrite to replace it)")
-    if not destination.parent.is_dir():
-        raise OutputError(f"output folder does not exist: {destination.parent}")
+    check_writable_folder(destination.parent if str(destination.parent) else Path("."), "output")  # before tracing
     model, _ = load_model(path)
     interface = interface_of(model.eval())
     module = interface.module.eval()

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import socket
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -40,6 +41,18 @@ FOREIGN_STALE_SECONDS = 3600
 def is_folder_output(path: Path) -> bool:
     """An existing folder, or a path with no extension, receives numbered PNG frames."""
     return path.is_dir() or path.suffix == ""
+
+
+def check_writable_folder(folder: Path, what: str) -> None:
+    """`folder` exists and takes a new file (tried for real: root passes `os.access` on folders that refuse files,
+    such as /proc); an `OutputError` naming `what` otherwise."""
+    if not folder.is_dir():
+        raise OutputError(f"{what} folder does not exist: {folder}")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".stvsr-probe-"):
+            pass
+    except OSError:
+        raise OutputError(f"{what} folder is not writable: {folder}") from None
 
 
 def check_destination(path: Path, *, inputs: tuple[Path, ...] = (), overwrite: bool = False) -> None:
