@@ -225,3 +225,17 @@ def test_ctrl_c_or_kill_leaves_nothing(tmp_path, sig, code, word):
     assert err.strip().splitlines() == [f"stvsr: {word}; nothing was written"]
     assert not dst.exists() and leftovers(tmp_path) == []
     assert digest(src) == before
+
+
+def test_small_mistakes_get_the_right_one_line(capsys, tmp_path, ntsc_clip):
+    # Issue 38, item 15: each message said something else (unknown method, `stvsr methods`, '.preview').
+    code, _, err = run_cli(capsys, "upscale", ntsc_clip, tmp_path / "o.mp4", "--weights", tmp_path / "model.pt")
+    assert code == 2 and "--weights must be a .safetensors file" in err
+    code, _, err = run_cli(capsys, "models", "--details", "nosuch")
+    assert code == 2 and "`stvsr models` lists them" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_cli(capsys, "upscale", ntsc_clip, tmp_path / "frames", "--preview")
+    assert code == 2 and "--preview writes a video" in err
+    with pytest.raises(SystemExit) as exit_:
+        main(["upscale", str(ntsc_clip), str(tmp_path / "o.mp4"), "--no-scene-detect", "--scene-threshold", "20"])
+    assert exit_.value.code == 2 and "not allowed with" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())

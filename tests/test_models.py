@@ -368,6 +368,15 @@ def test_bench_times_a_named_cascade_at_both_factors(capsys):
     assert row[:3] == ["imdn.x4+dis", "4", "2"]
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
+def test_bench_refuses_bad_names_and_devices_before_any_worker(capsys):
+    # Both were exit 1, "a bug", with the worker's exception class printed (issue 38, item 14).
+    for args in (["--methods", "nosuch"], ["--methods", "bicubic", "--device", "cuda"]):
+        assert main(["bench", *args, "--frames", "2"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("stvsr: error:") and "bug" not in err[0], err
+
+
 def test_tpcascade_starts_as_the_cascade_it_refines():
     # Issue 11's redesign: TP-net's modules on a motion-compensated base. With the shipped imdn.x4 in its cascade
     # and the fusion's last layer at zero, the untrained model is exactly the default imdn.x4+dis_fast.

@@ -93,6 +93,13 @@ def bench(methods: list[tuple[str, int, int]], *, output: str = "720p", frames: 
         raise UsageError(f"--output must be one of {', '.join(OUTPUT_SIZES)}")
     if frames < 2:
         raise UsageError("--frames must be at least 2")
+    from .models import build_method
+    from .runtime import pick_device
+
+    # A wrong name or a missing GPU is the user's one line (exit 2) here, before any worker process starts.
+    pick_device(device)
+    for method, scale, time_factor in methods:
+        build_method(method, scale=scale, time_factor=time_factor)
     height, width = OUTPUT_SIZES[output]
     rows = []
     for method, scale, time_factor in methods:

@@ -46,7 +46,7 @@ def _rate(fps: Fraction) -> str:
 def _preflight_upscale(args: argparse.Namespace):
     """Input, encoder options and destination checked before torch loads: a mistake fails in a fraction of a
     second, not after seconds of imports. Returns the input's probe, which the run reuses."""
-    from .io.outputs import check_destination, check_encoder_options, check_writable_folder
+    from .io.outputs import check_destination, check_encoder_options, check_writable_folder, is_folder_output
     from .io.probe import probe
 
     source, output = Path(args.input), Path(args.output)
@@ -58,7 +58,11 @@ def _preflight_upscale(args: argparse.Namespace):
         raise UsageError("--preview and --resume do not go together")
     if args.segment_seconds != 10.0 and not args.resume:
         raise UsageError("--segment-seconds goes with --resume")
+    if args.weights and Path(args.weights).suffix != ".safetensors":
+        raise UsageError(f"--weights must be a .safetensors file (stvsr's weights format), not {args.weights}")
     if args.preview:
+        if is_folder_output(output):
+            raise UsageError("--preview writes a video: give OUT a video extension (.mp4, .mkv, ...)")
         output = output.with_name(f"{output.stem}.preview{output.suffix}")
     # Here before torch is imported (a wrong path fails in a second); `upscale.run` checks again for library callers.
     check_destination(output, inputs=(source,), overwrite=args.overwrite)
@@ -300,9 +304,14 @@ def _print_rows(rows: list[dict], *, flops: bool) -> None:
 
 def _model_details(name: str) -> int:
     from .models import model_entry
+    from .models.registry import find_model, list_models
     from .models.info import describe
     from .models.shipped import SHIPPED, model_card, pretrained_tags
 
+    if name not in SHIPPED and find_model(name) is None:
+        close = [n for n in (*SHIPPED, *(e.name for e in list_models())) if name in n][:5]
+        hint = f"; did you mean {', '.join(close)}?" if close else "; `stvsr models` lists them"
+        raise UsageError(f"unknown model {name!r}{hint}")
     card = model_card(name) if name in SHIPPED else ""  # ARCH.TAG: its card; a bare ARCH: the architecture
     if card:
         print(card.rstrip())
@@ -493,6 +502,7 @@ def _non_negative_float(text: str) -> float:
 
 
 def _scene_options(parser: argparse.ArgumentParser) -> None:
+    parser = parser.add_mutually_exclusive_group()  # a threshold with detection off would be ignored silently
     parser.add_argument("--scene-threshold", type=_positive_float, default=27.0,
                         help="scene-cut sensitivity: content change between frames that counts as a cut (default "
                              "27, PySceneDetect's; lower finds more cuts)")
