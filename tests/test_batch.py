@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from stvsr.batch import CLAIM_TAG, try_claim
+from stvsr.batch import CLAIM_TAG, JOB_TAG, try_claim
 from stvsr.cli import main
 from stvsr.data.synthetic import translating_clip
 from stvsr.io import probe
@@ -37,8 +37,9 @@ def assert_complete(out_dir, names, frames):
     for name in names:
         info = probe(out_dir / name)
         assert info.frame_count == frames and info.audio_streams
-    hidden = [p.name for p in out_dir.iterdir() if p.name.startswith(".")]
+    hidden = [p.name for p in out_dir.iterdir() if p.name.startswith(".") and not p.name.endswith(JOB_TAG)]
     assert hidden == [] and leftovers(out_dir) == []  # no work folders, claims or temporaries
+    assert all((out_dir / f".{name}{JOB_TAG}").is_file() for name in names)  # what made each output
 
 
 def test_batch_summary_skip_and_failure(tmp_path, capsys):
@@ -108,3 +109,36 @@ def test_a_dead_workers_claim_is_taken_over(tmp_path):
     assert second is None and str(os.getpid()) in held
     claim.release()
     assert not claim_file.exists()
+
+
+def test_a_rerun_with_other_options_or_another_input_does_not_keep_the_old_output(tmp_path, capsys):
+    # Any existing output counted as done: --scale 4 after --scale 2, or a replaced input, changed nothing, and
+    # --overwrite was refused (issue 38, item 3).
+    src = make_folder(tmp_path / "in", count=1, frames=6, bad=False)
+    out = tmp_path / "out"
+    assert main(["batch", str(src), str(out), "--scale", "2"]) == 0
+    assert probe(out / "clip0.mp4").width == 192
+    assert main(["batch", str(src), str(out), "--scale", "2"]) == 0
+    assert "0 done, 1 skipped" in capsys.readouterr().out
+    assert main(["batch", str(src), str(out), "--scale", "4"]) == 4
+    assert "made with other options or from another input (use --overwrite" in capsys.readouterr().out
+    assert probe(out / "clip0.mp4").width == 192  # kept, not silently taken as the x4 result
+    assert main(["batch", str(src), str(out), "--scale", "4", "--overwrite"]) == 0
+    assert probe(out / "clip0.mp4").width == 384
+    write_test_video(src / "clip0.mp4", translating_clip(8, 64, 96, seed=9), tone_hz=440)  # another take
+    assert main(["batch", str(src), str(out), "--scale", "4"]) == 4
+    assert main(["batch", str(src), str(out), "--scale", "4", "--overwrite"]) == 0
+    assert probe(out / "clip0.mp4").frame_count == 8
+    assert_complete(out, ["clip0.mp4"], 8)
+
+
+def test_two_inputs_that_map_to_one_output_name_are_refused_up_front(tmp_path, capsys):
+    # take.mp4 and take.mov under --ext mkv: one was never processed, exit 0 (issue 38, item 4).
+    src = tmp_path / "in"
+    src.mkdir()
+    for suffix in (".mp4", ".mov"):
+        write_test_video(src / f"take{suffix}", translating_clip(4, 32, 32))
+    assert main(["batch", str(src), str(tmp_path / "out"), "--ext", "mkv"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "take.mov and take.mp4 would both be written to take.mkv" in err[0], err
+    assert not (tmp_path / "out").exists()

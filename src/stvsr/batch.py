@@ -70,6 +70,57 @@ def output_for(source: Path, out_dir: Path, ext: str | None) -> Path:
     return out_dir / (f"{source.stem}.{ext.lstrip('.')}" if ext else source.name)
 
 
+def check_unique_outputs(sources: list[Path], out_dir: Path, ext: str | None) -> None:
+    """Two inputs that map to one output name (`take.mp4` and `take.mov` under `--ext mkv`) would lose one of
+    them: a `UsageError` naming both, before anything runs."""
+    seen: dict[str, Path] = {}
+    for source in sources:
+        name = output_for(source, out_dir, ext).name
+        if name in seen:
+            raise UsageError(f"{seen[name].name} and {source.name} would both be written to {name}: rename one, "
+                             f"or run them in separate batches")
+        seen[name] = source
+
+
+# Job records ------------------------------------------------------------------------------------------------------
+# A finished output has a record beside it, `.NAME.stvsr-job`: the input's fingerprint and the options that made
+# it. A rerun skips an output only when its record matches the job asked for now; otherwise the output is another
+# job's (other options, a replaced input, or made by hand) and is redone with --overwrite, or fails with one line.
+
+JOB_TAG = ".stvsr-job"
+# The options that change what is written (not how fast, or what is printed).
+JOB_OPTIONS = ("scale", "time_factor", "method", "quality", "order", "model", "weights", "tile", "precision", "codec",
+               "crf", "preset", "pix_fmt", "audio", "input_fps", "scene_detect", "scene_threshold")
+
+
+def job_record(source: Path, template) -> dict:
+    from .segments import fingerprint
+
+    options = {name: getattr(template, name) for name in JOB_OPTIONS}
+    options = {k: str(v) if isinstance(v, Path) or k == "input_fps" and v is not None else v
+               for k, v in options.items()}
+    input_print = fingerprint(source)
+    del input_print["path"]  # the folder may be mounted elsewhere on another node: size and time identify it
+    return {"input": {"name": source.name, **input_print}, "options": options}
+
+
+def _record_path(output: Path) -> Path:
+    return output.parent / f".{output.name}{JOB_TAG}"
+
+
+def recorded_job(output: Path) -> dict | None:
+    try:
+        return json.loads(_record_path(output).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def record_job(output: Path, record: dict) -> None:
+    from .io.atomic import atomic_write_text
+
+    atomic_write_text(_record_path(output), json.dumps(record, sort_keys=True))
+
+
 # Claims -----------------------------------------------------------------------------------------------------------
 
 def _host() -> str:
@@ -177,6 +228,8 @@ def run_batch(in_dir: Path, out_dir: Path, template, *, ext: str | None = None,
     """Upscale every video of `in_dir` into `out_dir` with the options of `template` (an UpscaleConfig).
 
     `progress(n)` is told each n output frames written; a failure of one file is recorded and the batch goes on.
+    An existing output is skipped when its job record matches this job; another job's output is replaced when
+    `template.overwrite`, and fails with one line otherwise.
     """
     from .upscale import upscale_video
 
@@ -189,11 +242,14 @@ def run_batch(in_dir: Path, out_dir: Path, template, *, ext: str | None = None,
         if not out_dir.parent.is_dir():
             raise OutputError(f"output folder's parent does not exist: {out_dir.parent}")
         out_dir.mkdir(exist_ok=True)
+    check_unique_outputs(sources, out_dir, ext)
     result = BatchResult()
     for source in sources:
         output = output_for(source, out_dir, ext)
-        if output.exists():
-            result.results.append(FileResult(source.name, "skipped", "already complete"))
+        record = job_record(source, template)
+        verdict = _existing(output, record, template.overwrite)
+        if verdict is not None:
+            result.results.append(verdict)
             continue
         claim, note = try_claim(output)
         if claim is None:
@@ -201,15 +257,17 @@ def run_batch(in_dir: Path, out_dir: Path, template, *, ext: str | None = None,
             continue
         started = time.perf_counter()
         with claim:
-            if output.exists():  # finished by another worker between the check and the claim
-                result.results.append(FileResult(source.name, "skipped", "already complete"))
+            verdict = _existing(output, record, template.overwrite)  # another worker may have finished it meanwhile
+            if verdict is not None:
+                result.results.append(verdict)
                 continue
             if on_file is not None:
                 on_file(source.name, total_frames(source) if total_frames else 0)
             config = replace(template, input=source, output=output, resume=True, quiet=True, progress=progress,
-                             info=None)
+                             info=None, overwrite=output.exists())
             try:
                 summary = upscale_video(config)
+                record_job(output, record)
             except StvsrError as error:
                 result.results.append(FileResult(source.name, "failed", str(error),
                                                  seconds=time.perf_counter() - started,
@@ -219,3 +277,18 @@ def run_batch(in_dir: Path, out_dir: Path, template, *, ext: str | None = None,
             result.results.append(FileResult(source.name, "done", detail, summary.frames_out,
                                              time.perf_counter() - started))
     return result
+
+
+def _existing(output: Path, record: dict, overwrite: bool) -> FileResult | None:
+    """What to do about an output that exists: skip it (this job's), fail it (another job's, without leave to
+    overwrite); None: (re)do it."""
+    if not output.exists():
+        return None
+    name = record["input"]["name"]
+    if recorded_job(output) == record:
+        return FileResult(name, "skipped", "already complete")
+    if overwrite:
+        return None
+    why = "with other options or from another input" if recorded_job(output) else "by another job"
+    return FileResult(name, "failed", f"{output.name} exists, made {why} (use --overwrite to redo it)",
+                      exit_code=OutputError.exit_code)

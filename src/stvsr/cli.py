@@ -128,13 +128,12 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from .batch import list_videos, output_for
+    from .batch import check_unique_outputs, list_videos, output_for
     from .io.outputs import check_encoder_options
     from .io.probe import probe
 
-    if args.overwrite:
-        raise UsageError("batch skips outputs that exist (they are complete); remove them to redo them")
     sources = list_videos(args.input)  # before torch loads: a wrong folder fails at once
+    check_unique_outputs(sources, args.output, args.ext)
     if sources:
         check_encoder_options(output_for(sources[0], args.output, args.ext), codec=args.codec, crf=args.crf,
                               preset=args.preset, pix_fmt=args.pix_fmt)
@@ -149,7 +148,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
                              weights=Path(args.weights) if args.weights else None, tile=args.tile,
                              precision=args.precision, codec=args.codec, crf=args.crf, preset=args.preset,
                              pix_fmt=args.pix_fmt, audio=not args.no_audio, device=args.device,
-                             input_fps=args.input_fps, scene_detect=not args.no_scene_detect,
+                             overwrite=args.overwrite, input_fps=args.input_fps, scene_detect=not args.no_scene_detect,
                              scene_threshold=args.scene_threshold, segment_seconds=args.segment_seconds)
 
     def frames_of(source: Path) -> int:
