@@ -321,3 +321,29 @@ def test_full_disk_in_a_frame_folder_names_the_destination(capsys, tmp_path, nts
     line = assert_clean_failure(capsys, 4, ntsc_clip, dst)
     assert line == f"stvsr: error: disk full while writing {dst}"
     assert not (tmp_path / ".full").exists()
+
+
+# Hostile files (issue 38, items 9 and 11) ----------------------------------------------------------------------
+
+def test_frames_above_the_pixel_budget_are_refused_up_front(tmp_path, capsys):
+    # A 16000x16000 MJPEG made `info` and `upscale` allocate 3 GB a frame. Here a small file whose frames are
+    # over a budget lowered with --max-pixels: the same path, without the gigabytes.
+    src = tmp_path / "big.mp4"
+    write_test_video(src, translating_clip(4, 64, 96))
+    out = tmp_path / "out.mp4"
+    code, _, err = run_cli(capsys, "upscale", src, out, "--max-pixels", "5000")
+    assert code == 3 and "above the pixel budget of 0.005 megapixels" in err and "--max-pixels 6144" in err
+    assert not out.exists() and leftovers(tmp_path) == []
+    code, out_text, _ = run_cli(capsys, "info", src, "--max-pixels", "5000")
+    assert code == 0 and "not looked for" in out_text  # info still describes the file
+    assert run_cli(capsys, "upscale", src, out, "--max-pixels", "6144")[0] == 0
+
+
+def test_a_fifo_is_refused_not_hung(tmp_path):
+    fifo = tmp_path / "pipe.mp4"
+    os.mkfifo(fifo)
+    for command in (["info", str(fifo)], ["upscale", str(fifo), str(tmp_path / "o.mp4")]):
+        process = subprocess.run([sys.executable, "-m", "stvsr", *command], capture_output=True, text=True,
+                                 timeout=60)
+        assert process.returncode == 3, process.stderr
+        assert "needs a regular file" in process.stderr and len(process.stderr.strip().splitlines()) == 1

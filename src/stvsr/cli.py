@@ -47,10 +47,11 @@ def _preflight_upscale(args: argparse.Namespace):
     """Input, encoder options and destination checked before torch loads: a mistake fails in a fraction of a
     second, not after seconds of imports. Returns the input's probe, which the run reuses."""
     from .io.outputs import check_destination, check_encoder_options, check_writable_folder, is_folder_output
-    from .io.probe import probe
+    from .io.probe import DEFAULT_MAX_PIXELS, check_pixel_budget, probe
 
     source, output = Path(args.input), Path(args.output)
     info = probe(source, folder_fps=args.input_fps)
+    check_pixel_budget(info, args.max_pixels or DEFAULT_MAX_PIXELS)
     check_encoder_options(output, codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt)
     if (args.preview_start is not None or args.preview_seconds != 3.0) and not args.preview:
         raise UsageError("--preview-start and --preview-seconds go with --preview")
@@ -197,8 +198,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     from .io import probe
 
+    from .io.probe import DEFAULT_MAX_PIXELS, check_pixel_budget
+
     info = probe(Path(args.input), folder_fps=args.input_fps)
-    cuts = None
+    cuts, skipped = None, ""
+    if not args.no_scene_detect:
+        try:
+            check_pixel_budget(info, args.max_pixels or DEFAULT_MAX_PIXELS)  # finding cuts decodes every frame
+        except InputError as error:
+            args.no_scene_detect, skipped = True, f"not looked for: {error}"
     if not args.no_scene_detect:  # decodes every frame (at most 256 pixels wide for the detector)
         from .io import VideoReader
         from .scenes import find_cuts
@@ -227,6 +235,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     if cuts is not None:
         rows.append(("scene cuts", f"{len(cuts)}" + (": before frames " + ", ".join(
             f"{c} ({c / float(info.fps):.2f} s)" for c in cuts) if cuts else "")))
+    elif skipped:
+        rows.append(("scene cuts", skipped))
     for key, value in rows:
         print(f"{key:<11} {value}")
     if info.streams:
@@ -480,6 +490,16 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 # Parser --------------------------------------------------------------------------------------------------------
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -507,6 +527,13 @@ def _scene_options(parser: argparse.ArgumentParser) -> None:
                              "27, PySceneDetect's; lower finds more cuts)")
     parser.add_argument("--no-scene-detect", action="store_true",
                         help="treat the video as one shot (interpolate and share windows across cuts)")
+
+
+def _max_pixels_option(parser: argparse.ArgumentParser) -> None:
+    # default None: io.probe.DEFAULT_MAX_PIXELS, not imported here (PyAV and OpenCV would slow every command)
+    parser.add_argument("--max-pixels", type=_positive_int, metavar="N",
+                        help="refuse input frames above N pixels (default 40,000,000: 8K fits; guards against "
+                             "files that declare huge frames)")
 
 
 def _upscale_options(up: argparse.ArgumentParser) -> None:
@@ -538,6 +565,7 @@ def _upscale_options(up: argparse.ArgumentParser) -> None:
     up.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     up.add_argument("--input-fps", type=_fraction, help="frame rate of a frame-folder input (default 25)")
     up.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda[:N]")
+    _max_pixels_option(up)
     _scene_options(up)
     up.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
 
@@ -612,6 +640,7 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("input", metavar="FILE")
     info.add_argument("--input-fps", type=_fraction, help="frame rate of a frame folder (default 25)")
     info.add_argument("--json", action="store_true", help="machine-readable output")
+    _max_pixels_option(info)
     _scene_options(info)
     info.set_defaults(func=cmd_info)
 

@@ -138,11 +138,27 @@ def bit_depth_of(pix_fmt: str | None) -> int:
         return 8
 
 
+# The largest input frame stvsr decodes unless told otherwise: DCI 8K (8192x4320, 35.4 MP) fits. A 3 MB MJPEG can
+# declare 16000x16000 frames, which decode to gigabytes each: refused up front, not found by the allocator.
+DEFAULT_MAX_PIXELS = 40_000_000
+
+
+def check_pixel_budget(info: VideoInfo, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    """`InputError` for frames larger than `max_pixels` (the user's --max-pixels raises the budget)."""
+    pixels = info.width * info.height
+    if pixels > max_pixels:
+        raise InputError(f"frames of {info.width}x{info.height} ({pixels / 1e6:.0f} megapixels) are above the pixel "
+                         f"budget of {max_pixels / 1e6:g} megapixels: --max-pixels {pixels} raises it: {info.path}")
+
+
 def probe(path: str | Path, *, folder_fps: Fraction | None = None) -> VideoInfo:
     """Describe a video file or a folder of frames, raising `InputError` for anything that is not a usable video."""
     path = Path(path)
     if path.is_dir():
         return _probe_folder(path, folder_fps or DEFAULT_FOLDER_FPS)
+    if path.exists() and not path.is_file():
+        # A FIFO, pipe or device: the probe would consume the stream and the second open block for ever.
+        raise InputError(f"stvsr needs a regular file: it reads the input twice (not a pipe or device): {path}")
     with open_container(path) as container:
         return _probe_container(path, container)
 
