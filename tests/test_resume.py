@@ -2,6 +2,7 @@
 result equals one uninterrupted pass."""
 
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -96,3 +97,19 @@ def test_a_plain_run_removes_obsolete_work(tmp_path, capsys):
     work_dir(dst).mkdir()
     assert main(["upscale", str(src), str(dst)]) == 0
     assert "unfinished work of an earlier --resume run" in capsys.readouterr().out and not work_dir(dst).exists()
+
+
+def test_a_second_resume_to_the_same_output_is_refused_while_the_first_runs(tmp_path):
+    # Both used to do the work, and the loser failed on a raw "No such file or directory" (issue 38, item 7).
+    src = make_source(tmp_path, frames=240)
+    dst = tmp_path / "out.mkv"
+    first = start(src, dst)
+    wait_for(lambda: len(list(work_dir(dst).glob("segment_*"))) >= 1)
+    second = start(src, dst)
+    _, err = second.communicate(timeout=120)
+    assert second.returncode == 4
+    assert err.strip().splitlines() == [f"stvsr: error: another stvsr (pid {first.pid} on {socket.gethostname()}) "
+                                        f"is writing {dst}"]
+    first.send_signal(signal.SIGTERM)
+    first.communicate(timeout=60)
+    assert first.returncode == 143 and not dst.exists()

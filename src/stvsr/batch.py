@@ -17,7 +17,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -189,9 +190,31 @@ def _create_claim(path: Path) -> Claim | None:
     return Claim(path, token)
 
 
+@contextmanager
+def exclusive(output: Path) -> Iterator[None]:
+    """Hold `output`'s claim while writing it, so that two runs never write one output: a no-op where this process
+    holds it already (a batch worker), an `OutputError` naming the holder where another live process does."""
+    path = claim_path(output)
+    holder = _read_claim(path)
+    if holder.get("host") == _host() and holder.get("pid") == os.getpid():
+        yield
+        return
+    claim, _ = try_claim(output)
+    if claim is None:
+        holder = _read_claim(path)
+        raise OutputError(f"another stvsr (pid {holder.get('pid', '?')} on {holder.get('host', '?')}) is writing "
+                          f"{output}")
+    with claim:
+        yield
+
+
+def claim_path(output: Path) -> Path:
+    return output.parent / f".{output.name}{CLAIM_TAG}"
+
+
 def try_claim(output: Path) -> tuple[Claim | None, str]:
     """Claim `output` for this process: (claim, note) or (None, who holds it)."""
-    path = output.parent / f".{output.name}{CLAIM_TAG}"
+    path = claim_path(output)
     claim = _create_claim(path)
     if claim is not None:
         return claim, ""

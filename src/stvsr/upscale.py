@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
+from .batch import exclusive
 from .errors import InputError, UsageError, WeightsError
 from .io import VideoInfo, VideoReader, is_folder_output, open_writer
 from .io.outputs import check_destination, check_encoder_options, codec_for
@@ -256,7 +257,7 @@ def upscale_video(config: UpscaleConfig) -> UpscaleSummary:
     temporal = model.window > 1 or model.time_factor > 1
     detector = CutDetector(config.scene_threshold) if config.scene_detect and temporal else None
     if config.resume:
-        with reader, tqdm(total=total, unit="frame", disable=not show, dynamic_ncols=True, leave=False) as bar:
+        with reader, exclusive(output), tqdm(total=total, unit="frame", disable=not show, dynamic_ncols=True, leave=False) as bar:
             def advance(n: int) -> None:
                 bar.update(n)
                 if config.progress is not None:
