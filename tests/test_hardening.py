@@ -347,3 +347,23 @@ def test_a_fifo_is_refused_not_hung(tmp_path):
                                  timeout=60)
         assert process.returncode == 3, process.stderr
         assert "needs a regular file" in process.stderr and len(process.stderr.strip().splitlines()) == 1
+
+
+def test_output_names_near_the_limit_work_and_over_it_are_one_line(tmp_path, capsys):
+    # Names of 224-255 bytes crashed: the hidden temporary, work, claim and record names passed 255 (issue 38, 12).
+    src = tmp_path / "in" / "clip.mp4"
+    src.parent.mkdir()
+    write_test_video(src, translating_clip(6, 32, 48), tone_hz=440)
+    long_name = "é" * 60 + "x" * (250 - 120) + ".mp4"  # 254 bytes, multi-byte characters at the cut
+    assert len(long_name.encode()) == 254
+    out = tmp_path / long_name
+    assert run_cli(capsys, "upscale", src, out, "--time-factor", "2", "--resume", "--segment-seconds", "0.1")[0] == 0
+    assert probe(out).frame_count == 12 and leftovers(tmp_path) == []
+    assert run_cli(capsys, "upscale", src, out, "--overwrite")[0] == 0
+    batch_out = tmp_path / "batch"
+    (tmp_path / "in" / long_name).write_bytes(src.read_bytes())
+    assert run_cli(capsys, "batch", src.parent, batch_out)[0] == 0
+    assert probe(batch_out / long_name).frame_count == 6
+    too_long = tmp_path / ("y" * 256 + ".mp4")
+    code, _, err = run_cli(capsys, "upscale", src, too_long)
+    assert code == 4 and "file names have at most 255" in err and len(err.strip().splitlines()) == 1

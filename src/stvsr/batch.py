@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import OutputError, StvsrError, UsageError
+from .io.outputs import sidecar
 from .io.probe import VIDEO_EXTENSIONS
 
 CLAIM_TAG = ".stvsr-claim"
@@ -106,7 +107,7 @@ def job_record(source: Path, template) -> dict:
 
 
 def _record_path(output: Path) -> Path:
-    return output.parent / f".{output.name}{JOB_TAG}"
+    return sidecar(output, JOB_TAG)
 
 
 def recorded_job(output: Path) -> dict | None:
@@ -209,7 +210,7 @@ def exclusive(output: Path) -> Iterator[None]:
 
 
 def claim_path(output: Path) -> Path:
-    return output.parent / f".{output.name}{CLAIM_TAG}"
+    return sidecar(output, CLAIM_TAG)
 
 
 def try_claim(output: Path) -> tuple[Claim | None, str]:

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from .io.atomic import atomic_write_text
 from .io.concat import join_segments
-from .io.outputs import partial_path
+from .io.outputs import partial_path, sidecar
 from .io.verify import OutputCheck, verify_output
 from .io.writer import VideoWriter
 
@@ -31,7 +31,7 @@ DEFAULT_SEGMENT_SECONDS = 10.0
 
 
 def work_dir(output: Path) -> Path:
-    return output.parent / f".{output.name}{WORK_TAG}"
+    return sidecar(output, WORK_TAG)
 
 
 def fingerprint(path: Path) -> dict:

@@ -7,10 +7,24 @@ temporaries (`io.outputs`: host and pid, cleaned after kill -9); everything else
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+
+NAME_MAX = 255  # bytes in one file name (ext4, XFS, APFS, NTFS)
+
+
+def fitted_stem(stem: str, extra: int) -> str:
+    """`stem` where `extra` bytes of stvsr's tags still fit beside it in one file name; else its first bytes and
+    a hash of the whole, so that an output name near the limit still gets its temporaries, work folder and claim."""
+    raw = stem.encode()
+    if len(raw) + extra <= NAME_MAX:
+        return stem
+    digest = hashlib.sha1(raw).hexdigest()[:12]
+    return f"{raw[:max(NAME_MAX - extra - 13, 1)].decode(errors='ignore')}~{digest}"
 
 
 @contextmanager
@@ -18,7 +32,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path beside `path` for the block to write; renamed onto `path` when the block ends without an
     error, removed when it raises."""
     path = Path(path)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial = path.with_name(f".{fitted_stem(path.name, 20)}.{os.getpid()}.partial")
     try:
         yield partial
         os.replace(partial, path)

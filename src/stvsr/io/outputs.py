@@ -21,6 +21,7 @@ from pathlib import Path
 import av
 
 from ..errors import OutputError, UsageError
+from .atomic import NAME_MAX, fitted_stem
 from .probe import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 DEFAULT_CODEC = {".webm": "libvpx-vp9", ".gif": "gif"}
@@ -40,7 +41,10 @@ FOREIGN_STALE_SECONDS = 3600
 
 def is_folder_output(path: Path) -> bool:
     """An existing folder, or a path with no extension, receives numbered PNG frames."""
-    return path.is_dir() or path.suffix == ""
+    try:
+        return path.is_dir() or path.suffix == ""
+    except OSError:  # a name the file system cannot hold: check_destination says so
+        return path.suffix == ""
 
 
 def check_writable_folder(folder: Path, what: str) -> None:
@@ -57,6 +61,9 @@ def check_writable_folder(folder: Path, what: str) -> None:
 
 def check_destination(path: Path, *, inputs: tuple[Path, ...] = (), overwrite: bool = False) -> None:
     """Refuse destinations that would destroy an input, overwrite without leave, or cannot be written."""
+    if len(path.name.encode()) > NAME_MAX:
+        raise OutputError(f"output name is {len(path.name.encode())} bytes; file names have at most {NAME_MAX}: "
+                          f"{path.name[:40]}...")
     for source in inputs:
         if _same_path(path, source):
             raise OutputError(f"refusing to write over the input: {path}")
@@ -166,9 +173,18 @@ def _host_tag() -> str:
     return re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:16] or "host"
 
 
+_PARTIAL_EXTRA = 56  # '.', '.HOST-PID-TAG' and PARTIAL_TAG around a temporary's stem (host tag at most 16)
+
+
+def sidecar(output: Path, tag: str) -> Path:
+    """The hidden file or folder `.NAME<tag>` beside `output` (its work folder, claim, job record)."""
+    return output.parent / f".{fitted_stem(output.name, 1 + len(tag.encode()))}{tag}"
+
+
 def partial_path(path: Path, suffix: str) -> Path:
     """The hidden temporary beside `path` that this process writes to; its name says who owns it."""
-    return path.parent / f".{path.stem}.{_host_tag()}-{os.getpid()}-{uuid.uuid4().hex[:8]}{PARTIAL_TAG}{suffix}"
+    stem = fitted_stem(path.stem, _PARTIAL_EXTRA + len(suffix.encode()))
+    return path.parent / f".{stem}.{_host_tag()}-{os.getpid()}-{uuid.uuid4().hex[:8]}{PARTIAL_TAG}{suffix}"
 
 
 def _owner_alive(name: str, modified: float) -> bool:
@@ -192,7 +208,8 @@ def remove_stale_partials(path: Path) -> list[str]:
     parent = path.parent if str(path.parent) else Path(".")
     notes = []
     try:
-        candidates = list(parent.glob(f".{glob_escape(path.stem)}.*{PARTIAL_TAG}*"))
+        stem = fitted_stem(path.stem, _PARTIAL_EXTRA + len(path.suffix.encode()))
+        candidates = list(parent.glob(f".{glob_escape(stem)}.*{PARTIAL_TAG}*"))
     except OSError:
         return notes
     for candidate in candidates:
