@@ -56,6 +56,23 @@ def test_cut_found_and_fade_is_not_one():
     assert find_cuts(hard_cut(), threshold=200) == []  # --scene-threshold tunes it
 
 
+def test_cuts_beside_short_shots_are_found():
+    # A 3-frame first shot and a 4-frame shot: their cuts were suppressed (issue 38, item 8).
+    clip = torch.cat([shot_a(3), shot_b(12), translating_clip(4, 96, 128, seed=3), shot_a(10)])
+    assert find_cuts(clip) == [3, 15, 19]
+
+
+def test_no_frame_between_short_shots_is_a_ghost(tmp_path, capsys):
+    src = tmp_path / "short.mp4"
+    write_test_video(src, torch.cat([shot_a(3), shot_b(12), translating_clip(4, 96, 128, seed=3), shot_a(10)]))
+    out = tmp_path / "out.mkv"
+    assert main(["upscale", str(src), str(out), "--scale", "1", "--time-factor", "2", "--codec", "ffv1",
+                 "--pix-fmt", "bgr0"]) == 0
+    frames = frames_of(out)
+    for cut in (3, 15, 19):  # the frame inserted before input `cut` repeats the earlier shot's last frame
+        assert torch.equal(frames[2 * cut - 1], frames[2 * cut - 2])
+
+
 def test_shots_split_lazily():
     shots = Shots(hard_cut(), CutDetector())
     lengths = []

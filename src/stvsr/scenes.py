@@ -16,7 +16,7 @@ import numpy as np
 from torch import Tensor
 
 DEFAULT_THRESHOLD = 27.0
-# Shots shorter than this are not split again (a flash or a strobe is not a new shot): a third of a second at 24 fps.
+# Frames of context a segment reads before its first frame, so that the detector can report a cut there.
 MIN_SHOT_FRAMES = 8
 # The detector looks at frames at most this wide (as PySceneDetect's own scene manager does): the same cuts, 20x
 # less work at 1080p.
@@ -34,9 +34,14 @@ def _detector_frame(frame: Tensor) -> np.ndarray:
 
 
 class CutDetector:
-    """Call it on each frame in order; it answers whether that frame starts a new shot. `cuts` lists them."""
+    """Call it on each frame in order; it answers whether that frame starts a new shot. `cuts` lists them.
 
-    def __init__(self, threshold: float = DEFAULT_THRESHOLD, min_shot: int = MIN_SHOT_FRAMES):
+    A shot is the run of frames between two changes over the threshold, however short: every such change is a cut
+    (`min_shot` 1). PySceneDetect's usual 8-frame minimum suppressed the cuts beside a short shot (a short first
+    shot included), and the frame made there was a ghost of both shots (9-11 dB to each). A flash is then a shot of
+    its own: nothing is interpolated into or out of it, which is right for a frame unlike its neighbours."""
+
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD, min_shot: int = 1):
         from scenedetect.detectors import ContentDetector
         from scenedetect.scene_detector import FlashFilter
 
