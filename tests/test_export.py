@@ -56,3 +56,13 @@ def test_model_card_documents_the_export(capsys):
     assert main(["models", "--details", "flowvsr.x4"]) == 0
     out = capsys.readouterr().out
     assert "## Export" in out and "frame (N, 3, H, W), previous (N, 3, H, W), following" in out
+
+
+def test_onnx_export_prints_no_stray_warnings(tmp_path):
+    # Every export printed four "torchvision is not installed" lines from the exporter (issue 38, item 15).
+    import subprocess
+    import sys
+
+    process = subprocess.run([sys.executable, "-m", "stvsr", "export", "espcn.x4", str(tmp_path / "e.onnx")],
+                             capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0 and process.stderr.strip() == "", process.stderr

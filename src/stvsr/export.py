@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import io
+import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,6 +159,10 @@ def _to_onnx(module: nn.Module, interface: Interface, path: Path) -> None:
     except ImportError:
         raise UsageError("ONNX export needs the onnx extras: pip install 'stvsr[export]'") from None
     from torch.export import Dim
+
+    # The exporter logs a warning per torchvision operator it cannot register when torchvision is absent; stvsr's
+    # graphs use none of them.
+    logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
 
     dims = {0: Dim.AUTO, 2: Dim.AUTO, 3: Dim.AUTO}
     names = list(inspect.signature(module.forward).parameters)
