@@ -525,3 +525,14 @@ def test_metadata_asking_for_a_huge_model_allocates_nothing(tmp_path):
     with pytest.raises(WeightsError, match="does not match imdn"):
         load_model(lying)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 500_000  # KiB: under 0.5 GB more
+
+
+def test_a_model_that_outputs_nan_stops_the_run():
+    # The other half of issue 38, item 5: weights may pass the load check and still compute NaN (an overflow).
+    from stvsr.inference import output_frames
+
+    model = create_model("imdn_tiny", scale=2).eval()
+    with torch.no_grad():
+        model.net.up[0].bias.fill_(float("inf"))
+    with pytest.raises(WeightsError, match="NaN or infinite values at output frame 0"):
+        list(output_frames(model, iter(torch.rand(3, 3, 16, 16)), device=torch.device("cpu")))

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 import torch
 from torch import Tensor
 
-from .errors import UsageError
+from .errors import UsageError, WeightsError
 from .models import Cascade, VideoModel, build_method, window_overlap_of
 from .models.base import streaming_window
 from .models.build import AUTO_TILE
@@ -170,7 +170,12 @@ def output_frames(model: VideoModel, frames: Iterable[Tensor], *, device: torch.
     """Every output frame of `frames`: `run_shots`, then the last frame held k − 1 more times, so that N input
     frames give N·k output frames and the duration (and the audio sync) is the input's."""
     last = None
-    for frame in run_shots(model, frames, device=device, is_cut=is_cut):
+    for index, frame in enumerate(run_shots(model, frames, device=device, is_cut=is_cut)):
+        # NaN would be written as black and pass every check of the container: a broken model stops the run.
+        # Checked on every frame's mean (one reduction; NaN or inf anywhere makes it non-finite).
+        if not torch.isfinite(frame.float().mean()):
+            raise WeightsError(f"the model produced NaN or infinite values at output frame {index}: its weights "
+                               f"or its precision are broken (try --precision fp32)")
         last = frame
         yield frame
     for _ in range(model.time_factor - 1):
