@@ -78,6 +78,7 @@ def _preflight_upscale(args: argparse.Namespace):
 
 def cmd_upscale(args: argparse.Namespace) -> int:
     info = _preflight_upscale(args)
+    from .io.probe import DEFAULT_MAX_PIXELS
     from .upscale import UpscaleConfig, upscale_video
 
     config = UpscaleConfig(info=info, input=Path(args.input), output=Path(args.output), scale=args.scale,
@@ -90,7 +91,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                            scene_detect=not args.no_scene_detect, scene_threshold=args.scene_threshold,
                            preview=args.preview, preview_start=args.preview_start,
                            preview_seconds=args.preview_seconds, resume=args.resume,
-                           segment_seconds=args.segment_seconds)
+                           segment_seconds=args.segment_seconds, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
     if args.resume:
         args.interrupt_note = "finished segments are kept: the same command (with --resume) continues"
     try:
@@ -131,7 +132,7 @@ def _write_json(path: Path, data: dict) -> None:
 def cmd_batch(args: argparse.Namespace) -> int:
     from .batch import check_unique_outputs, list_videos, output_for
     from .io.outputs import check_encoder_options
-    from .io.probe import probe
+    from .io.probe import DEFAULT_MAX_PIXELS, probe
 
     sources = list_videos(args.input)  # before torch loads: a wrong folder fails at once
     check_unique_outputs(sources, args.output, args.ext)
@@ -149,7 +150,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
                              weights=Path(args.weights) if args.weights else None, tile=args.tile,
                              precision=args.precision, codec=args.codec, crf=args.crf, preset=args.preset,
                              pix_fmt=args.pix_fmt, audio=not args.no_audio, device=args.device,
-                             overwrite=args.overwrite, input_fps=args.input_fps, scene_detect=not args.no_scene_detect,
+                             overwrite=args.overwrite, input_fps=args.input_fps,
+                             max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
+                             scene_detect=not args.no_scene_detect,
                              scene_threshold=args.scene_threshold, segment_seconds=args.segment_seconds)
 
     def frames_of(source: Path) -> int:

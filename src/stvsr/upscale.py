@@ -23,6 +23,7 @@ from .batch import exclusive
 from .errors import InputError, UsageError, WeightsError
 from .io import VideoInfo, VideoReader, is_folder_output, open_writer
 from .io.outputs import check_destination, check_encoder_options, codec_for
+from .io.probe import DEFAULT_MAX_PIXELS, check_pixel_budget
 from .io.verify import OutputCheck, verify_output
 from .models import VideoModel
 from .inference import default_method, output_frames, prepare
@@ -65,6 +66,7 @@ class UpscaleConfig:
     segment_seconds: float = DEFAULT_SEGMENT_SECONDS
     progress: Callable[[int], None] | None = None  # told each n output frames written (e.g. a batch's bar)
     info: VideoInfo | None = None  # the input's probe, when the caller has made it already
+    max_pixels: int = DEFAULT_MAX_PIXELS  # larger input frames are refused (decompression bombs)
 
 
 @dataclass
@@ -209,6 +211,7 @@ def upscale_video(config: UpscaleConfig) -> UpscaleSummary:
     started = time.perf_counter()
     reader = VideoReader(config.input, folder_fps=config.input_fps, info=config.info)
     info = reader.info
+    check_pixel_budget(info, config.max_pixels)
     check_encoder_options(config.output, codec=config.codec, crf=config.crf, preset=config.preset,
                           pix_fmt=config.pix_fmt)
     method = choose_method(config, info.width * info.height * config.scale ** 2)
