@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from stvsr.cli import main
+from stvsr.models import read_metadata
 from stvsr.train.checkpoint import CHECKPOINT, load_checkpoint
 
 from test_train import data, write_config  # noqa: F401  (the fixture is used by name)
@@ -47,6 +48,8 @@ def assert_one_line_exit_5(capsys, run):
 def test_a_real_checkpoint_reads_and_resumes(tmp_path, finished_run, capsys):
     state = load_checkpoint(finished_run / CHECKPOINT)
     assert state["step"] == 1 and "rng" in state
+    # A time-boxed call leaves the weights it reached, for a milestone snapshot of a long run.
+    assert read_metadata(finished_run / "last.safetensors")["training"]["steps"] == 1
     run = tmp_path / "run"
     shutil.copytree(finished_run, run)
     assert main(["train", "--resume", str(run)]) == 0

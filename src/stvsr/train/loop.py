@@ -370,7 +370,7 @@ class Trainer:
                 self.export(run / f"stage_{self.stage.name}.safetensors", None, self.stage_kwargs())
             if main and (step % config.checkpoint_every == 0 or step == stop):
                 self.save(run / CHECKPOINT)
-        if main and self.step_count == self.total:
+        if main and self.step_count in (self.total, stop):  # a time-boxed call (--max-steps) leaves its weights too
             self.export(run / "last.safetensors", None)
 
     def save(self, path: Path) -> None:
