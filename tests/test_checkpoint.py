@@ -49,7 +49,7 @@ def test_a_real_checkpoint_reads_and_resumes(tmp_path, finished_run, capsys):
     state = load_checkpoint(finished_run / CHECKPOINT)
     assert state["step"] == 1 and "rng" in state
     # A time-boxed call leaves the weights it reached, for a milestone snapshot of a long run.
-    assert read_metadata(finished_run / "last.safetensors")["training"]["steps"] == 1
+    assert read_metadata(finished_run / "snapshot.safetensors")["training"]["steps"] == 1
     run = tmp_path / "run"
     shutil.copytree(finished_run, run)
     assert main(["train", "--resume", str(run)]) == 0

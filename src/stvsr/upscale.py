@@ -19,9 +19,9 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from .batch import exclusive
 from .errors import InputError, UsageError, WeightsError
 from .io import VideoInfo, VideoReader, is_folder_output, open_writer
+from .io.claims import exclusive
 from .io.outputs import check_destination, check_encoder_options, codec_for
 from .io.probe import DEFAULT_MAX_PIXELS, check_pixel_budget
 from .io.verify import OutputCheck, verify_output

@@ -370,8 +370,10 @@ class Trainer:
                 self.export(run / f"stage_{self.stage.name}.safetensors", None, self.stage_kwargs())
             if main and (step % config.checkpoint_every == 0 or step == stop):
                 self.save(run / CHECKPOINT)
-        if main and self.step_count in (self.total, stop):  # a time-boxed call (--max-steps) leaves its weights too
+        if main and self.step_count == self.total:
             self.export(run / "last.safetensors", None)
+        elif main and self.step_count == stop:  # a time-boxed call (--max-steps): a milestone of a long run
+            self.export(run / "snapshot.safetensors", None)
 
     def save(self, path: Path) -> None:
         """The whole state of the run, atomically: `restore` of it continues exactly (even after kill -9)."""
