@@ -536,3 +536,26 @@ def test_a_model_that_outputs_nan_stops_the_run():
         model.net.up[0].bias.fill_(float("inf"))
     with pytest.raises(WeightsError, match="NaN or infinite values at output frame 0"):
         list(output_frames(model, iter(torch.rand(3, 3, 16, 16)), device=torch.device("cpu")))
+
+
+def test_a_model_that_outputs_a_flat_frame_stops_the_run():
+    # Finite weights can still make an all-black video (zeroed weights); the self-check passed it (issue 38, item 5).
+    from stvsr.inference import output_frames
+
+    model = create_model("imdn_tiny", scale=2).eval()
+    with torch.no_grad():  # a collapsed run: the residual drowned by a huge negative bias, clamped to black
+        model.net.up[0].bias.fill_(-1000.0)
+    with pytest.raises(WeightsError, match="blank frame .* at output frame 0"):
+        list(output_frames(model, iter(torch.rand(3, 3, 16, 16)), device=torch.device("cpu")))
+
+
+def test_a_flat_input_may_give_a_flat_output():
+    # A black leader (or a fade) is flat on both sides: not a broken model.
+    from stvsr.inference import output_frames
+
+    model = create_model("imdn_tiny", scale=2).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+    out = list(output_frames(model, iter(torch.zeros(3, 3, 16, 16)), device=torch.device("cpu")))
+    assert len(out) == 3

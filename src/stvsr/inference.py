@@ -165,17 +165,37 @@ def run_shots(model: VideoModel, frames: Iterable[Tensor], *, device: torch.devi
             yield frame
 
 
+# An output frame whose values span under one 8-bit level is flat; an input frame spanning over 8 levels has detail.
+BLANK_RANGE = 1 / 255
+DETAIL_RANGE = 8 / 255
+
+
 def output_frames(model: VideoModel, frames: Iterable[Tensor], *, device: torch.device, is_cut=None
                   ) -> Iterator[Tensor]:
     """Every output frame of `frames`: `run_shots`, then the last frame held k − 1 more times, so that N input
     frames give N·k output frames and the duration (and the audio sync) is the input's."""
     last = None
-    for index, frame in enumerate(run_shots(model, frames, device=device, is_cut=is_cut)):
+    detailed: list[bool] = []  # per input frame: does it hold any detail (see BLANK_RANGE)?
+
+    def watched(source: Iterable[Tensor]) -> Iterator[Tensor]:
+        for frame in source:
+            low, high = torch.aminmax(frame)
+            detailed.append(float(high - low) > DETAIL_RANGE)
+            yield frame
+
+    k = model.time_factor
+    for index, frame in enumerate(run_shots(model, watched(frames), device=device, is_cut=is_cut)):
         # NaN would be written as black and pass every check of the container: a broken model stops the run.
         # Checked on every frame's mean (one reduction; NaN or inf anywhere makes it non-finite).
         if not torch.isfinite(frame.float().mean()):
             raise WeightsError(f"the model produced NaN or infinite values at output frame {index}: its weights "
                                f"or its precision are broken (try --precision fp32)")
+        # Finite weights can still be dead (all zero, or a collapsed training run): a flat frame made from a frame
+        # with detail is not a video anyone wants, and every container check would pass it.
+        low, high = (float(v.clamp(0, 1)) for v in torch.aminmax(frame))  # the span of what will be written
+        if high - low < BLANK_RANGE and detailed[index // k]:
+            raise WeightsError(f"the model produced a blank frame (one flat colour) at output frame {index} from "
+                               f"an input frame with detail: its weights are broken")
         last = frame
         yield frame
     for _ in range(model.time_factor - 1):
