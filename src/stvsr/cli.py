@@ -661,8 +661,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--pred", action="append", metavar="[NAME=]DIR",
                     help="score outputs made elsewhere: DIR/<clip>/ holds a method's frames (repeatable)")
     ev.add_argument("--scale", type=int, default=4, help="spatial factor (default 4)")
-    ev.add_argument("--degradation", default="BI", choices=("BI", "BD", "blur3_bicubic"),
-                    help="how LR frames are made when the dataset has none (default BI: MATLAB bicubic)")
+    ev.add_argument("--degradation", default="BI", metavar="PROTOCOL",
+                    help="how LR frames are made when the dataset has none: BI (default, MATLAB bicubic), BD, "
+                         "blur3_bicubic, or a chain such as BI+h264:crf=26 or BD+noise:5 (README, 'Degradations')")
     ev.add_argument("--windows", default="window", choices=("window", "whole"),
                     help="stvsr on long clips: 7-frame windows with stride 6 (Zooming Slow-Mo) or the whole clip")
     ev.add_argument("--metrics", help="comma-separated (default psnr_y,ssim_y,psnr_rgb,ssim_rgb,warp_err@dis,tof,niqe;"

@@ -17,6 +17,7 @@ import torch
 from tqdm import tqdm
 
 from ..data.clips import Clip, load_frames, open_clips
+from ..degrade import parse_protocol
 from ..errors import InputError, UsageError
 from ..io.probe import list_frame_files
 from ..metrics import DEFAULT_METRICS, METRICS
@@ -116,6 +117,9 @@ def _load_prediction(folder: Path, clip: Clip, target_len: int) -> torch.Tensor:
 
 def evaluate(config: EvalConfig) -> EvalResult:
     task = Task(config.task, config.scale, config.degradation, config.window_mode)
+    if parse_protocol(config.degradation).random:
+        raise UsageError(f"degradation {config.degradation!r} draws its values: an evaluation protocol takes fixed "
+                         f"ones (crf=26, not crf=18..34)")
     unknown = [m for m in config.metrics if m not in METRICS]
     if unknown:
         raise UsageError(f"unknown metric {unknown[0]!r}; choose from {', '.join(METRICS)}")

@@ -43,7 +43,7 @@ def split_columns(means: dict[str, dict], metrics: list[str]) -> list[tuple[str,
 def markdown_tables(result, metrics: list[str]) -> str:
     """Mean table (one row per method; for stvsr, fidelity also on input-position and interpolated frames) and a
     per-clip table of the first metric."""
-    digits = {"psnr_y": 2, "psnr_rgb": 2, "niqe": 3, "tof": 3, "checker": 2}
+    digits = {"psnr_y": 2, "psnr_rgb": 2, "niqe": 3, "tof": 3, "checker": 2, "blockiness": 2}
     split = split_columns(result.means, metrics)
     head = ["method"] + [METRICS[m].label for m in metrics] + [h for _, h in split] + ["params", "s/frame"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" + "---:|" * (len(head) - 1)]

@@ -70,7 +70,10 @@ def save_visuals(folder: Path, runs: dict[str, TaskRun], task: Task) -> dict:
     gt_crop = target[index, :, y:y + h, x:x + w]
     entry["ground_truth"] = f"{prefix}/{_write_png(folder / 'ground_truth.png', gt_crop)}"
     if task.model_scale > 1:
-        low = degrade(target[index:index + 1], task.degradation, task.scale)
+        # The input clip as the method saw it: a codec protocol degrades the clip as one stream, not frame by frame.
+        inputs = list(range(0, len(target), 2)) if task.name == "stvsr" else list(range(len(target)))
+        low = degrade(target[inputs], task.degradation, task.scale)[[inputs.index(index)]] if index in inputs \
+            else degrade(target[index:index + 1], task.degradation, task.scale)
         shown = F.interpolate(low, scale_factor=task.scale, mode="nearest")[0, :, y:y + h, x:x + w]
         is_input = task.name == "vsr" or index % 2 == 0
         entry["low_res"] = {"file": f"{prefix}/{_write_png(folder / 'low_res.png', shown)}",

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
-from .artifacts import periodic_amplitude
+from .artifacts import blockiness, periodic_amplitude
 from .fidelity import mse, psnr, ssim
 from .niqe import niqe
 from ..ops.flow import farneback_flow
@@ -90,11 +90,16 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
                           "truth's own (Hann window, 3x3 bins over a 7x7 ring median, frames cropped to a multiple "
                           "of 12)", "detail": "Y(prediction rounded) minus its 3x3 box blur"},
            lambda pred, target, crop, cache: periodic_amplitude(pred, target, crop_border=crop), min_size=48),
+    Metric("blockiness", "Blocking (levels)", False, False, False, 1.0,
+           {"definition": "mean absolute step of Y (8-bit levels, prediction rounded) across the lines of a grid "
+                          "anchored at the top-left corner, minus the mean step elsewhere, horizontal and vertical "
+                          "averaged; the worst grid period of 8, 16, 32, beyond the ground truth's own"},
+           lambda pred, target, crop, cache: blockiness(pred, target, crop_border=crop), min_size=33),
     Metric("niqe", "NIQE", True, False, False, 1.0,
            {"definition": "Mittal et al. 2013, LIVE pristine model, 96x96 blocks, Y BT.601 rounded"}, _niqe, min_size=96),
 )}
 
 DEFAULT_METRICS = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "warp_err@dis", "tof", "niqe")
 
-__all__ = ["METRICS", "DEFAULT_METRICS", "Metric", "mse", "niqe", "periodic_amplitude", "psnr", "ssim", "tof",
+__all__ = ["METRICS", "DEFAULT_METRICS", "Metric", "blockiness", "mse", "niqe", "periodic_amplitude", "psnr", "ssim", "tof",
            "warping_error"]

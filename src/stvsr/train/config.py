@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from ..degrade.protocol import parse_protocol
 from ..errors import InputError, UsageError
 
 
@@ -62,6 +63,7 @@ class ValConfig:
     layout: str = "vimeo"
     every: int = 1000
     clips: int = 0  # 0: all
+    degradation: str = "BI"  # the evaluation protocol validation runs (fixed values: degrade/protocol.py)
 
 
 @dataclass
@@ -177,8 +179,7 @@ def _index(items: list, key: str, dotted: str) -> int:
 # Allowed values and ranges: checked before anything is built, so a typo fails in a second with one line (exit 2)
 # instead of a torch traceback minutes later.
 CHOICES = {"task": ("sr", "vsr", "vfi", "stvsr"), "precision": ("auto", "fp32", "bf16", "fp16"),
-           "optim.name": ("adam", "radam"), "optim.schedule": ("cosine", "step", "constant"),
-           "data.degradation": ("BI", "BD", "blur3_bicubic")}
+           "optim.name": ("adam", "radam"), "optim.schedule": ("cosine", "step", "constant")}
 
 
 def validate_config(config: TrainConfig) -> TrainConfig:
@@ -192,6 +193,8 @@ def validate_config(config: TrainConfig) -> TrainConfig:
         value = getattr(getattr(config, section) if section else config, name)
         need(value in allowed, key, f"one of {', '.join(allowed)}", value)
     o, d, v = config.optim, config.data, config.val
+    parse_protocol(d.degradation)  # a UsageError naming the wrong part (degrade/protocol.py)
+    need(not parse_protocol(v.degradation).random, "val.degradation", "a protocol with fixed values", v.degradation)
     need(o.lr > 0 and math.isfinite(o.lr), "optim.lr", "a positive number", o.lr)
     need(0 <= o.min_lr < o.lr, "optim.min_lr", "at least 0 and below optim.lr", o.min_lr)
     need(all(0 <= b < 1 for b in o.betas), "optim.betas", "two numbers in [0, 1)", list(o.betas))

@@ -145,7 +145,7 @@ class TrainSamples(Dataset):
         if rng.random() < 0.5:
             hr = hr.flip(0)
         hr = hr.contiguous()
-        return Sample(hr=hr, lr=degrade(hr, self.config.degradation, self.scale))
+        return Sample(hr=hr, lr=degrade(hr, self.config.degradation, self.scale, rng))
 
     def _panned_photo(self, rng: np.random.Generator, t: int, size: int) -> Tensor:
         photo = self.photos[rng.integers(len(self.photos))]

@@ -184,7 +184,7 @@ def set_rng_state(state: dict) -> None:
 
 def validate(model: nn.Module, config: TrainConfig, clips: list, device: torch.device) -> dict[str, float]:
     """Dev-set PSNR/SSIM on Y and warping error under the task's evaluation protocol."""
-    task = Task("vsr" if config.task == "sr" else config.task, config.scale)
+    task = Task("vsr" if config.task == "sr" else config.task, config.scale, config.val.degradation)
     metrics = ["psnr_y", "ssim_y", "warp_err@dis"]
     totals = {m: 0.0 for m in metrics}
     model.eval()
@@ -417,8 +417,8 @@ class Trainer:
 def _export(ema, path: Path, config: TrainConfig, kwargs: dict, step: int, metrics, command: str, started) -> None:
     extra = {"training": {"data": config.data.videos + config.data.photos, "steps": step, "command": command,
                           "wall_seconds": round(time.perf_counter() - started, 1), "config": dump_config(config)},
-             "validation": {"metrics": metrics, "protocol": f"{config.task} on {config.val.data}"} if metrics
-             else None}
+             "validation": {"metrics": metrics, "protocol": f"{config.task} on {config.val.data}, LR by "
+                                                            f"{config.val.degradation}"} if metrics else None}
     save_weights(ema, path, name=config.model, kwargs=kwargs, extra=extra)
 
 

@@ -1,0 +1,165 @@
+"""Degradation protocols (issue 39): parsing, each stage, codecs' round trips, seeding, and their use by evaluation
+and training; the blockiness metric that scores what the codecs leave."""
+
+import numpy as np
+import pytest
+import torch
+
+from stvsr.cli import main
+from stvsr.degrade import bicubic_down, blur_down, degrade, parse_protocol
+from stvsr.degrade.stages import add_noise, blur, gaussian_kernel2d, resize_down
+from stvsr.errors import UsageError
+from stvsr.io.compress import jpeg_roundtrip, video_roundtrip
+from stvsr.metrics import blockiness, psnr
+from stvsr.ops.resize import imresize
+
+from test_datasets import make_vimeo, translating_clip
+
+
+def clip(frames=5, height=64, width=96, seed=0):
+    return translating_clip(frames, height, width, seed=seed)
+
+
+def test_plain_kernels_are_unchanged():
+    x = clip()
+    assert torch.equal(degrade(x, "BI", 4), bicubic_down(x, 4))
+    assert torch.equal(degrade(x, "BD", 4), blur_down(x, 4))
+
+
+@pytest.mark.parametrize("text, says", [
+    ("h264:26", "exactly one downscale"),
+    ("BI+BD", "exactly one downscale"),
+    ("noise:3+BI", "blur comes before the downscale"),
+    ("BI+h264:crf=60", "crf=60 is outside 0..51"),
+    ("BI+h264:preset=quick", "is not one of ultrafast"),
+    ("BI+jpeg:q=good", "is not a whole number"),
+    ("BI+wavelet", "unknown stage 'wavelet'"),
+    ("BI+h264:qp=20", "has no parameter 'qp'"),
+    ("BI:3", "BI takes no parameters"),
+    ("BI+noise:sigma=5..1", "empty range"),
+])
+def test_a_wrong_protocol_is_one_line_naming_the_part(text, says):
+    with pytest.raises(UsageError, match=says):
+        parse_protocol(text)
+
+
+def test_bare_first_parameter_and_defaults():
+    protocol = parse_protocol("BI+h264:26")
+    assert dict(protocol.stages[1].values) == {"crf": 26, "preset": "medium", "p": 1.0}
+    assert protocol.compressed and not protocol.random
+    assert parse_protocol("BI+h264:crf=18..34").random and parse_protocol("BI+noise:sigma=2,p=0.5").random
+
+
+def test_video_roundtrip_keeps_every_frame_and_costs_fidelity_by_crf():
+    x = clip(frames=7, height=30, width=46)  # odd-free but not a multiple of 16, and B frames at medium
+    fine, coarse = video_roundtrip(x, crf=12), video_roundtrip(x, crf=40)
+    assert fine.shape == coarse.shape == x.shape
+    assert torch.equal(fine, fine.mul(255).round().div(255))  # decoded 8-bit frames
+    assert psnr(fine, x, channel="y").mean() > psnr(coarse, x, channel="y").mean() + 5
+    assert torch.equal(video_roundtrip(x, crf=40), coarse)  # one thread: a pure function of the input
+
+
+def test_h265_on_frames_smaller_than_its_minimum():
+    # x265 aborts the whole process under 64 pixels a side; the round trip pads and crops instead
+    x = clip(frames=3, height=16, width=24)
+    assert video_roundtrip(x, "h265", crf=28).shape == x.shape
+
+
+def test_jpeg_quality_orders_fidelity():
+    x = clip(frames=2)
+    good, bad = jpeg_roundtrip(x, quality=95), jpeg_roundtrip(x, quality=10)
+    assert psnr(good, x, channel="y").mean() > psnr(bad, x, channel="y").mean() + 5
+
+
+def test_noise_has_the_deviation_it_names():
+    flat = torch.full((4, 3, 64, 64), 0.5)
+    gauss = add_noise(flat, 5.0, generator=torch.Generator().manual_seed(0)) - flat
+    assert abs(float(gauss.std()) * 255 - 5.0) < 0.2
+    poisson = add_noise(flat, 5.0, kind="poisson", generator=torch.Generator().manual_seed(0)) - flat
+    assert abs(float(poisson.std()) * 255 - 5.0) < 0.2  # sigma is the deviation at mid grey
+    grey = add_noise(flat, 5.0, grey=True, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(grey[:, 0], grey[:, 1]) and torch.equal(grey[:, 1], grey[:, 2])
+
+
+def spread(k):
+    """(variance along x, variance along y) of a 2-D kernel, in pixels squared."""
+    r = torch.arange(k.shape[-1], dtype=k.dtype) - k.shape[-1] // 2
+    return float((k.sum(0) * r ** 2).sum()), float((k.sum(1) * r ** 2).sum())
+
+
+def test_anisotropic_blur_spreads_along_its_axis():
+    k = gaussian_kernel2d(3.0, 0.5, theta=0.0)
+    assert abs(float(k.sum()) - 1) < 1e-9 and k.shape == (19, 19)
+    along_x, along_y = spread(k)
+    assert abs(along_x - 9.0) < 0.5 and abs(along_y - 0.25) < 0.05
+    assert gaussian_kernel2d(10.0).shape[-1] == 21  # bounded
+    image = torch.zeros(1, 1, 41, 41)
+    image[..., 20, 20] = 1
+    along_x, along_y = spread(blur(image, 3.0, 0.5, theta=90.0)[0, 0])  # rotated: wide along y now
+    assert along_y > 8 and along_x < 0.5
+
+
+@pytest.mark.parametrize("mode", ["bicubic", "bilinear", "area"])
+def test_resize_modes(mode):
+    x = clip(frames=2, height=34, width=50)
+    out = resize_down(x, 2, mode)
+    assert out.shape == (2, 3, 17, 25)
+    assert abs(float(out.mean() - x[..., :34, :50].mean())) < 0.01
+
+
+def test_drawn_protocols_are_pure_in_the_generator():
+    protocol = parse_protocol("blur:sigma=0.2..1.5+resize:mode=bicubic|area+noise:sigma=1..4+h264:crf=20..40")
+    x = clip()
+    a = protocol.apply(x, 4, np.random.default_rng([3, 7]))
+    b = protocol.apply(x, 4, np.random.default_rng([3, 7]))
+    c = protocol.apply(x, 4, np.random.default_rng([3, 8]))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    never = parse_protocol("BI+h264:crf=40,p=0")
+    assert torch.equal(never.apply(x, 4, np.random.default_rng(0)), bicubic_down(x, 4))
+
+
+def test_codec_stage_encodes_each_clip_of_a_batch():
+    batch = torch.stack([clip(seed=0), clip(seed=1)])
+    out = degrade(batch, "BI+h264:crf=30", 4)
+    assert out.shape == (2, 5, 3, 16, 24)
+    assert torch.equal(out[1], degrade(batch[1], "BI+h264:crf=30", 4))
+
+
+def test_blockiness_sees_codec_blocks_and_not_clean_upscaling():
+    gt = clip(frames=5, height=128, width=192)
+    clean = imresize(degrade(gt, "BI", 4), 4).clamp(0, 1)
+    blocky = imresize(degrade(gt, "BI+jpeg:q=10", 4), 4).clamp(0, 1)
+    assert blockiness(blocky, gt) > blockiness(clean, gt) + 0.2
+    # block edges drawn on the truth's own grid are the truth's: not counted
+    tiles = gt.clone()
+    tiles[..., ::32, :] = 0
+    tiles = tiles.mul(255).round().div(255)  # on the 8-bit grid, as the prediction is scored
+    assert abs(blockiness(tiles, tiles)) < 1e-6
+
+
+def test_evaluate_on_a_compressed_protocol_and_refuses_a_drawn_one(tmp_path, capsys):
+    root = make_vimeo(tmp_path / "vimeo", height=64, width=96)
+    code = main(["evaluate", "--data", str(root), "--layout", "vimeo", "--task", "vsr", "--methods", "bicubic",
+                 "--degradation", "BI+h264:crf=30", "--metrics", "psnr_y,blockiness", "--out", str(tmp_path / "run")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "BI+h264:crf=30" in (tmp_path / "run" / "results.json").read_text() and "Blocking" in out
+    code = main(["evaluate", "--data", str(root), "--layout", "vimeo", "--task", "vsr", "--methods", "bicubic",
+                 "--degradation", "BI+h264:crf=20..30", "--out", str(tmp_path / "bad")])
+    _, err = capsys.readouterr()
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "fixed" in err
+
+
+def test_training_samples_through_a_codec_stay_pure(tmp_path):
+    from stvsr.train.config import DataConfig
+    from stvsr.train.data import FrameStore, TrainSamples
+
+    from test_datasets import write_frames
+
+    write_frames(tmp_path / "src" / "a", translating_clip(12, 96, 128, seed=4))
+    store = FrameStore([tmp_path / "src" / "a"], downscale=1.0, cache=tmp_path / "cache")
+    config = DataConfig(patch=16, frames=3, degradation="BI+h264:crf=20..40,preset=veryfast|medium")
+    samples = TrainSamples(store, [], config, scale=4, seed=1)
+    a, b = samples[5], samples[5]
+    assert torch.equal(a.lr, b.lr) and a.lr.shape == (3, 3, 16, 16)
+    assert not torch.equal(a.lr, bicubic_down(a.hr, 4))
