@@ -163,3 +163,10 @@ def test_training_samples_through_a_codec_stay_pure(tmp_path):
     a, b = samples[5], samples[5]
     assert torch.equal(a.lr, b.lr) and a.lr.shape == (3, 3, 16, 16)
     assert not torch.equal(a.lr, bicubic_down(a.hr, 4))
+
+
+def test_the_parser_names_every_kernel():
+    from stvsr.degrade.protocol import DOWNSCALE_NAMES, STAGES
+    from stvsr.degrade.resample import DOWNSCALERS
+
+    assert set(DOWNSCALE_NAMES) == set(DOWNSCALERS) == {n for n, (place, _) in STAGES.items() if place == "down"} - {"resize"}

@@ -83,7 +83,7 @@ def check_unique_outputs(sources: list[Path], out_dir: Path, ext: str | None) ->
 
 JOB_TAG = ".stvsr-job"
 # The options that change what is written (not how fast, or what is printed).
-JOB_OPTIONS = ("scale", "time_factor", "method", "quality", "order", "model", "weights", "tile", "precision", "codec",
+JOB_OPTIONS = ("scale", "time_factor", "method", "quality", "source", "order", "model", "weights", "tile", "precision", "codec",
                "crf", "preset", "pix_fmt", "audio", "input_fps", "scene_detect", "scene_threshold")
 
 

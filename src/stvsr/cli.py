@@ -83,7 +83,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
     config = UpscaleConfig(info=info, input=Path(args.input), output=Path(args.output), scale=args.scale,
                            time_factor=args.time_factor, method=args.method, quality=args.quality, order=args.order,
-                           model=args.model,
+                           model=args.model, source=args.source,
                            weights=Path(args.weights) if args.weights else None, tile=args.tile,
                            precision=args.precision, codec=args.codec,
                            crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt, audio=not args.no_audio,
@@ -147,7 +147,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     template = UpscaleConfig(input=Path(), output=Path(), scale=args.scale, time_factor=args.time_factor,
                              method=args.method, quality=args.quality, order=args.order, model=args.model,
-                             weights=Path(args.weights) if args.weights else None, tile=args.tile,
+                             source=args.source, weights=Path(args.weights) if args.weights else None, tile=args.tile,
                              precision=args.precision, codec=args.codec, crf=args.crf, preset=args.preset,
                              pix_fmt=args.pix_fmt, audio=not args.no_audio, device=args.device,
                              overwrite=args.overwrite, input_fps=args.input_fps,
@@ -216,11 +216,19 @@ def cmd_info(args: argparse.Namespace) -> int:
 
         with VideoReader(info.path, folder_fps=args.input_fps, info=info) as reader:
             cuts = find_cuts(reader, args.scene_threshold)
+    from .inference import default_method, for_source
+    from .io.compression import assess_source
+
+    source = assess_source(info)
+    usual = default_method(4, 2, info.width * info.height * 16)  # what a plain `upscale --scale 4 --time-factor 2` runs
+    model = for_source(usual, source.compressed)
     if args.json:
         data = {"path": str(info.path), "container": info.container, "codec": info.codec, "width": info.width,
                 "height": info.height, "fps": str(info.fps), "fps_decimal": float(info.fps),
                 "frame_count": info.frame_count, "duration": info.duration, "vfr": info.vfr,
                 "rotation": info.rotation, "pix_fmt": info.pix_fmt, "bit_depth": info.bit_depth,
+                "source": {"kind": source.kind, "bits_per_pixel": source.bits_per_pixel, "reason": source.reason},
+                "model_x4x2": model,
                 "streams": [vars(s) for s in info.streams],
                 "scene_cuts": None if cuts is None else [{"frame": c, "time": round(c / float(info.fps), 3)}
                                                          for c in cuts]}
@@ -240,6 +248,10 @@ def cmd_info(args: argparse.Namespace) -> int:
             f"{c} ({c / float(info.fps):.2f} s)" for c in cuts) if cuts else "")))
     elif skipped:
         rows.append(("scene cuts", skipped))
+    rows.append(("coding", f"{source.kind} ({source.reason})"))
+    rows.append(("model", f"--scale 4 --time-factor 2 runs {model}"
+                          + (" (made for compressed input; --source clean runs " + usual + ")" if model != usual else
+                             " (no compressed-input variant installed)" if source.compressed else "")))
     for key, value in rows:
         print(f"{key:<11} {value}")
     if info.streams:
@@ -551,6 +563,10 @@ def _upscale_options(up: argparse.ArgumentParser) -> None:
                     help="without --method: best (the default: propstvsr.x4+dis for x4 x2, propstvsr.x4 for x4) "
                          "or fast (imdn.x4+dis_fast: 0.9 dB lower on the dev set, 2.5-4x the speed; flowvsr.x4 "
                          "for x4); see the README's table")
+    up.add_argument("--source", choices=("auto", "clean", "compressed"), default="auto",  # inference.SOURCES
+                    help="without --method: how the input was coded, which picks the model: auto (the default) reads "
+                         "it from the codec and its bits per pixel, and compressed video (phone clips, downloads) "
+                         "gets the model trained on codec artefacts; clean (lossless or high bitrate) the clean one")
     up.add_argument("--order", choices=("st", "ts"), help="cascade order: st = space then time, ts = time then space")
     up.add_argument("--model", help="a learned model from `stvsr models` (with --weights)")
     up.add_argument("--weights", help="a .safetensors checkpoint; the model is read from it")

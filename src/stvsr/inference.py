@@ -64,6 +64,21 @@ QUALITY_MODELS = {(4, 2): {"fast": ("imdn.x4+dis_fast", "dis+imdn.x4"), "best": 
                   (4, 1): {"fast": ("flowvsr.x4", "flowvsr.x4"), "best": ("propstvsr.x4", "propstvsr.x4")}}
 
 
+SOURCES = ("auto", "clean", "compressed")  # --source: auto reads how the input was coded (io/compression.py)
+DEFAULT_SOURCE = "auto"
+# The model trained on codec-degraded input (degrade/protocol.py) for each clean one it replaces on compressed input.
+COMPRESSED_VARIANTS = {"propstvsr.x4_m": "propstvsr.x4_real"}
+
+
+def for_source(method: str, compressed: bool) -> str:
+    """`method` (a name or an `A+B` cascade) with each part that has an installed compressed-input variant swapped
+    for it when `compressed`; unchanged otherwise."""
+    if not compressed:
+        return method
+    parts = [COMPRESSED_VARIANTS.get(part, part) for part in method.split("+")]
+    return "+".join(new if _installed(new) else old for new, old in zip(parts, method.split("+")))
+
+
 def default_method(scale: int, time_factor: int, output_pixels: int = 0, quality: str | None = None) -> str:
     """The method `stvsr upscale` uses when none is named (`quality`: a level of QUALITY_LEVELS, None: the
     default): the level's shipped model for this combination (the next level down where its weights are not

@@ -22,11 +22,12 @@ from tqdm import tqdm
 from .errors import InputError, UsageError, WeightsError
 from .io import VideoInfo, VideoReader, is_folder_output, open_writer
 from .io.claims import exclusive
+from .io.compression import assess_source
 from .io.outputs import check_destination, check_encoder_options, codec_for
 from .io.probe import DEFAULT_MAX_PIXELS, check_pixel_budget
 from .io.verify import OutputCheck, verify_output
 from .models import VideoModel
-from .inference import default_method, output_frames, prepare
+from .inference import DEFAULT_SOURCE, SOURCES, default_method, for_source, output_frames, prepare
 from .models.build import Prepared
 from .models.checkpoint import read_metadata
 from .ops.resize import imresize
@@ -43,6 +44,7 @@ class UpscaleConfig:
     time_factor: int = 1
     method: str | None = None
     quality: str | None = None  # a level of inference.QUALITY_LEVELS when no method is named; None: the default
+    source: str = DEFAULT_SOURCE  # inference.SOURCES: which model the default takes for this input's coding
     order: str | None = None
     model: str | None = None
     weights: Path | None = None
@@ -190,6 +192,26 @@ def choose_method(config: UpscaleConfig, output_pixels: int = 0) -> str:
     return config.method or default_method(config.scale, config.time_factor, output_pixels, config.quality)
 
 
+def source_choice(config: UpscaleConfig, info: VideoInfo, method: str) -> tuple[str, str | None]:
+    """The default `method` adapted to how the input was coded (--source), and a note saying what was chosen and
+    why; a method the user named is kept as it is (None: no note)."""
+    if config.source not in SOURCES:
+        raise UsageError(f"--source must be one of {', '.join(SOURCES)}, not {config.source!r}")
+    if config.method or config.weights is not None:
+        return method, None
+    if config.source == "auto":
+        assessment = assess_source(info)
+        compressed, why = assessment.compressed, f"input {assessment.kind}: {assessment.reason}"
+    else:
+        compressed, why = config.source == "compressed", f"--source {config.source}"
+    chosen = for_source(method, compressed)
+    if chosen != method:
+        return chosen, f"model {chosen}, made for compressed input ({why}; --source clean keeps {method})"
+    if compressed:
+        return chosen, f"model {chosen} ({why}; no compressed-input variant of it is installed)"
+    return chosen, f"model {chosen} ({why})"
+
+
 def precision_notes(model: VideoModel, precision: str, device: torch.device) -> list[str]:
     """One rule for --precision (see `runtime.resolve_precision`): it applies to learned models; 'auto' takes bf16
     where the device computes it natively; fp16 needs CUDA and bf16 native support, for every method."""
@@ -215,10 +237,11 @@ def upscale_video(config: UpscaleConfig) -> UpscaleSummary:
     check_encoder_options(config.output, codec=config.codec, crf=config.crf, preset=config.preset,
                           pix_fmt=config.pix_fmt)
     method = choose_method(config, info.width * info.height * config.scale ** 2)
+    method, source_note = source_choice(config, info, method)
     device = pick_device(config.device)
     model = prepare(method, scale=config.scale, time_factor=config.time_factor, device=device, order=config.order,
                     tile=config.tile, precision=config.precision)
-    notes = precision_notes(model, config.precision, device)
+    notes = ([source_note] if source_note else []) + precision_notes(model, config.precision, device)
     output = preview_path(config.output) if config.preview else config.output
     check_destination(output, inputs=(config.input,), overwrite=config.overwrite)
     if min(info.width, info.height) < model.min_size:

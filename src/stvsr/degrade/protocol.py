@@ -19,14 +19,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
-from torch import Tensor
 
 from ..errors import UsageError
-from ..io.frames import quantize as to_8bit
-from .resample import DOWNSCALERS
-from .stages import add_noise, blur, resize_down
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+# Parsing stays free of torch: a training config names its protocol, and a wrong one must fail before torch loads.
+DOWNSCALE_NAMES = ("BI", "BD", "blur3_bicubic")  # resample.DOWNSCALERS
 
 Value = float | int | str | tuple  # a tuple is a draw: ("range", lo, hi) or ("choice", a, b, ...)
 
@@ -99,6 +102,8 @@ class Protocol:
     def apply(self, images: Tensor, scale: int, rng: np.random.Generator | None = None) -> Tensor:
         """Degrade ground truth (..., T, 3, H, W) or (3, H, W) in [0, 1] to ×1/scale on the 8-bit grid. A video
         codec stage encodes each clip (the T axis) as one stream. Draws come from `rng` (default: seed 0)."""
+        from ..io.frames import quantize as to_8bit
+
         rng = np.random.default_rng(0) if rng is None else rng
         x = images.float()
         for stage in self.stages:
@@ -110,6 +115,11 @@ class Protocol:
 
 
 def _apply_stage(name: str, values: dict, x: Tensor, scale: int, rng: np.random.Generator) -> Tensor:
+    import torch
+
+    from .resample import DOWNSCALERS
+    from .stages import add_noise, blur, resize_down
+
     if name == "blur":
         return blur(x, values["sigma"], values["sigma2"], values["theta"])
     if name in DOWNSCALERS:
@@ -184,7 +194,8 @@ def parse_protocol(text: str) -> Protocol:
         stages.append(Stage(name, tuple((k, given.get(k, p.default)) for k, p in params.items())))
         places.append(place)
     if places.count("down") != 1:
-        raise UsageError(f"degradation {text!r}: needs exactly one downscale ({', '.join(DOWNSCALERS)} or resize)")
+        raise UsageError(f"degradation {text!r}: needs exactly one downscale ({', '.join(DOWNSCALE_NAMES)} or "
+                         f"resize)")
     if places != sorted(places, key=PLACES.index):
         raise UsageError(f"degradation {text!r}: blur comes before the downscale; noise, jpeg and codecs after it")
     return Protocol(text.strip(), tuple(stages))

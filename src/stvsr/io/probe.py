@@ -55,6 +55,7 @@ class VideoInfo:
     pix_fmt: str = "rgb24"
     bit_depth: int = 8
     streams: tuple[StreamInfo, ...] = field(default_factory=tuple)
+    video_bytes: int = 0  # the coded size of the video stream (its packets), or of a folder's frame files
 
     @property
     def is_folder(self) -> bool:
@@ -172,7 +173,7 @@ def _probe_folder(path: Path, fps: Fraction) -> VideoInfo:
     return VideoInfo(path=path, container="frames", codec=files[0].suffix.lstrip(".").lower(), width=first.shape[1],
                      height=first.shape[0], fps=fps, frame_count=len(files), duration=len(files) / float(fps),
                      vfr=False, frame_interval=(1 / float(fps),) * 2, pix_fmt="rgb48" if depth == 16 else "rgb24",
-                     bit_depth=depth)
+                     bit_depth=depth, video_bytes=sum(f.stat().st_size for f in files))
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -213,10 +214,12 @@ def _probe_container(path: Path, container) -> VideoInfo:
         raise InputError(f"video stream has no picture size (corrupt header?): {path}")
     time_base = video.time_base or Fraction(1, 1_000_000)
     pts: list[int] = []
+    coded = 0
     try:
         for packet in container.demux(video):
             if packet.size and packet.pts is not None:
                 pts.append(packet.pts)
+                coded += packet.size
     except av.error.FFmpegError as error:
         raise InputError(f"input is corrupt or truncated: {path} ({_reason(error)})") from None
     if not pts:
@@ -243,7 +246,7 @@ def _probe_container(path: Path, container) -> VideoInfo:
     return VideoInfo(path=path, container=container.format.name, codec=ctx.name, width=width, height=height,
                      fps=fps, frame_count=len(pts), duration=duration, vfr=vfr, frame_interval=gaps,
                      rotation=rotation, pix_fmt=ctx.pix_fmt or "unknown", bit_depth=bit_depth_of(ctx.pix_fmt),
-                     streams=streams)
+                     streams=streams, video_bytes=coded)
 
 
 def _declared_duration(video) -> float | None:

@@ -1,0 +1,56 @@
+"""How compressed an input is, from what its stream costs: lossless codecs and image formats are clean; a lossy
+stream is clean only at a bitrate where its codec is visually transparent. `stvsr upscale --source auto` picks the
+model trained on codec-degraded input for the rest (inference.COMPRESSED_VARIANTS).
+
+Bits per pixel (the video stream's coded bytes over frames × width × height) is the measure: it needs no decoding
+and is what the encoder spent. Measured here with x264 (preset medium) on the bundled 320x180 sample: CRF 14 is
+0.20 bits per pixel, CRF 18 0.15, CRF 26 0.07, CRF 32 0.04; on a 1280x720 clip of the training footage CRF 14 is
+0.13 and CRF 18 0.09 (larger frames cost fewer bits a pixel). Consumer video (phones at 0.1-0.3, streaming at
+0.03-0.1) is all compressed by this rule; only intermediate and archival encodes count as clean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .probe import VideoInfo
+
+LOSSLESS = {"ffv1", "huffyuv", "ffvhuff", "utvideo", "rawvideo", "png", "apng", "qtrle", "magicyuv", "v210", "v410",
+            "r210", "zlib", "tiff", "tif", "bmp", "ppm", "pgm", "exr", "dpx", "targa"}
+# Intra-frame production codecs spend 2-10 bits a pixel: their losses are below what SR models see.
+INTERMEDIATE = {"prores", "prores_ks", "dnxhd", "cfhd", "jpeg2000"}
+# Bits per pixel from which a lossy codec's output is treated as clean: about x264 CRF 10 on small frames, where
+# block edges and ringing are below a level; the newer codecs get there at about 70 % of H.264's rate.
+CLEAN_BITS_PER_PIXEL = {"h264": 0.5, "hevc": 0.35, "vp9": 0.35, "av1": 0.3, "vp8": 0.6, "mpeg4": 1.0,
+                        "msmpeg4": 1.0, "msmpeg4v3": 1.0, "msmpeg4v2": 1.0, "h263": 1.0, "mpeg2video": 1.0, "mpeg1video": 1.2,
+                        "mjpeg": 3.0, "jpg": 3.0, "jpeg": 3.0, "webp": 2.0}
+UNKNOWN_CLEAN_BITS_PER_PIXEL = 1.0
+
+
+@dataclass(frozen=True)
+class SourceAssessment:
+    compressed: bool
+    bits_per_pixel: float | None
+    reason: str  # one phrase: what was found and the rule it met
+
+    @property
+    def kind(self) -> str:
+        return "compressed" if self.compressed else "clean"
+
+
+def assess_source(info: VideoInfo) -> SourceAssessment:
+    """Clean or compressed, with the reason, from `info` (a probed file or frame folder)."""
+    codec = info.codec.lower()
+    what = f"{codec} frames" if info.is_folder else codec
+    if codec in LOSSLESS:
+        return SourceAssessment(False, None, f"{what}: lossless")
+    if codec in INTERMEDIATE:
+        return SourceAssessment(False, None, f"{what}: an intermediate codec, near lossless")
+    pixels = info.frame_count * info.width * info.height
+    if not info.video_bytes or not pixels:
+        return SourceAssessment(True, None, f"{what}: lossy, coded size unknown")
+    bpp = info.video_bytes * 8 / pixels
+    clean_from = CLEAN_BITS_PER_PIXEL.get(codec, UNKNOWN_CLEAN_BITS_PER_PIXEL)
+    if bpp >= clean_from:
+        return SourceAssessment(False, bpp, f"{what} at {bpp:.2f} bits per pixel: transparent from {clean_from:g}")
+    return SourceAssessment(True, bpp, f"{what} at {bpp:.2f} bits per pixel: compressed below {clean_from:g}")

@@ -1,0 +1,73 @@
+"""--source (issue 39): how compressed an input is, and the model the default takes for it."""
+
+import json
+
+import pytest
+
+from stvsr import inference
+from stvsr.cli import main
+from stvsr.io import probe
+from stvsr.io.compression import assess_source
+
+from test_datasets import write_frames, translating_clip
+
+
+def test_lossless_and_image_folders_are_clean(tmp_path, video_factory):
+    folder = tmp_path / "frames"
+    write_frames(folder, translating_clip(4, 32, 48))
+    assert not assess_source(probe(folder)).compressed
+    ffv1 = video_factory("lossless.mkv", codec="ffv1", pix_fmt="yuv444p")
+    found = assess_source(probe(ffv1))
+    assert not found.compressed and "lossless" in found.reason
+
+
+def test_bits_per_pixel_decides_a_lossy_stream(video_factory):
+    low = assess_source(probe(video_factory("low.mp4", frames=12, options={"crf": "34"})))
+    high = assess_source(probe(video_factory("high.mp4", frames=12, options={"crf": "0"})))
+    assert low.compressed and "bits per pixel" in low.reason and low.bits_per_pixel < 0.5
+    assert not high.compressed and high.bits_per_pixel >= 0.5
+
+
+def test_for_source_swaps_installed_variants_only(monkeypatch):
+    monkeypatch.setattr(inference, "COMPRESSED_VARIANTS", {"imdn.x4": "flowvsr.x4", "propstvsr.x4": "nosuch.x4"})
+    assert inference.for_source("imdn.x4+dis_fast", True) == "flowvsr.x4+dis_fast"
+    assert inference.for_source("imdn.x4+dis_fast", False) == "imdn.x4+dis_fast"
+    assert inference.for_source("propstvsr.x4+dis", True) == "propstvsr.x4+dis"  # variant not installed
+
+
+@pytest.mark.parametrize("source, expected", [("auto", "flowvsr.x4"), ("compressed", "flowvsr.x4"),
+                                              ("clean", "imdn.x4")])
+def test_the_run_says_which_model_and_why(tmp_path, capsys, monkeypatch, video_factory, source, expected):
+    # a stand-in pair of installed models: imdn.x4 as the clean default, flowvsr.x4 as its compressed variant
+    monkeypatch.setattr(inference, "QUALITY_MODELS", {(4, 1): {"fast": ("imdn.x4", "imdn.x4"),
+                                                               "best": ("imdn.x4", "imdn.x4")}})
+    monkeypatch.setattr(inference, "COMPRESSED_VARIANTS", {"imdn.x4": "flowvsr.x4"})
+    clip = video_factory("web.mp4", frames=6, options={"crf": "34"})
+    report = tmp_path / f"{source}.json"
+    code = main(["upscale", str(clip), str(tmp_path / f"{source}.mp4"), "--scale", "4", "--source", source,
+                 "--report", str(report), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    summary = json.loads(report.read_text())
+    assert summary["method"] == expected
+    note = next(n for n in summary["notes"] if n.startswith("model "))
+    assert ("bits per pixel" in note) == (source == "auto")
+
+
+def test_a_named_method_is_never_swapped(tmp_path, capsys, monkeypatch, video_factory):
+    monkeypatch.setattr(inference, "COMPRESSED_VARIANTS", {"bicubic": "espcn.x4"})
+    clip = video_factory("web.mp4", frames=6, options={"crf": "34"})
+    report = tmp_path / "r.json"
+    assert main(["upscale", str(clip), str(tmp_path / "o.mp4"), "--scale", "4", "--method", "bicubic",
+                 "--source", "compressed", "--report", str(report), "--quiet"]) == 0
+    summary = json.loads(report.read_text())
+    assert summary["method"] == "bicubic" and not any(n.startswith("model ") for n in summary["notes"])
+
+
+def test_info_explains_the_choice(capsys, video_factory):
+    clip = video_factory("web.mp4", frames=6, options={"crf": "34"})
+    assert main(["info", str(clip)]) == 0
+    out = capsys.readouterr().out
+    assert "coding      compressed (h264 at" in out and "--scale 4 --time-factor 2 runs" in out
+    assert main(["info", "--json", str(clip)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["source"]["kind"] == "compressed" and data["model_x4x2"]
