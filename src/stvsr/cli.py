@@ -251,7 +251,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     rows.append(("coding", f"{source.kind} ({source.reason})"))
     rows.append(("model", f"--scale 4 --time-factor 2 runs {model}"
                           + (" (made for compressed input; --source clean runs " + usual + ")" if model != usual else
-                             " (no compressed-input variant installed)" if source.compressed else "")))
+                             "")))
     for key, value in rows:
         print(f"{key:<11} {value}")
     if info.streams:
@@ -500,6 +500,23 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UsageError(f"run folder not found: {args.run}")
     page = build_report(args.run)
     print(f"wrote {page} (open it in a browser; the folder works offline)")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import fastapi  # noqa: F401  (the serve extra)
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise UsageError("stvsr serve needs the serve extra: pip install 'stvsr[serve]'") from None
+    from .serve import run_server
+
+    if args.jobs is not None and args.jobs.exists() and not args.jobs.is_dir():
+        raise UsageError(f"--jobs must be a folder: {args.jobs}")
+    if args.max_upload_mb is not None and args.max_upload_mb <= 0:
+        raise UsageError("--max-upload-mb must be positive")
+    run_server(host=args.host, port=args.port, jobs_dir=args.jobs, token=args.token, device=args.device,
+               max_upload=int(args.max_upload_mb * 1e6) if args.max_upload_mb else None)
     return 0
 
 
@@ -756,6 +773,19 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR exactly")
     tr.add_argument("--max-steps", type=int, help="stop after this many steps in this call (resume later)")
     tr.set_defaults(func=cmd_train)
+
+    sv = sub.add_parser("serve", help="a local web page: drop a video, follow the job, compare before and after",
+                        description="Serve the stvsr page and its API (README, 'Web page'). Needs the serve extra.")
+    sv.add_argument("--host", default="127.0.0.1",
+                    help="interface to listen on (default 127.0.0.1: this computer only; any other needs a token)")
+    sv.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    sv.add_argument("--jobs", type=Path, help="folder for jobs (default: the user data folder, "
+                                               "~/.local/share/stvsr/jobs on Linux)")
+    sv.add_argument("--token", help="required on every request (default: none on 127.0.0.1; generated and printed "
+                                    "once on any other interface)")
+    sv.add_argument("--max-upload-mb", type=float, help="largest upload accepted, MB (default 4000)")
+    sv.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    sv.set_defaults(func=cmd_serve)
 
     methods = sub.add_parser("methods", help="list the methods upscale and evaluate can run")
     methods.set_defaults(func=cmd_methods)

@@ -27,7 +27,8 @@ from .io.outputs import check_destination, check_encoder_options, codec_for
 from .io.probe import DEFAULT_MAX_PIXELS, check_pixel_budget
 from .io.verify import OutputCheck, verify_output
 from .models import VideoModel
-from .inference import DEFAULT_SOURCE, SOURCES, default_method, for_source, output_frames, prepare
+from .inference import (COMPRESSED_VARIANTS, DEFAULT_SOURCE, SOURCES, default_method, for_source, output_frames,
+                        prepare)
 from .models.build import Prepared
 from .models.checkpoint import read_metadata
 from .ops.resize import imresize
@@ -207,8 +208,9 @@ def source_choice(config: UpscaleConfig, info: VideoInfo, method: str) -> tuple[
     chosen = for_source(method, compressed)
     if chosen != method:
         return chosen, f"model {chosen}, made for compressed input ({why}; --source clean keeps {method})"
-    if compressed:
-        return chosen, f"model {chosen} ({why}; no compressed-input variant of it is installed)"
+    missing = [COMPRESSED_VARIANTS[part] for part in method.split("+") if part in COMPRESSED_VARIANTS]
+    if compressed and missing:
+        return chosen, f"model {chosen} ({why}; its compressed-input variant {missing[0]} is not installed)"
     return chosen, f"model {chosen} ({why})"
 
 
