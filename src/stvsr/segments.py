@@ -86,34 +86,45 @@ def open_work(output: Path, job: dict) -> tuple[Path, list[str]]:
 def write_segments(plan: SegmentPlan, folder: Path, *, suffix: str, fps: Fraction,
                    outputs_of: Callable[[int, int], Iterator[Tensor]], encoder: dict,
                    progress: Callable[[int], None]) -> list[Path]:
-    """Encode every missing segment into `folder`; returns all segment files in order.
+    """Encode every missing segment into `folder`; returns all segment files in order (see `write_segment`)."""
+    return [write_segment(plan, folder, index, suffix=suffix, fps=fps, outputs_of=outputs_of, encoder=encoder,
+                          progress=progress) for index in range(plan.count)]
+
+
+def segment_path(folder: Path, index: int, suffix: str) -> Path:
+    return folder / f"segment_{index:05d}{suffix}"
+
+
+def write_segment(plan: SegmentPlan, folder: Path, index: int, *, suffix: str, fps: Fraction,
+                  outputs_of: Callable[[int, int], Iterator[Tensor]], encoder: dict,
+                  progress: Callable[[int], None]) -> Path:
+    """Encode segment `index` into `folder` unless it is there already (then its frames are reported done).
 
     `outputs_of(start, stop)` yields the output frames of input frames [start, stop), as one pass over them
-    would (k per input frame, the last held k - 1 times); `encoder` holds VideoWriter's codec options.
+    would (k per input frame, the last held k - 1 times); `encoder` holds VideoWriter's codec options. The segment
+    appears only once complete and checked (VideoWriter writes a temporary and renames it), so two workers that
+    both computed it leave one good file.
     """
     k = plan.time_factor
-    files = []
-    for index in range(plan.count):
-        start, stop = plan.span(index)
-        path = folder / f"segment_{index:05d}{suffix}"
-        files.append(path)
-        if path.exists():
-            progress((stop - start) * k)
-            continue
-        first, last = plan.read_span(index)
-        keep = range((start - first) * k, (stop - first) * k)
+    start, stop = plan.span(index)
+    path = segment_path(folder, index, suffix)
+    if path.exists():
+        progress((stop - start) * k)
+        return path
+    first, last = plan.read_span(index)
+    keep = range((start - first) * k, (stop - first) * k)
 
-        def complete(written: Path, expected: int = len(keep)) -> OutputCheck:
-            return verify_output(written, frames=expected, fps=fps, audio_from=None, shown_as=path)
+    def complete(written: Path, expected: int = len(keep)) -> OutputCheck:
+        return verify_output(written, frames=expected, fps=fps, audio_from=None, shown_as=path)
 
-        with VideoWriter(path, fps=fps, check=complete, **encoder) as writer:
-            for i, frame in enumerate(outputs_of(first, last)):
-                if i in keep:
-                    writer.write(frame)
-                    progress(1)
-                elif i >= keep.stop:
-                    break
-    return files
+    with VideoWriter(path, fps=fps, check=complete, overwrite=True, **encoder) as writer:
+        for i, frame in enumerate(outputs_of(first, last)):
+            if i in keep:
+                writer.write(frame)
+                progress(1)
+            elif i >= keep.stop:
+                break
+    return path
 
 
 def finish(files: list[Path], output: Path, *, fps: Fraction, frames: int, audio_from: Path | None,

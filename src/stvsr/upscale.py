@@ -34,7 +34,8 @@ from .models.checkpoint import read_metadata
 from .ops.resize import imresize
 from .runtime import pick_device, resolve_precision
 from .scenes import DEFAULT_THRESHOLD, MIN_SHOT_FRAMES, CutDetector
-from .segments import DEFAULT_SEGMENT_SECONDS, SegmentPlan, finish, fingerprint, open_work, work_dir, write_segments
+from .segments import (DEFAULT_SEGMENT_SECONDS, SegmentPlan, finish, fingerprint, open_work, segment_path, work_dir,
+                       write_segment)
 
 
 @dataclass
@@ -105,38 +106,97 @@ def _cut_notes(cuts: list[int] | None) -> list[str]:
             f"interpolated and no window shared across them"]
 
 
-def _resumable(config: UpscaleConfig, model: VideoModel, reader: VideoReader, device: torch.device, output: Path,
-               method: str, frames_in: int, fps_out: Fraction, audio_from: Path | None, temporal: bool,
-               progress) -> tuple[OutputCheck, list[int] | None, list[str]]:
-    """Upscale in segments kept in a work folder beside `output` (see `segments`); returns the self-check,
-    the scene cuts found in the segments computed by this run, and notes."""
-    if is_folder_output(output):
+@dataclass
+class SegmentedJob:
+    """One video as segments kept in a work folder beside its output (see `segments`): what `--resume` runs in one
+    process and the Ray engine spreads over workers. Picklable: paths, numbers and options; no model, no open file."""
+    input: Path
+    output: Path
+    method: str
+    scale: int
+    time_factor: int
+    order: str | None
+    tile: str | int
+    precision: str
+    input_fps: Fraction | None
+    scene_threshold: float | None  # None: no cut detection (a per-frame method, or --no-scene-detect)
+    plan: SegmentPlan
+    fps_out: Fraction
+    encoder: dict
+    audio_from: Path | None
+    manifest: dict  # what the work folder was made for (segments.open_work)
+
+    def prepare_model(self, device: torch.device) -> VideoModel:
+        return prepare(self.method, scale=self.scale, time_factor=self.time_factor, device=device, order=self.order,
+                       tile=self.tile, precision=self.precision)
+
+    def compute(self, index: int, model: VideoModel, device: torch.device, progress: Callable[[int], None],
+                reader: VideoReader | None = None) -> list[int]:
+        """Write segment `index` unless it exists; returns the cuts found in its frames (input frame indices)."""
+        own = reader is None
+        reader = VideoReader(self.input, folder_fps=self.input_fps) if own else reader
+        cuts: list[int] = []
+
+        def outputs_of(first: int, last: int) -> Iterator[Tensor]:
+            detector = CutDetector(self.scene_threshold) if self.scene_threshold is not None else None
+            yield from output_frames(model, reader.frames(first, last), device=device, is_cut=detector)
+            if detector is not None:
+                cuts.extend(first + c for c in detector.cuts)
+
+        try:
+            write_segment(self.plan, work_dir(self.output), index, suffix=self.output.suffix, fps=self.fps_out,
+                          outputs_of=outputs_of, encoder=self.encoder, progress=progress)
+        finally:
+            if own:
+                reader.__exit__(None, None, None)
+        return cuts
+
+    def finish(self, overwrite: bool) -> tuple[OutputCheck, list[str]]:
+        """Join the segments (all written), add the audio, self-check, move into place, drop the work folder."""
+        files = [segment_path(work_dir(self.output), i, self.output.suffix) for i in range(self.plan.count)]
+        return finish(files, self.output, fps=self.fps_out, frames=self.plan.frames_in * self.time_factor,
+                      audio_from=self.audio_from, overwrite=overwrite)
+
+
+def segmented_job(config: UpscaleConfig, plan: UpscalePlan) -> SegmentedJob:
+    """The segments of `plan` (a video file output): their size, context, and the work folder's manifest."""
+    if is_folder_output(plan.output):
         raise UsageError("--resume writes a video file: give OUT a video extension (.mp4, .mkv, ...)")
-    k = model.time_factor
-    segment = max(1, round(config.segment_seconds * reader.fps))
+    model, k = plan.model, plan.model.time_factor
+    # Per-frame methods neither share windows nor make frames between shots: cuts do not matter to them.
+    temporal = model.window > 1 or model.time_factor > 1
+    segment = max(1, round(config.segment_seconds * plan.info.fps))
     # Context: a temporal model's whole window on each side, and enough frames for the cut detector to
     # report a cut at a segment's first frame.
-    plan = SegmentPlan(frames_in, segment, k, max(model.window, MIN_SHOT_FRAMES) if temporal else 0)
-    job = {"input": fingerprint(config.input), "frames_in": frames_in, "method": method, "scale": config.scale,
-           "time_factor": k, "codec": codec_for(output, config.codec), "crf": config.crf, "preset": config.preset,
-           "pix_fmt": config.pix_fmt, "audio": audio_from is not None, "tile": str(config.tile),
-           "precision": config.precision, "scene_detect": config.scene_detect,
-           "scene_threshold": config.scene_threshold, "segment_frames": segment, "context": plan.context}
-    folder, notes = open_work(output, job)
-    cuts: list[int] | None = [] if config.scene_detect and temporal else None
+    segments = SegmentPlan(plan.frames_in, segment, k, max(model.window, MIN_SHOT_FRAMES) if temporal else 0)
+    manifest = {"input": fingerprint(config.input), "frames_in": plan.frames_in, "method": plan.method,
+                "scale": config.scale, "time_factor": k, "codec": codec_for(plan.output, config.codec),
+                "crf": config.crf, "preset": config.preset, "pix_fmt": config.pix_fmt,
+                "audio": plan.audio_from is not None, "tile": str(config.tile), "precision": config.precision,
+                "scene_detect": config.scene_detect, "scene_threshold": config.scene_threshold,
+                "segment_frames": segment, "context": segments.context}
+    return SegmentedJob(input=config.input, output=plan.output, method=plan.method, scale=config.scale,
+                        time_factor=k, order=config.order, tile=config.tile, precision=config.precision,
+                        input_fps=config.input_fps,
+                        scene_threshold=config.scene_threshold if config.scene_detect and temporal else None,
+                        plan=segments, fps_out=plan.fps_out,
+                        encoder={"codec": config.codec, "crf": config.crf, "preset": config.preset,
+                                 "pix_fmt": config.pix_fmt},
+                        audio_from=plan.audio_from, manifest=manifest)
 
-    def outputs_of(first: int, last: int) -> Iterator[Tensor]:
-        detector = CutDetector(config.scene_threshold) if cuts is not None else None
-        yield from output_frames(model, reader.frames(first, last), device=device, is_cut=detector)
-        if detector is not None:
-            cuts.extend(first + c for c in detector.cuts if first + c not in cuts)
 
-    encoder = {"codec": config.codec, "crf": config.crf, "preset": config.preset, "pix_fmt": config.pix_fmt}
-    files = write_segments(plan, folder, suffix=output.suffix, fps=fps_out, outputs_of=outputs_of, encoder=encoder,
-                           progress=progress)
-    check, joined = finish(files, output, fps=fps_out, frames=frames_in * k, audio_from=audio_from,
-                           overwrite=config.overwrite)
-    notes.append(f"written in {plan.count} segment{'s' if plan.count != 1 else ''} of up to "
+def _resumable(config: UpscaleConfig, plan: UpscalePlan, progress) -> tuple[OutputCheck, list[int] | None, list[str]]:
+    """Upscale in segments kept in a work folder beside the output (see `segments`); returns the self-check,
+    the scene cuts found in the segments computed by this run, and notes."""
+    job = segmented_job(config, plan)
+    _, notes = open_work(job.output, job.manifest)
+    cuts: list[int] | None = [] if job.scene_threshold is not None else None
+    for index in range(job.plan.count):
+        found = job.compute(index, plan.model, plan.device, progress, reader=plan.reader)
+        if cuts is not None:
+            cuts.extend(c for c in found if c not in cuts)
+    check, joined = job.finish(config.overwrite)
+    notes.append(f"written in {job.plan.count} segment{'s' if job.plan.count != 1 else ''} of up to "
                  f"{config.segment_seconds:g} s, joined without re-encoding")
     return check, (sorted(cuts) if cuts is not None else None), notes + joined
 
@@ -228,11 +288,30 @@ def precision_notes(model: VideoModel, precision: str, device: torch.device) -> 
     return []
 
 
-def upscale_video(config: UpscaleConfig) -> UpscaleSummary:
-    """Read `config.input`, upscale it with the chosen method, and write `config.output` atomically."""
-    if config.scale < 1 or config.time_factor < 1:
-        raise UsageError("--scale and --time-factor must be positive integers")
-    started = time.perf_counter()
+@dataclass
+class UpscalePlan:
+    """What `upscale_video` settled before computing a frame: the open reader, the method and its model, the frames
+    to write, and notes for the summary."""
+    reader: VideoReader
+    info: VideoInfo
+    method: str
+    model: VideoModel
+    device: torch.device
+    notes: list[str]
+    output: Path
+    start: int
+    stop: int
+    fps_out: Fraction
+    audio_from: Path | None
+
+    @property
+    def frames_in(self) -> int:
+        return self.stop - self.start
+
+
+def plan_upscale(config: UpscaleConfig, device: torch.device | None = None) -> UpscalePlan:
+    """Probe the input, check every option against it, choose the method and build its model (on `device`,
+    default `config.device`); the reader is left open for the caller. Raises before any output is touched."""
     reader = VideoReader(config.input, folder_fps=config.input_fps, info=config.info)
     info = reader.info
     check_pixel_budget(info, config.max_pixels)
@@ -240,7 +319,7 @@ def upscale_video(config: UpscaleConfig) -> UpscaleSummary:
                           pix_fmt=config.pix_fmt)
     method = choose_method(config, info.width * info.height * config.scale ** 2)
     method, source_note = source_choice(config, info, method)
-    device = pick_device(config.device)
+    device = device if device is not None else pick_device(config.device)
     model = prepare(method, scale=config.scale, time_factor=config.time_factor, device=device, order=config.order,
                     tile=config.tile, precision=config.precision)
     notes = ([source_note] if source_note else []) + precision_notes(model, config.precision, device)
@@ -263,16 +342,30 @@ def upscale_video(config: UpscaleConfig) -> UpscaleSummary:
     if info.rotation:
         notes.append(f"input rotation metadata applied ({info.rotation} degrees): output frames are upright")
     start, stop = preview_span(config, len(reader), info.fps) if config.preview else (0, len(reader))
-    frames_in = stop - start
     if config.preview:
-        notes.append(f"preview of input frames {start}-{stop - 1} ({float(start / info.fps):.2f}-{float(stop / info.fps):.2f} s): "
-                     f"left half the input (bicubic), right half the output; no audio")
+        notes.append(f"preview of input frames {start}-{stop - 1} ({float(start / info.fps):.2f}-"
+                     f"{float(stop / info.fps):.2f} s): left half the input (bicubic), right half the output; "
+                     f"no audio")
     fps_out = info.fps * config.time_factor
     folder = is_folder_output(output)
     if folder and not info.is_folder and info.audio_streams and config.audio and not config.preview:
         notes.append("audio not kept: a frame folder holds no audio")
     audio_from = config.input if (config.audio and not info.is_folder and not folder and not config.preview) \
         else None
+    return UpscalePlan(reader=reader, info=info, method=method, model=model, device=device, notes=notes,
+                       output=output, start=start, stop=stop, fps_out=fps_out, audio_from=audio_from)
+
+
+def upscale_video(config: UpscaleConfig) -> UpscaleSummary:
+    """Read `config.input`, upscale it with the chosen method, and write `config.output` atomically."""
+    if config.scale < 1 or config.time_factor < 1:
+        raise UsageError("--scale and --time-factor must be positive integers")
+    started = time.perf_counter()
+    plan = plan_upscale(config)
+    reader, info, method, model, device, notes, output = (plan.reader, plan.info, plan.method, plan.model,
+                                                          plan.device, plan.notes, plan.output)
+    start, stop, frames_in, fps_out, audio_from = plan.start, plan.stop, plan.frames_in, plan.fps_out, plan.audio_from
+    folder = is_folder_output(output)
     size_out = (info.width * config.scale, info.height * config.scale)
 
     total = frames_in * config.time_factor
@@ -291,8 +384,7 @@ def upscale_video(config: UpscaleConfig) -> UpscaleSummary:
                 if config.progress is not None:
                     config.progress(n)
 
-            check, cuts, more = _resumable(config, model, reader, device, output, method, frames_in, fps_out,
-                                           audio_from, temporal, advance)
+            check, cuts, more = _resumable(config, plan, advance)
         notes.extend(more)
         notes.extend(_cut_notes(cuts))
         return UpscaleSummary(method=method, device=str(device), frames_in=frames_in, frames_out=total,
