@@ -134,6 +134,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from .io.outputs import check_encoder_options
     from .io.probe import DEFAULT_MAX_PIXELS, probe
 
+    if args.engine == "local" and (args.address or args.workers or args.gpus_per_worker):
+        raise UsageError("--address, --workers and --gpus-per-worker go with --engine ray")
+    if args.max_retries < 0 or args.gpus_per_worker < 0:
+        raise UsageError("--max-retries and --gpus-per-worker must not be negative")
     sources = list_videos(args.input)  # before torch loads: a wrong folder fails at once
     check_unique_outputs(sources, args.output, args.ext)
     if sources:
@@ -163,11 +167,23 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     total = sum(frames_of(s) for s in sources if not output_for(s, args.output, args.ext).exists())
     show = not args.quiet and sys.stderr.isatty()
+    engine = {"engine": "local"}
     with tqdm(total=total, unit="frame", disable=not show, dynamic_ncols=True) as bar:
-        result = run_batch(args.input, args.output, template, ext=args.ext, progress=bar.update,
-                           on_file=lambda name, n: bar.set_description(name))
+        if args.engine == "ray":
+            from .ray_batch import run_ray_batch
+
+            # one line for the whole cluster: files and segments done, output frames/s over all workers, ETA
+            result, engine = run_ray_batch(args.input, args.output, template, ext=args.ext, address=args.address,
+                                           workers=args.workers, gpus_per_worker=args.gpus_per_worker,
+                                           max_retries=args.max_retries, progress=bar.update,
+                                           on_status=bar.set_description)
+        else:
+            result = run_batch(args.input, args.output, template, ext=args.ext, progress=bar.update,
+                               on_file=lambda name, n: bar.set_description(name))
     if args.report is not None:
-        _write_json(args.report, {"ok": result.exit_code == 0, "files": [vars(r) for r in result.results]})
+        files = [vars(r) | engine.get("files", {}).get(r.name, {}) for r in result.results]
+        _write_json(args.report, {"ok": result.exit_code == 0, **{k: v for k, v in engine.items() if k != "files"},
+                                  "files": files})
     if not args.quiet:
         print(result.table())
     return result.exit_code
@@ -646,6 +662,17 @@ def build_parser() -> argparse.ArgumentParser:
     ba.add_argument("--segment-seconds", type=_positive_float, default=10.0, metavar="S",
                     help="length of a resumable segment (default 10 s)")
     ba.add_argument("--report", type=Path, metavar="FILE.json", help="write the summary table as JSON here")
+    ba.add_argument("--engine", choices=("local", "ray"), default="local",
+                    help="local (default): this process, files split with other workers by claim files; ray: "
+                         "segments spread over a Ray cluster's workers (pip install 'stvsr[ray]')")
+    ba.add_argument("--address", help="with --engine ray: join the cluster at auto or HOST:PORT (default: start an "
+                                      "embedded one on this machine)")
+    ba.add_argument("--workers", type=_positive_int, help="with --engine ray: workers (default: one per GPU with "
+                                                          "--gpus-per-worker, else one per CPU of the cluster)")
+    ba.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="F",
+                    help="with --engine ray: GPUs each worker takes (e.g. 1, or 0.5 for two per GPU; default 0: CPU)")
+    ba.add_argument("--max-retries", type=int, default=3, metavar="N",
+                    help="with --engine ray: times a segment is retried after its worker dies (default 3)")
     ba.set_defaults(func=cmd_batch)
 
     ex = sub.add_parser("export", help="a shipped network as ONNX or TorchScript, for other tools",

@@ -1,0 +1,263 @@
+"""`stvsr batch --engine ray`: the batch's segments spread over the workers of a Ray cluster (issue 40).
+
+The driver (the `stvsr batch` process) does what needs the whole picture: it lists the inputs, skips finished
+outputs (their job records), claims each file it takes (`io.claims`: two drivers on the same folders never write one
+file twice), plans every video as segments (`upscale.SegmentedJob`, the `--resume` machinery), joins each file's
+segments without re-encoding, adds the audio once and self-checks the result. The workers do the frames: one Ray
+actor per GPU (`--gpus-per-worker`) or per CPU core, each keeping its models loaded between segments, each segment
+written atomically into the work folder beside its output. So a long film is cut across all workers, not one.
+
+Faults: a worker process that dies (kill -9, a lost node) is restarted by Ray and its segment retried
+(`--max-retries`); a segment that fails for a user reason (a corrupt input) fails its file alone, with its one-line
+error; a killed driver loses nothing that was finished: the same command keeps finished files and segments.
+
+Storage: inputs and outputs must sit on a path every node sees under the same name (NFS or similar); object
+stores (s3://) are not supported. Ray is imported only here, so the rest of stvsr does not pay for it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .batch import (BatchResult, FileResult, _existing, check_unique_outputs, job_record, list_videos, output_for,
+                    record_job)
+from .errors import OutputError, StvsrError, UsageError
+from .io.claims import try_claim
+from .io.probe import VIDEO_EXTENSIONS
+
+
+class SegmentWorker:
+    """A Ray actor: computes segments of `SegmentedJob`s, its models built once per method and kept."""
+
+    def __init__(self, threads: int):
+        import torch
+
+        torch.set_num_threads(max(1, threads))
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # Ray sets CUDA_VISIBLE_DEVICES
+        self.models: dict = {}
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def run(self, job, index: int) -> dict:
+        from .segments import work_dir
+
+        # Each attempt leaves a line in the shared work folder: the driver reads retries from it.
+        attempts = work_dir(job.output) / f".attempts_{index:05d}"
+        with attempts.open("a") as f:
+            f.write(f"{socket.gethostname()} {os.getpid()}\n")
+        key = (job.method, job.scale, job.time_factor, job.order, str(job.tile), job.precision)
+        if key not in self.models:
+            self.models[key] = job.prepare_model(self.device)
+        frames = 0
+
+        def count(n: int) -> None:
+            nonlocal frames
+            frames += n
+
+        cuts = job.compute(index, self.models[key], self.device, count)
+        return {"frames": frames, "cuts": cuts, "worker": f"{socket.gethostname()}:{os.getpid()}",
+                "attempts": len(attempts.read_text().splitlines())}
+
+
+@dataclass
+class _File:
+    source: Path
+    output: Path
+    job: object  # SegmentedJob
+    record: dict
+    claim: object
+    notes: list[str]
+    started: float = field(default_factory=time.perf_counter)
+    left: set[int] = field(default_factory=set)
+    workers: set[str] = field(default_factory=set)
+    retries: int = 0
+    failed: str | None = None
+    exit_code: int = 0
+
+
+def connect(address: str | None, *, num_cpus: int | None = None):
+    """`ray.init`: join the cluster at `address` ('auto' or HOST:PORT), or start an embedded local one."""
+    try:
+        import ray
+    except ImportError:
+        raise UsageError("--engine ray needs Ray: pip install 'stvsr[ray]'") from None
+    if ray.is_initialized():
+        return ray
+    kwargs = {"include_dashboard": False, "log_to_driver": False, "logging_level": "warning",
+              "configure_logging": False}
+    try:
+        if address:
+            ray.init(address=address, **kwargs)
+        else:
+            ray.init(num_cpus=num_cpus, **kwargs)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        raise UsageError(f"could not reach the Ray cluster at {address}: {str(error).splitlines()[0]}") from None
+    return ray
+
+
+def run_ray_batch(in_dir: Path, out_dir: Path, template, *, ext: str | None = None, address: str | None = None,
+                  workers: int | None = None, gpus_per_worker: float = 0.0, max_retries: int = 3,
+                  progress=None, on_status=None) -> tuple[BatchResult, dict]:
+    """Upscale every video of `in_dir` into `out_dir` on Ray; returns the results and the report's engine part.
+
+    `progress(n)`: n more output frames written somewhere in the cluster. `on_status(text)`: files and segments
+    done out of the total, for the one progress line.
+    """
+    sources = list_videos(in_dir)
+    if not sources:
+        raise UsageError(f"no video files in {in_dir} ({', '.join(VIDEO_EXTENSIONS[:6])}, ...)")
+    if out_dir.resolve() == in_dir.resolve() and not ext:
+        raise UsageError("OUT_DIR is IN_DIR: give another folder, or --ext to write under other names")
+    if not out_dir.is_dir():
+        if not out_dir.parent.is_dir():
+            raise OutputError(f"output folder's parent does not exist: {out_dir.parent}")
+        out_dir.mkdir(exist_ok=True)
+    check_unique_outputs(sources, out_dir, ext)
+    ray = connect(address)
+    import torch
+
+    from .segments import open_work, work_dir
+    from .upscale import plan_upscale, segmented_job
+
+    result = BatchResult()
+    files: list[_File] = []
+    for source in sources:
+        output = output_for(source, out_dir, ext)
+        record = job_record(source, template)
+        verdict = _existing(output, record, template.overwrite)
+        if verdict is not None:
+            result.results.append(verdict)
+            continue
+        claim, note = try_claim(output)
+        if claim is None:
+            result.results.append(FileResult(source.name, "elsewhere", note))
+            continue
+        config = replace(template, input=source, output=output, resume=True, quiet=True, info=None,
+                         overwrite=output.exists(), progress=None)
+        try:
+            plan = plan_upscale(config, device=torch.device("cpu"))
+            job = segmented_job(config, plan)
+            _, notes = open_work(job.output, job.manifest)
+        except StvsrError as error:
+            claim.release()
+            result.results.append(FileResult(source.name, "failed", str(error), exit_code=error.exit_code))
+            continue
+        entry = _File(source, output, job, record, claim, notes=plan.notes + notes)
+        folder = work_dir(output)
+        for index in range(job.plan.count):
+            if not (folder / f"segment_{index:05d}{output.suffix}").exists():
+                entry.left.add(index)
+            elif progress is not None:
+                start, stop = job.plan.span(index)
+                progress((stop - start) * job.time_factor)
+        files.append(entry)
+
+    resources = ray.cluster_resources()
+    if workers is None:
+        workers = int(resources.get("GPU", 0) // gpus_per_worker) if gpus_per_worker else int(resources.get("CPU", 1))
+    workers = max(1, workers)
+    if gpus_per_worker and resources.get("GPU", 0) < gpus_per_worker:
+        raise UsageError(f"--gpus-per-worker {gpus_per_worker:g}: the cluster has {resources.get('GPU', 0):g} GPUs")
+    actor = ray.remote(SegmentWorker).options(num_cpus=1, num_gpus=gpus_per_worker, max_restarts=max_retries,
+                                             max_task_retries=max_retries)
+    pool = [actor.remote(1) for _ in range(workers)] if any(f.left for f in files) else []
+    pending = [(f, i) for f in files for i in sorted(f.left)]
+    total_segments = sum(f.job.plan.count for f in files)
+    done_segments = total_segments - len(pending)
+    in_flight: dict = {}
+    idle = list(pool)
+
+    def status() -> None:
+        if on_status is not None:
+            finished = sum(r.status in ("done", "skipped") for r in result.results)
+            on_status(f"{finished}/{len(sources)} files, {done_segments}/{total_segments} segments")
+
+    def finish_file(entry: _File) -> None:
+        try:
+            if entry.failed is None:
+                check, joined = entry.job.finish(overwrite=entry.output.exists())
+                record_job(entry.output, entry.record)
+                detail = "; ".join(part for part in (check.summary(),) if part)
+                result.results.append(FileResult(entry.source.name, "done", detail,
+                                                 entry.job.plan.frames_in * entry.job.time_factor,
+                                                 time.perf_counter() - entry.started))
+            else:
+                result.results.append(FileResult(entry.source.name, "failed", entry.failed,
+                                                 seconds=time.perf_counter() - entry.started,
+                                                 exit_code=entry.exit_code))
+        except StvsrError as error:
+            result.results.append(FileResult(entry.source.name, "failed", str(error),
+                                             seconds=time.perf_counter() - entry.started, exit_code=error.exit_code))
+        finally:
+            entry.claim.release()
+        status()
+
+    for entry in files:
+        if not entry.left:
+            finish_file(entry)
+    status()
+    while pending or in_flight:
+        while pending and idle:
+            entry, index = pending.pop(0)
+            if entry.failed is not None:
+                entry.left.discard(index)
+                if not entry.left and not any(e is entry for e, _, _ in in_flight.values()):
+                    finish_file(entry)
+                continue
+            worker = idle.pop()
+            in_flight[worker.run.remote(entry.job, index)] = (entry, index, worker)
+        if not in_flight:
+            continue
+        ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=1.0)
+        for ref in ready:
+            entry, index, worker = in_flight.pop(ref)
+            idle.append(worker)
+            try:
+                answer = ray.get(ref)
+                entry.workers.add(answer["worker"])
+                entry.retries += answer["attempts"] - 1
+                if progress is not None:
+                    progress(answer["frames"])
+            except Exception as error:  # noqa: BLE001 - one file's failure must not stop the others
+                cause = getattr(error, "cause", None) or error
+                if isinstance(cause, StvsrError):
+                    entry.failed, entry.exit_code = str(cause), cause.exit_code
+                else:
+                    entry.failed = f"segment {index} failed after {max_retries} retries: {type(cause).__name__}: " \
+                                   f"{str(cause).splitlines()[0] if str(cause) else ''}"
+                    entry.exit_code = 1
+                if not _alive(ray, worker):
+                    idle.remove(worker)
+                    replacement = actor.remote(1)
+                    pool.append(replacement)
+                    idle.append(replacement)
+            done_segments += 1
+            entry.left.discard(index)
+            if not entry.left and not any(e is entry for e, _, _ in in_flight.values()):
+                finish_file(entry)
+            else:
+                status()
+    for worker in pool:
+        ray.kill(worker)
+    report = {"engine": "ray", "address": address or "local (embedded)", "workers": workers,
+              "gpus_per_worker": gpus_per_worker,
+              "nodes": [{"host": n.get("NodeManagerHostname"), "address": n.get("NodeManagerAddress"),
+                         "cpus": n.get("Resources", {}).get("CPU"), "gpus": n.get("Resources", {}).get("GPU", 0)}
+                        for n in ray.nodes() if n.get("Alive")],
+              "files": {f.source.name: {"workers": sorted(f.workers), "retries": f.retries} for f in files}}
+    order = {s.name: i for i, s in enumerate(sources)}
+    result.results.sort(key=lambda r: order.get(r.name, len(order)))
+    return result, report
+
+
+def _alive(ray, worker) -> bool:
+    try:
+        ray.get(worker.pid.remote(), timeout=30)
+        return True
+    except Exception:  # noqa: BLE001 - any failure to answer means the actor is gone for good
+        return False
