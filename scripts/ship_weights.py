@@ -93,6 +93,9 @@ def main() -> int:
     parser.add_argument("--extra", default="", help="more methods for the table, comma-separated")
     parser.add_argument("--note", default="", help="known limitations, added to the card as written")
     parser.add_argument("--log", type=Path, help="the run's log.csv: its dev-set curve goes into the card")
+    parser.add_argument("--degradation", action="append", default=[], metavar="PROTOCOL",
+                        help="also evaluate with LR made by this protocol (e.g. BI+h264:crf=26; repeatable): one "
+                             "more table each, with the blockiness metric")
     args = parser.parse_args()
     entry = SHIPPED[args.name]
     if args.weights is None and not args.card_only:
@@ -115,8 +118,14 @@ def main() -> int:
     result = evaluate(EvalConfig(data=args.data, layout=args.layout, task=task, methods=methods,
                                  metrics=metrics, scale=metadata.get("scale") if task != "vfi" else 4))
     seconds = time.perf_counter() - started
+    compressed = []
+    for protocol in args.degradation:  # the same methods on inputs made another way (issue 39)
+        extra_metrics = ["psnr_y", "ssim_y", "warp_err@dis", "blockiness"]
+        compressed.append((protocol, extra_metrics, evaluate(EvalConfig(
+            data=args.data, layout=args.layout, task=task, methods=methods, metrics=extra_metrics,
+            degradation=protocol, scale=metadata.get("scale") if task != "vfi" else 4))))
     info = describe(model_entry(model_name), **kwargs)
-    card = render_card(entry, metadata, info, result, task, args, seconds, metrics)
+    card = render_card(entry, metadata, info, result, task, args, seconds, metrics, compressed)
     partial = entry.card_path.with_name(f".{entry.card_path.name}.partial")
     partial.write_text(card)
     partial.replace(entry.card_path)
@@ -126,7 +135,7 @@ def main() -> int:
 
 
 def render_card(entry, metadata: dict, info: dict, result, task: str, args, seconds: float,
-                metrics: list[str]) -> str:
+                metrics: list[str], compressed: list | None = None) -> str:
     training = metadata.get("training") or {}
     config = yaml.safe_load(training.get("config", "")) or {}
     size = entry.path.stat().st_size / 1e6
@@ -146,8 +155,8 @@ def render_card(entry, metadata: dict, info: dict, result, task: str, args, seco
         "",
         f"- Recipe: `configs/{entry.recipe}.yaml`; reproduce with `stvsr train --config configs/{entry.recipe}.yaml`"
         + starts_from(entry.recipe) + ".",
-        f"- Data: {', '.join(training.get('data', []))} (antialiased x0.5 HR, BI degradation on the fly); "
-        "never the dev set.",
+        f"- Data: {', '.join(training.get('data', []))} (antialiased x0.5 HR; LR by "
+        f"`{config.get('data', {}).get('degradation', 'BI')}` on the fly, degrade/protocol.py); never the dev set.",
         f"- Steps: {training.get('steps')} x batch {config.get('batch')} "
         f"(LR patch {config.get('data', {}).get('patch')}, precision {config.get('precision')}); "
         f"wall time {training.get('wall_seconds', 0) / 60:.0f} min on a 2-core CPU (no GPU), sharing it with "
@@ -176,6 +185,15 @@ def render_card(entry, metadata: dict, info: dict, result, task: str, args, seco
     if classical and classical[0] != best_baseline:
         summary += f", {ours['psnr_y'] - result.means[classical[0]]['psnr_y']:+.2f} dB against {classical[0]}"
     lines += [summary + ".", ""]
+    for protocol, extra_metrics, other in compressed or []:
+        mine = other.means[entry.name]["psnr_y"]
+        bicubic = next((m for m in other.means if m in CLASSICAL_BASELINE), None)
+        lines += [f"## Dev-set results, LR through `{protocol}` ({task} protocol)", "",
+                  "Ground truth clean; LR made by the protocol (degrade/protocol.py); blockiness: codec block "
+                  "edges in 8-bit levels, lower is better.", "",
+                  markdown_tables(other, extra_metrics).split("\n\nPer clip")[0], ""]
+        if bicubic is not None:
+            lines += [f"PSNR-Y {mine:.2f} dB: {mine - other.means[bicubic]['psnr_y']:+.2f} dB against {bicubic}.", ""]
     if args.log is not None:
         lines += dev_curve(args.log)
     if args.note:
