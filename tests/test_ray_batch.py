@@ -1,5 +1,5 @@
-"""stvsr batch --engine ray (issue 40) on a real Ray cluster embedded in the test process: 2 CPU workers, each a
-process of its own. The outputs must equal the local engine's; a worker killed with kill -9 mid-segment is retried;
+"""stvsr batch --engine ray (issue 40) on a real two-node Ray cluster started by the tests: 2 CPU workers, one per
+node, each a process of its own. The outputs must equal the local engine's; a worker killed with kill -9 mid-segment is retried;
 a corrupt file fails alone; a file claimed by another driver is left to it."""
 
 from __future__ import annotations
@@ -28,10 +28,25 @@ from stvsr.upscale import UpscaleConfig  # noqa: E402
 
 @pytest.fixture(scope="module")
 def cluster():
-    ray.init(num_cpus=2, object_store_memory=80 * 1024 ** 2, include_dashboard=False, log_to_driver=False,
-             logging_level="warning", configure_logging=False)
+    """A head node and one more worker node, 1 CPU and an 80 MB object store each (ray.cluster_utils.Cluster, on
+    this machine's own address: the utility cannot bind 127.0.0.1). Token authentication is off for this throwaway
+    test cluster only: the nodes it starts here would need the token passed between them by hand."""
+    from ray.cluster_utils import Cluster
+
+    saved = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    nodes = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "object_store_memory": 80 * 1024 ** 2,
+                                                          "include_dashboard": False})
+    nodes.add_node(num_cpus=1, object_store_memory=80 * 1024 ** 2)
+    ray.init(address=nodes.address, log_to_driver=False, logging_level="warning", configure_logging=False)
+    assert len([n for n in ray.nodes() if n["Alive"]]) == 2
     yield
     ray.shutdown()
+    nodes.shutdown()
+    if saved is None:
+        os.environ.pop("RAY_AUTH_MODE", None)
+    else:
+        os.environ["RAY_AUTH_MODE"] = saved
 
 
 def folder_of_clips(root: Path, long_frames: int = 60) -> Path:
