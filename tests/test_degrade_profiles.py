@@ -31,11 +31,23 @@ def test_bd_keeps_every_fourth_pixel_of_the_blurred_image():
 
 
 def test_blur3_bicubic_and_named_degradations():
-    hr = torch.rand(3, 40, 40)
-    assert blur3_bicubic_down(hr, 2).shape == (3, 20, 20)
-    assert degrade(hr, "BD", 4).shape == (3, 10, 10)
+    # A horizontal ramp is kept linear by a symmetric blur and by bicubic: away from the borders, LR pixel j of
+    # blur3_bicubic (x2) sits at HR position 2j + 0.5, and BD (x4, every 4th pixel from the first) at 4j.
+    ramp = (torch.arange(80.0) / 200).expand(3, 40, 80)
+    quantized = lambda v: torch.round(v * 255) / 255  # noqa: E731
+    down = blur3_bicubic_down(ramp, 2)
+    assert down.shape == (3, 20, 40)
+    j = torch.arange(8, 32.0)
+    assert torch.allclose(down[0, 10, 8:32], quantized((2 * j + 0.5) / 200), atol=1 / 255 + 1e-6)
+    bd = degrade(ramp, "BD", 4)
+    assert bd.shape == (3, 10, 20)
+    j = torch.arange(3, 17.0)
+    assert torch.allclose(bd[1, 5, 3:17], quantized(4 * j / 200), atol=1 / 255 + 1e-6)
+    flat = torch.full((3, 40, 40), 0.31)  # a flat image stays at its own 8-bit level under every kernel
+    for kind in ("BI", "BD", "blur3_bicubic"):
+        assert torch.allclose(degrade(flat, kind, 2), quantized(torch.tensor(0.31)).expand(3, 20, 20)), kind
     with pytest.raises(UsageError):
-        degrade(hr, "JPEG", 4)
+        degrade(ramp, "JPEG", 4)
 
 
 def test_keep_even_frames():

@@ -34,11 +34,15 @@ def test_targets_and_scored_frames():
 
 
 def test_window_mode_reassembles_the_clip():
+    # blend+bicubic looks at one frame pair at a time, so 7-frame windows (stride 6, the last aligned to the end)
+    # must put together exactly what one pass over the whole clip makes: a misplaced window would show here.
     frames = torch.randint(0, 255, (15, 3, 64, 64), dtype=torch.uint8)
     model = build_method("blend+bicubic", scale=4, time_factor=2)
-    run = run_task(model, Clip("c", frames), Task("stvsr", 4), torch.device("cpu"))
-    assert run.prediction.shape == run.target.shape == (15, 3, 64, 64)
-    assert torch.isfinite(run.prediction).all()
+    windowed = run_task(model, Clip("c", frames), Task("stvsr", 4), torch.device("cpu"))
+    whole = run_task(model, Clip("c", frames), Task("stvsr", 4, window_mode="whole"), torch.device("cpu"))
+    assert windowed.prediction.shape == windowed.target.shape == (15, 3, 64, 64)
+    assert torch.allclose(windowed.prediction, whole.prediction, atol=1e-6)
+    assert not torch.allclose(windowed.prediction[1:], windowed.prediction[:-1])  # not one frame repeated
 
 
 def test_evaluate_stvsr_on_a_vimeo_miniature(tmp_path):

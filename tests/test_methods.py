@@ -127,8 +127,17 @@ def test_run_windows_drops_margins():
     assert [call[0] for call in model.calls] == [0.0, 4.0, 8.0]
 
 
-def test_dis_interpolation_needs_room():
+def test_dis_interpolation_needs_room(video_factory, tmp_path, capsys):
+    # OpenCV's DIS asserts (a C++ abort) on frames under 16 pixels: stvsr refuses them first, in one line
+    from stvsr.cli import main
+
     assert FlowInterpolation().min_size == 16
+    small = video_factory("narrow.mp4", frames=4, height=14, width=32)
+    out = tmp_path / "out.mp4"
+    code = main(["upscale", str(small), str(out), "--scale", "1", "--time-factor", "2", "--method", "dis"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 3 and len(err) == 1 and "too small for dis" in err[0] and "16x16" in err[0], err
+    assert not out.exists()
 
 
 def test_a_multi_frame_space_time_model_at_one_frame_rate_is_the_space_half_of_a_cascade(tmp_path):

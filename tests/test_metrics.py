@@ -106,8 +106,15 @@ def test_aggd_fit_recovers_a_gaussian():
 
 
 def test_every_metric_names_its_protocol():
-    for metric in METRICS.values():
-        assert metric.protocol and metric.label and metric.compute is not None
+    target = translating_clip(3, 192, 192)  # NIQE needs 96x96 blocks with texture
+    pred = (target + 0.02 * torch.randn(target.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    for name, metric in METRICS.items():
+        assert metric.label and metric.protocol, name
+        assert all(isinstance(k, str) and v not in (None, "") for k, v in metric.protocol.items()), name
+        assert "definition" in metric.protocol or "channel" in metric.protocol, name  # what the number is
+        values = metric.compute(pred, target, 0, {})
+        values = values if isinstance(values, list) else [values]
+        assert values and all(math.isfinite(v) for v in values), (name, values)
 
 
 def _checker(height: int, width: int, period: int) -> torch.Tensor:

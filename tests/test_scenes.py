@@ -74,11 +74,22 @@ def test_no_frame_between_short_shots_is_a_ghost(tmp_path, capsys):
 
 
 def test_shots_split_lazily():
-    shots = Shots(hard_cut(), CutDetector())
+    pulled = []
+
+    def source():
+        for index, frame in enumerate(hard_cut()):
+            pulled.append(index)
+            yield frame
+
+    shots = Shots(source(), CutDetector())
     lengths = []
     while (shot := shots.next_shot()) is not None:
-        lengths.append(sum(1 for _ in shot))
-    assert lengths == [12, 12]
+        count = 0
+        for _ in shot:
+            count += 1
+            assert len(pulled) == sum(lengths) + count  # each frame read only when the shot yields it
+        lengths.append(count)
+    assert lengths == [12, 12] and pulled == list(range(24))
 
 
 def frames_of(path):
