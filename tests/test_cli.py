@@ -239,3 +239,13 @@ def test_small_mistakes_get_the_right_one_line(capsys, tmp_path, ntsc_clip):
         main(["upscale", str(ntsc_clip), str(tmp_path / "o.mp4"), "--no-scene-detect", "--scene-threshold", "20"])
     assert exit_.value.code == 2 and "not allowed with" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_models_lists_tiny_test_variants_only_when_asked(capsys):
+    assert main(["models"]) == 0
+    plain = capsys.readouterr().out
+    assert "imdn " in plain and "imdn_tiny" not in plain and "stvsr models --all" in plain
+    assert main(["models", "--all"]) == 0
+    assert "imdn_tiny" in capsys.readouterr().out
+    assert main(["models", "imdn*tiny"]) == 0
+    assert "imdn_tiny" in capsys.readouterr().out

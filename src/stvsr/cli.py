@@ -279,7 +279,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     if not (args.init or args.details or args.flops):
-        return _list_models(args.pattern)
+        return _list_models(args.pattern, everything=args.all)
     from .models import create_model, list_models, model_entry
     from .models.checkpoint import save_weights
     from .models.info import describe
@@ -304,16 +304,22 @@ def cmd_models(args: argparse.Namespace) -> int:
     if args.details:
         return _model_details(args.details)
     # Counting FLOPs runs every network once (minutes for the heavy ones), so only --flops does it.
-    _print_rows([describe(e, flops=True) for e in list_models(args.pattern, learned=True)], flops=True)
+    _print_rows([describe(e, flops=True) for e in list_models(args.pattern, learned=True)
+                 if args.all or "tiny" in args.pattern or not e.name.endswith("_tiny")], flops=True)
     _print_shipped()
     return 0
 
 
-def _list_models(pattern: str) -> int:
-    """The plain listing, from the committed index (`stvsr.catalogue`): no torch import, so it answers at once."""
+def _list_models(pattern: str, *, everything: bool = False) -> int:
+    """The plain listing, from the committed index (`stvsr.catalogue`): no torch import, so it answers at once.
+    The `*_tiny` variants (test fixtures of each family) only with `everything` (--all)."""
     from . import catalogue
 
-    _print_rows(catalogue.models(pattern), flops=False)
+    everything = everything or "tiny" in pattern  # asked for by name
+    rows = [r for r in catalogue.models(pattern) if everything or not r["name"].endswith("_tiny")]
+    _print_rows(rows, flops=False)
+    if not everything:
+        print("Tiny test variants of each family (*_tiny): stvsr models --all.")
     _print_shipped()
     return 0
 
@@ -781,6 +787,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="list the learned models, or write freshly initialised weights")
     models.add_argument("pattern", nargs="?", default="*", help="name pattern, e.g. 'imdn*'")
+    models.add_argument("--all", action="store_true", help="also list the tiny test variants (*_tiny)")
     models.add_argument("--flops", action="store_true",
                         help="count GFLOPs per output frame of every listed model (runs each once: slow)")
     models.add_argument("--no-flops", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for scripts
