@@ -175,7 +175,7 @@ def test_upscale_with_fresh_weights_through_the_cli(tmp_path, capsys, ntsc_clip)
 def test_models_listing(capsys):
     from stvsr.models.info import describe
 
-    assert main(["models", "imdn*"]) == 0
+    assert main(["models", "imdn*", "--all"]) == 0
     table = capsys.readouterr().out.split("\n\n")[0].splitlines()[1:]
     rows = {line.split()[0]: line.split() for line in table}
     assert {"imdn", "imdn_tiny"} <= set(rows) and "flowvsr" not in rows  # the pattern filters
@@ -202,7 +202,7 @@ def test_the_plain_listing_does_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys; from stvsr.cli import main; assert main(['models']) == 0; assert 'torch' not in sys.modules"
+    code = "import sys; from stvsr.cli import main; assert main(['models', '--all']) == 0; assert 'torch' not in sys.modules"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "propstvsr.x4" in done.stdout and "imdn_tiny" in done.stdout
