@@ -20,6 +20,7 @@ LAYERS = [
     {"evaluate", "train"},
     {"studies"},
     {"upscale", "export", "bench", "batch", "catalogue"},
+    {"ray_batch", "serve"},  # the engines and the web app over the jobs
     {"cli"},
     {"__main__"},
 ]

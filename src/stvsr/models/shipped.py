@@ -90,6 +90,12 @@ SHIPPED = {s.name: s for s in [
     Shipped("propstvsr", "x4", "propstvsr_vsr_warp",
             "multi-frame video SR, x4, bidirectional propagation, tuned for consistency: the default for x4, and "
             "with DIS (propstvsr.x4+dis) for x4 x2"),
+    Shipped("propstvsr", "x4_m", "propstvsr_m",
+            "multi-frame video SR, x4, bidirectional propagation, 840 k parameters (propstvsr.x4 grown and trained "
+            "16x longer): the default for x4, and with DIS (propstvsr.x4_m+dis) for x4 x2"),
+    Shipped("propstvsr", "x4_real", "propstvsr_real",
+            "propstvsr.x4_m trained on codec-degraded input (x264 at CRF 16-36, noise): the x4 model for compressed "
+            "video, chosen by --source auto"),
     Shipped("tpcascade", "x4x2", "tpcascade",
             "the temporal-profile report's TP-net modules as a residual on the imdn.x4+dis cascade (x4, x2)"),
     Shipped("dual_stream", "x4x2", "dual_stream_fusion",
