@@ -599,7 +599,7 @@ def _upscale_options(up: argparse.ArgumentParser) -> None:
                                      "(default: bicubic; dis for time only; for both, bicubic+dis up to 1280x720 "
                                      "output, dis+bicubic above)")
     up.add_argument("--quality", choices=("fast", "best"),  # inference.QUALITY_LEVELS (a test keeps them equal)
-                    help="without --method: best (the default: propstvsr.x4+dis for x4 x2, propstvsr.x4 for x4) "
+                    help="without --method: best (the default: propstvsr.x4_m+dis for x4 x2, propstvsr.x4_m for x4) "
                          "or fast (imdn.x4+dis_fast: 0.9 dB lower on the dev set, 2.5-4x the speed; flowvsr.x4 "
                          "for x4); see the README's table")
     up.add_argument("--source", choices=("auto", "clean", "compressed"), default="auto",  # inference.SOURCES

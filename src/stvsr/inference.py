@@ -53,15 +53,14 @@ HIGH_RES_FLOW_MAX_PIXELS = 1280 * 720
 # (BENCHMARKS.md), the method of each level, as (up to 1280x720 output, above it). `best`, the default, is the
 # most faithful model that flickers no more than the fast one; `fast` the cheapest that still beats the classical
 # methods clearly.
-# x4 x2: best is propstvsr.x4 (bidirectional propagation over the clip) on the input frames, then DIS (medium
-#   preset) at the output size: 37.48 dB PSNR-Y, warping error 0.42 x10^-3; fast is per-frame imdn.x4, then DIS
-#   (fast preset): 36.59 dB, 0.43 x10^-3, at 2x the speed. Above 1280x720 output, flow at full size costs too much:
-#   the end-to-end propstvsr.x4x2 (flow at the input size, 37.24 dB) and, fast, DIS at the input size then imdn.x4.
-# x4: propstvsr.x4 (38.0 dB, warping error 0.44) and flowvsr.x4 (37.14, 0.47).
+# x4 x2: best is propstvsr.x4_m (bidirectional propagation over the clip, 840 k parameters) on the input frames,
+#   then DIS (medium preset) at the output size; fast is per-frame imdn.x4, then DIS (fast preset), at about 2x the
+#   speed. Above 1280x720 output, flow at full size costs too much: the end-to-end propstvsr.x4x2 (flow at the input
+#   size) and, fast, DIS at the input size then imdn.x4. x4: propstvsr.x4_m and flowvsr.x4. Scores: README.
 QUALITY_LEVELS = ("fast", "best")
 DEFAULT_QUALITY = "best"
-QUALITY_MODELS = {(4, 2): {"fast": ("imdn.x4+dis_fast", "dis+imdn.x4"), "best": ("propstvsr.x4+dis", "propstvsr.x4x2")},
-                  (4, 1): {"fast": ("flowvsr.x4", "flowvsr.x4"), "best": ("propstvsr.x4", "propstvsr.x4")}}
+QUALITY_MODELS = {(4, 2): {"fast": ("imdn.x4+dis_fast", "dis+imdn.x4"), "best": ("propstvsr.x4_m+dis", "propstvsr.x4x2")},
+                  (4, 1): {"fast": ("flowvsr.x4", "flowvsr.x4"), "best": ("propstvsr.x4_m", "propstvsr.x4_m")}}
 
 
 SOURCES = ("auto", "clean", "compressed")  # --source: auto reads how the input was coded (io/compression.py)
