@@ -82,7 +82,8 @@ def test_not_a_video_is_refused_with_one_sentence(served, tmp_path):
     answer = post(client, fake)
     assert answer.status_code == 415
     error = answer.json()["error"]
-    assert "\n" not in error and "notes" not in error.split(":")[0] or "input" in error
+    assert "\n" not in error and "not a video" in error and "notes.mp4" in error
+    assert str(jobs.root) not in error  # the server's folders are not the client's business
     assert [p for p in jobs.root.iterdir()] == []  # no job, no spooled upload left behind
 
 
@@ -274,3 +275,21 @@ def test_the_page_in_headless_chromium(tmp_path):
         server.should_exit = True
         thread.join(10)
         jobs.close()
+
+
+def test_serve_refuses_a_bad_port_or_jobs_folder_in_one_line(tmp_path, capsys):
+    from stvsr.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port), "--jobs", str(tmp_path / "jobs")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"cannot listen on 127.0.0.1:{port}" in err[0], err
+    assert main(["serve", "--port", "70000", "--jobs", str(tmp_path / "jobs")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == ["stvsr: error: --port must be 0 to 65535, not 70000"]
+    (tmp_path / "file").write_text("x")
+    assert main(["serve", "--port", "0", "--jobs", str(tmp_path / "file" / "jobs")]) == 4
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot keep jobs in" in err[0], err

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import OutputError, StvsrError, UsageError
-from .io.claims import try_claim
+from .io.claims import Claim, try_claim
 from .io.outputs import sidecar
 from .io.probe import VIDEO_EXTENSIONS
 
@@ -117,6 +117,43 @@ def record_job(output: Path, record: dict) -> None:
 
 # The batch --------------------------------------------------------------------------------------------------------
 
+def batch_sources(in_dir: Path, out_dir: Path, ext: str | None) -> list[Path]:
+    """The videos of `in_dir`, after the checks every engine makes before any work: inputs exist, OUT_DIR is not
+    IN_DIR (without --ext), OUT_DIR made if its parent exists, no two inputs mapping to one output."""
+    sources = list_videos(in_dir)
+    if not sources:
+        raise UsageError(f"no video files in {in_dir} ({', '.join(VIDEO_EXTENSIONS[:6])}, ...)")
+    if out_dir.resolve() == in_dir.resolve() and not ext:
+        raise UsageError("OUT_DIR is IN_DIR: give another folder, or --ext to write under other names")
+    if not out_dir.is_dir():
+        if not out_dir.parent.is_dir():
+            raise OutputError(f"output folder's parent does not exist: {out_dir.parent}")
+        out_dir.mkdir(exist_ok=True)
+    check_unique_outputs(sources, out_dir, ext)
+    return sources
+
+
+def claimed_files(sources: list[Path], out_dir: Path, ext: str | None, template, result: BatchResult
+                  ) -> Iterator[tuple[Path, Path, dict, Claim, str]]:
+    """(source, output, job record, claim, the claim's note) for each file this worker is to do; the files skipped (this job's
+    output exists) or left to another worker (claimed) are recorded in `result`. The caller releases each claim."""
+    for source in sources:
+        output = output_for(source, out_dir, ext)
+        record = job_record(source, template)
+        verdict = _existing(output, record, template.overwrite)
+        if verdict is None:
+            claim, note = try_claim(output)
+            if claim is None:
+                result.results.append(FileResult(source.name, "elsewhere", note))
+                continue
+            verdict = _existing(output, record, template.overwrite)  # another worker may have finished it meanwhile
+            if verdict is None:
+                yield source, output, record, claim, note
+                continue
+            claim.release()
+        result.results.append(verdict)
+
+
 def run_batch(in_dir: Path, out_dir: Path, template, *, ext: str | None = None,
               on_file: Callable[[str, int], None] | None = None, progress: Callable[[int], None] | None = None,
               total_frames: Callable[[Path], int] | None = None) -> BatchResult:
@@ -128,34 +165,11 @@ def run_batch(in_dir: Path, out_dir: Path, template, *, ext: str | None = None,
     """
     from .upscale import upscale_video
 
-    sources = list_videos(in_dir)
-    if not sources:
-        raise UsageError(f"no video files in {in_dir} ({', '.join(VIDEO_EXTENSIONS[:6])}, ...)")
-    if out_dir.resolve() == in_dir.resolve() and not ext:
-        raise UsageError("OUT_DIR is IN_DIR: give another folder, or --ext to write under other names")
-    if not out_dir.is_dir():
-        if not out_dir.parent.is_dir():
-            raise OutputError(f"output folder's parent does not exist: {out_dir.parent}")
-        out_dir.mkdir(exist_ok=True)
-    check_unique_outputs(sources, out_dir, ext)
+    sources = batch_sources(in_dir, out_dir, ext)
     result = BatchResult()
-    for source in sources:
-        output = output_for(source, out_dir, ext)
-        record = job_record(source, template)
-        verdict = _existing(output, record, template.overwrite)
-        if verdict is not None:
-            result.results.append(verdict)
-            continue
-        claim, note = try_claim(output)
-        if claim is None:
-            result.results.append(FileResult(source.name, "elsewhere", note))
-            continue
+    for source, output, record, claim, note in claimed_files(sources, out_dir, ext, template, result):
         started = time.perf_counter()
         with claim:
-            verdict = _existing(output, record, template.overwrite)  # another worker may have finished it meanwhile
-            if verdict is not None:
-                result.results.append(verdict)
-                continue
             if on_file is not None:
                 on_file(source.name, total_frames(source) if total_frames else 0)
             config = replace(template, input=source, output=output, resume=True, quiet=True, progress=progress,

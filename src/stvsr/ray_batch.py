@@ -23,11 +23,8 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .batch import (BatchResult, FileResult, _existing, check_unique_outputs, job_record, list_videos, output_for,
-                    record_job)
-from .errors import OutputError, StvsrError, UsageError
-from .io.claims import try_claim
-from .io.probe import VIDEO_EXTENSIONS
+from .batch import BatchResult, FileResult, batch_sources, claimed_files, record_job
+from .errors import StvsrError, UsageError
 
 
 class SegmentWorker:
@@ -108,35 +105,16 @@ def run_ray_batch(in_dir: Path, out_dir: Path, template, *, ext: str | None = No
     `progress(n)`: n more output frames written somewhere in the cluster. `on_status(text)`: files and segments
     done out of the total, for the one progress line.
     """
-    sources = list_videos(in_dir)
-    if not sources:
-        raise UsageError(f"no video files in {in_dir} ({', '.join(VIDEO_EXTENSIONS[:6])}, ...)")
-    if out_dir.resolve() == in_dir.resolve() and not ext:
-        raise UsageError("OUT_DIR is IN_DIR: give another folder, or --ext to write under other names")
-    if not out_dir.is_dir():
-        if not out_dir.parent.is_dir():
-            raise OutputError(f"output folder's parent does not exist: {out_dir.parent}")
-        out_dir.mkdir(exist_ok=True)
-    check_unique_outputs(sources, out_dir, ext)
+    sources = batch_sources(in_dir, out_dir, ext)
     ray = connect(address)
     import torch
 
-    from .segments import open_work, work_dir
+    from .segments import open_work, segment_path, work_dir
     from .upscale import plan_upscale, segmented_job
 
     result = BatchResult()
     files: list[_File] = []
-    for source in sources:
-        output = output_for(source, out_dir, ext)
-        record = job_record(source, template)
-        verdict = _existing(output, record, template.overwrite)
-        if verdict is not None:
-            result.results.append(verdict)
-            continue
-        claim, note = try_claim(output)
-        if claim is None:
-            result.results.append(FileResult(source.name, "elsewhere", note))
-            continue
+    for source, output, record, claim, _ in claimed_files(sources, out_dir, ext, template, result):
         config = replace(template, input=source, output=output, resume=True, quiet=True, info=None,
                          overwrite=output.exists(), progress=None)
         try:
@@ -150,7 +128,7 @@ def run_ray_batch(in_dir: Path, out_dir: Path, template, *, ext: str | None = No
         entry = _File(source, output, job, record, claim, notes=plan.notes + notes)
         folder = work_dir(output)
         for index in range(job.plan.count):
-            if not (folder / f"segment_{index:05d}{output.suffix}").exists():
+            if not segment_path(folder, index, output.suffix).exists():
                 entry.left.add(index)
             elif progress is not None:
                 start, stop = job.plan.span(index)
@@ -180,10 +158,9 @@ def run_ray_batch(in_dir: Path, out_dir: Path, template, *, ext: str | None = No
     def finish_file(entry: _File) -> None:
         try:
             if entry.failed is None:
-                check, joined = entry.job.finish(overwrite=entry.output.exists())
+                check, _ = entry.job.finish(overwrite=entry.output.exists())
                 record_job(entry.output, entry.record)
-                detail = "; ".join(part for part in (check.summary(),) if part)
-                result.results.append(FileResult(entry.source.name, "done", detail,
+                result.results.append(FileResult(entry.source.name, "done", check.summary(),
                                                  entry.job.plan.frames_in * entry.job.time_factor,
                                                  time.perf_counter() - entry.started))
             else:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+from ..errors import UsageError
+
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8765
 
@@ -33,6 +35,26 @@ def resolve_token(host: str, token: str | None) -> tuple[str | None, bool]:
     return secrets.token_urlsafe(24), True
 
 
+def check_can_listen(host: str, port: int) -> None:
+    """One line (UsageError) for a port that is out of range, taken, or not ours to bind, before anything starts:
+    uvicorn would report it as a traceback after the address had been announced."""
+    import socket
+
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must be 0 to 65535, not {port}")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise UsageError(f"--host {host}: {error.strerror}") from None
+    family, kind, _, _, address = infos[0]
+    with socket.socket(family, kind) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is not "taken"
+        try:
+            probe.bind(address)
+        except OSError as error:
+            raise UsageError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+
+
 def run_server(*, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, jobs_dir: Path | None = None,
                token: str | None = None, device: str = "auto", max_upload: int | None = None,
                announce=print) -> None:
@@ -43,6 +65,7 @@ def run_server(*, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, jobs_dir: 
     from .jobs import JobQueue
 
     token, generated = resolve_token(host, token)
+    check_can_listen(host, port)
     jobs = JobQueue(jobs_dir or default_jobs_dir(), device=device)
     hosts = [f"{h}" for h in ("127.0.0.1", "localhost", "[::1]", "::1")] if host in LOCAL_HOSTS else None
     app = create_app(jobs, token=token, max_upload=max_upload or DEFAULT_MAX_UPLOAD, allowed_hosts=hosts)

@@ -22,8 +22,9 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..errors import StvsrError, UsageError
+from ..errors import OutputError, StvsrError, UsageError
 from ..io.atomic import atomic_write_text
+from ..io.outputs import check_writable_folder
 from ..io.probe import VIDEO_EXTENSIONS, probe
 from ..inference import QUALITY_LEVELS
 
@@ -89,7 +90,11 @@ class JobQueue:
 
     def __init__(self, root: Path, *, device: str = "auto"):
         self.root, self.device = Path(root), device
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            check_writable_folder(self.root, "jobs")
+        except OSError as error:
+            raise OutputError(f"cannot keep jobs in {self.root}: {error.strerror or error}") from None
         self.jobs: dict[str, Job] = {}
         self.lock = threading.Lock()
         self.pending: queue.Queue[str | None] = queue.Queue()
@@ -122,6 +127,10 @@ class JobQueue:
             job = Job(id=job_id, name=Path(name).name[:200] or "video", created=time.time(), options=options,
                       input_file=input_file, frames_total=info.frame_count * options.time_factor)
             job.model, job.why = self._plan(job, info)
+        except StvsrError as error:
+            shutil.rmtree(folder, ignore_errors=True)
+            # the client knows its file by its own name, not by the server's folders
+            raise type(error)(str(error).replace(str(folder / input_file), Path(name).name or "video")) from None
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
