@@ -226,7 +226,8 @@ def run_ray_batch(in_dir: Path, out_dir: Path, template, *, ext: str | None = No
               "nodes": [{"host": n.get("NodeManagerHostname"), "address": n.get("NodeManagerAddress"),
                          "cpus": n.get("Resources", {}).get("CPU"), "gpus": n.get("Resources", {}).get("GPU", 0)}
                         for n in ray.nodes() if n.get("Alive")],
-              "files": {f.source.name: {"workers": sorted(f.workers), "retries": f.retries} for f in files}}
+              "files": {f.source.name: {"workers": sorted(f.workers), "retries": f.retries, "notes": f.notes}
+                        for f in files}}
     order = {s.name: i for i, s in enumerate(sources)}
     result.results.sort(key=lambda r: order.get(r.name, len(order)))
     return result, report
