@@ -25,7 +25,7 @@ import time
 import numpy as np
 import torch
 
-from stvsr.bench import OUTPUT_SIZES, handed_over
+from stvsr.jobs.bench import OUTPUT_SIZES, handed_over
 from stvsr.errors import UsageError
 from stvsr.data.synthetic import translating_clip
 from stvsr.inference import prepare

@@ -23,7 +23,7 @@ import torch
 
 from sizes import parse_sizes
 from stvsr.errors import StvsrError
-from stvsr.export import export_model
+from stvsr.jobs.export import export_model
 from stvsr.inference import prepare
 from stvsr.io import VideoReader
 from stvsr.io.frames import quantize

@@ -32,9 +32,9 @@ def main() -> None:
 
     import ray
 
-    from stvsr.batch import run_batch
-    from stvsr.ray_batch import run_ray_batch
-    from stvsr.upscale import UpscaleConfig
+    from stvsr.jobs.batch import run_batch
+    from stvsr.jobs.ray_batch import run_ray_batch
+    from stvsr.jobs.upscale import UpscaleConfig
 
     work = Path(tempfile.mkdtemp(prefix="stvsr-ray-bench-"))
     clips = work / "in"

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from stvsr.batch import JOB_TAG
+from stvsr.jobs.batch import JOB_TAG
 from stvsr.io.claims import CLAIM_TAG, try_claim
 from stvsr.cli import main
 from stvsr.data.synthetic import translating_clip

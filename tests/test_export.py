@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from stvsr.cli import main
-from stvsr.export import interface_of
+from stvsr.jobs.export import interface_of
 from stvsr.models import load_model
 from stvsr.models.shipped import SHIPPED
 

@@ -15,15 +15,15 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from stvsr.batch import run_batch  # noqa: E402
+from stvsr.jobs.batch import run_batch  # noqa: E402
 from stvsr.data.synthetic import translating_frames  # noqa: E402
 from stvsr.io import VideoReader, probe  # noqa: E402
 from stvsr.io.claims import try_claim  # noqa: E402
 from stvsr.io.testing import write_test_video  # noqa: E402
 from stvsr.metrics import psnr  # noqa: E402
-from stvsr.ray_batch import run_ray_batch  # noqa: E402
-from stvsr.segments import work_dir  # noqa: E402
-from stvsr.upscale import UpscaleConfig  # noqa: E402
+from stvsr.jobs.ray_batch import run_ray_batch  # noqa: E402
+from stvsr.jobs.segments import work_dir  # noqa: E402
+from stvsr.jobs.upscale import UpscaleConfig  # noqa: E402
 
 
 @pytest.fixture(scope="module")

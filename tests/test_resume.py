@@ -13,7 +13,7 @@ from stvsr.cli import main
 from stvsr.data.synthetic import translating_clip
 from stvsr.io import VideoReader, probe
 from stvsr.io.testing import write_test_video
-from stvsr.segments import work_dir
+from stvsr.jobs.segments import work_dir
 
 from helpers import leftovers
 

@@ -11,8 +11,8 @@ from stvsr.io import VideoReader
 from stvsr.io.testing import write_test_video
 from stvsr.metrics.fidelity import psnr
 from stvsr.models import build_method
-from stvsr.scenes import CutDetector, Shots, find_cuts
-from stvsr.inference import run_shots, run_windows
+from stvsr.inference import Shots, run_shots, run_windows
+from stvsr.jobs.scenes import CutDetector, find_cuts
 
 CPU = torch.device("cpu")
 

@@ -26,7 +26,7 @@ def test_summary_and_report_show_the_self_check(capsys, tmp_path, ntsc_clip):
 
 
 def test_a_short_output_is_refused_and_reported(capsys, tmp_path, ntsc_clip, monkeypatch):
-    import stvsr.upscale as upscale_module
+    import stvsr.jobs.upscale as upscale_module
 
     real = upscale_module.output_frames
 

@@ -155,8 +155,8 @@ def test_cancel_a_running_job_then_retry(served, video_factory):
 
 
 def test_a_job_interrupted_by_a_stopped_server_resumes_and_finishes(tmp_path, video_factory):
-    from stvsr.segments import work_dir
-    from stvsr.upscale import UpscaleConfig, upscale_video
+    from stvsr.jobs.segments import work_dir
+    from stvsr.jobs.upscale import UpscaleConfig, upscale_video
 
     clip = video_factory("resume.mp4", frames=90, height=48, width=64, tone_hz=440)
     first = JobQueue(tmp_path / "jobs", device="cpu")

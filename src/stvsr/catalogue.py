@@ -12,8 +12,7 @@ import fnmatch
 import json
 from pathlib import Path
 
-CATALOGUE = Path(__file__).resolve().parent / "catalogue.json"
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"  # as models.shipped.WEIGHTS_DIR, without its imports
+from .zoo import CATALOGUE, locate
 
 
 def build() -> dict:
@@ -27,7 +26,17 @@ def build() -> dict:
     for entry in list_models(learned=True):
         info = describe(entry, flops=False)
         rows.append({key: info[key] for key in ("name", "task", "scale", "time_factor", "params")})
-    return {"models": rows, "shipped": [{"name": s.name, "role": s.role} for s in SHIPPED.values()]}
+    return {"models": rows, "shipped": [_weights_row(s) for s in SHIPPED.values()]}
+
+
+def _weights_row(entry) -> dict:
+    """A shipped file's row: what it is, where it ships, and its size and sha256 (what a download is checked
+    against, stvsr.zoo)."""
+    import hashlib
+
+    data = entry.path.read_bytes()
+    return {"name": entry.name, "role": entry.role, "home": entry.home, "study": entry.study, "bytes": len(data),
+            "sha256": hashlib.sha256(data).hexdigest()}
 
 
 def write() -> None:
@@ -43,6 +52,7 @@ def models(pattern: str = "*") -> list[dict]:
     return [row for row in _load()["models"] if fnmatch.fnmatch(row["name"], pattern)]
 
 
-def installed_weights() -> list[dict]:
-    """The declared shipped weights whose files are installed here, in declaration order."""
-    return [s for s in _load()["shipped"] if (WEIGHTS_DIR / f"{s['name']}.safetensors").is_file()]
+def shipped_weights() -> list[dict]:
+    """Every declared shipped weights file, in declaration order, with `here`: whether a folder of the search path
+    (stvsr.zoo) holds it."""
+    return [{**s, "here": locate(f"{s['name']}.safetensors") is not None} for s in _load()["shipped"]]

@@ -79,7 +79,7 @@ def _preflight_upscale(args: argparse.Namespace):
 def cmd_upscale(args: argparse.Namespace) -> int:
     info = _preflight_upscale(args)
     from .io.probe import DEFAULT_MAX_PIXELS
-    from .upscale import UpscaleConfig, upscale_video
+    from .jobs.upscale import UpscaleConfig, upscale_video
 
     config = UpscaleConfig(info=info, input=Path(args.input), output=Path(args.output), scale=args.scale,
                            time_factor=args.time_factor, method=args.method, quality=args.quality, order=args.order,
@@ -130,7 +130,7 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from .batch import check_unique_outputs, list_videos, output_for
+    from .jobs.batch import check_unique_outputs, list_videos, output_for
     from .io.outputs import check_encoder_options
     from .io.probe import DEFAULT_MAX_PIXELS, probe
 
@@ -146,8 +146,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     args.interrupt_note = "finished files and segments are kept: the same command continues"
     from tqdm import tqdm
 
-    from .batch import run_batch
-    from .upscale import UpscaleConfig
+    from .jobs.batch import run_batch
+    from .jobs.upscale import UpscaleConfig
 
     template = UpscaleConfig(input=Path(), output=Path(), scale=args.scale, time_factor=args.time_factor,
                              method=args.method, quality=args.quality, order=args.order, model=args.model,
@@ -170,7 +170,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     engine = {"engine": "local"}
     with tqdm(total=total, unit="frame", disable=not show, dynamic_ncols=True) as bar:
         if args.engine == "ray":
-            from .ray_batch import run_ray_batch
+            from .jobs.ray_batch import run_ray_batch
 
             # one line for the whole cluster: files and segments done, output frames/s over all workers, ETA
             result, engine = run_ray_batch(args.input, args.output, template, ext=args.ext, address=args.address,
@@ -190,7 +190,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .export import export_model
+    from .jobs.export import export_model
 
     interface, error = export_model(args.name, args.format, args.output, overwrite=args.overwrite)
     print(f"wrote {args.output} ({args.format}): {interface.describe()}")
@@ -199,7 +199,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import bench, default_methods, table
+    from .jobs.bench import bench, default_methods, table
 
     methods = default_methods()
     if args.methods:
@@ -228,7 +228,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             args.no_scene_detect, skipped = True, f"not looked for: {error}"
     if not args.no_scene_detect:  # decodes every frame (at most 256 pixels wide for the detector)
         from .io import VideoReader
-        from .scenes import find_cuts
+        from .jobs.scenes import find_cuts
 
         with VideoReader(info.path, folder_fps=args.input_fps, info=info) as reader:
             cuts = find_cuts(reader, args.scene_threshold)
@@ -326,15 +326,23 @@ def _list_models(pattern: str, *, everything: bool = False) -> int:
 
 def _print_shipped() -> None:
     from . import catalogue
+    from .zoo import URL_ENV, WEIGHTS_ENV
 
-    installed = catalogue.installed_weights()
-    if not installed:
-        return
+    rows = catalogue.shipped_weights()
+    width = max(len(s["name"]) for s in rows)
+
+    def line(s: dict) -> str:
+        where = "" if s["here"] else "  [not here]"
+        return f"  {s['name']:<{width}}  {s['role']}{where}"
+
     print("\nShipped weights, ARCH.TAG (use as --method NAME, or a bare ARCH for its first weights; model card: "
-          "stvsr models --details NAME):")
-    width = max(len(s["name"]) for s in installed)
-    for s in installed:
-        print(f"  {s['name']:<{width}}  {s['role']}")
+          "stvsr models --details NAME). In the package:")
+    print("\n".join(line(s) for s in rows if s["home"] == "wheel"))
+    print(f"\nThe research zoo (found by name in ${WEIGHTS_ENV}, the repository's zoo/ or the user cache, or "
+          f"downloaded from ${URL_ENV}):")
+    print("\n".join(line(s) for s in rows if s["home"] == "zoo" and not s["study"]))
+    print("Study exhibits (another model dominates them; kept to reproduce the reports' tables):")
+    print("\n".join(line(s) for s in rows if s["home"] == "zoo" and s["study"]))
 
 
 def _print_rows(rows: list[dict], *, flops: bool) -> None:
@@ -361,7 +369,7 @@ def _model_details(name: str) -> int:
     card = model_card(name) if name in SHIPPED else ""  # ARCH.TAG: its card; a bare ARCH: the architecture
     if card:
         print(card.rstrip())
-        from .export import interface_of
+        from .jobs.export import interface_of
         from .models.checkpoint import load_model
 
         model, _ = load_model(SHIPPED[name].path)

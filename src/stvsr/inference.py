@@ -19,7 +19,6 @@ from .models.base import streaming_window
 from .models.build import AUTO_TILE
 from .models.registry import find_model
 from .models.shipped import shipped
-from .scenes import Shots
 
 
 def prepare(spec: str, *, scale: int, time_factor: int, device: torch.device, tile: str | int = 0,
@@ -155,6 +154,37 @@ def run_windows(model: VideoModel, frames: Iterable[Tensor], *, device: torch.de
     yield from outs[next_out - first * k:]
 
 
+class Shots:
+    """Split a stream of frames into shots lazily: `next_shot()` returns an iterator over the next shot's frames
+    (None when the stream is done). Memory holds one frame, whatever the shot's length."""
+
+    def __init__(self, frames: Iterable[Tensor], is_cut):
+        self._frames = iter(frames)
+        self._is_cut = is_cut
+        self._pending: Tensor | None = None
+        self._done = False
+        self._started = False
+
+    def next_shot(self) -> Iterator[Tensor] | None:
+        if self._done:
+            return None
+        if self._started and self._pending is None:
+            return None
+        self._started = True
+        return self._shot()
+
+    def _shot(self) -> Iterator[Tensor]:
+        if self._pending is not None:
+            frame, self._pending = self._pending, None
+            yield frame
+        for frame in self._frames:
+            if self._is_cut(frame):
+                self._pending = frame
+                return
+            yield frame
+        self._done = True
+
+
 def run_shots(model: VideoModel, frames: Iterable[Tensor], *, device: torch.device, is_cut=None
               ) -> Iterator[Tensor]:
     """`run_windows` shot by shot: windows (and a recurrent model's state) restart at each cut, and the k − 1
@@ -163,7 +193,7 @@ def run_shots(model: VideoModel, frames: Iterable[Tensor], *, device: torch.devi
     half of the bytes cross from a GPU (a 1080p float frame took 2.1 ms to reach the host on an H200, as 8 bits
     0.6 ms).
 
-    `is_cut(frame) -> bool` is called on each frame in order (e.g. a `scenes.CutDetector`); None: one shot.
+    `is_cut(frame) -> bool` is called on each frame in order (e.g. a `jobs.scenes.CutDetector`); None: one shot.
     """
     if is_cut is None:
         yield from run_windows(model, frames, device=device, to_host=False)

@@ -9,10 +9,11 @@ from torch import Tensor, nn
 
 from ..errors import UsageError
 from ..runtime import PRECISIONS, resolve_precision
+from ..zoo import fetch
 from ..ops.tiling import tiled
 from .base import Cascade, VideoModel
 from .checkpoint import load_model
-from .shipped import shipped, similar_names
+from .shipped import DEFAULT_TAGS, SHIPPED, shipped, similar_names
 from .registry import ModelEntry, create_model, find_model, model_entry
 
 SPATIAL_TASKS = ("sr", "vsr")
@@ -65,6 +66,8 @@ def _part(spec: str, scale: int, time_factor: int, tile: int, precision: str) ->
     bundled = shipped(spec, scale)
     if bundled is not None:
         spec = str(bundled.path)
+    elif (declared := SHIPPED.get(DEFAULT_TAGS.get(spec, spec))) is not None:
+        spec = str(fetch(declared.name))  # the research zoo, not here yet: downloaded if a mirror is set
     if spec.endswith(".safetensors"):
         model, metadata = load_model(Path(spec))
         entry = model_entry(metadata["model"])

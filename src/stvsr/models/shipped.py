@@ -7,6 +7,11 @@ its first tag, as timm's `create_model(arch, pretrained=True)` does.
 Every file was trained on this project's training footage on a 2-core CPU with a recipe in `configs/`; its model
 card (Markdown beside it, `stvsr models --details NAME`) says how, and what it reached on the dev set next to the
 classical baselines measured in the same run (`python scripts/ship_weights.py` writes both).
+
+Where the files live (`home`): the wheel carries the weights the defaults and shipped features reach; the rest is
+the research zoo, found by name in `STVSR_WEIGHTS`, the repository's `zoo/` or the user cache, or downloaded
+(`stvsr.zoo`). Every card ships in the package, so `stvsr models --details` answers for the zoo too. A `study`
+file is an exhibit of a report's table that another model dominates; it stays loadable to reproduce the table.
 """
 
 from __future__ import annotations
@@ -15,7 +20,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+from ..zoo import PACKAGE_WEIGHTS, REPO_ZOO, locate
+
+WEIGHTS_DIR = PACKAGE_WEIGHTS
+HOMES = ("wheel", "zoo")
 
 
 @dataclass(frozen=True)
@@ -24,6 +32,8 @@ class Shipped:
     tag: str  # which weights of it: scale and time factor (x4, x4x2), then how they were trained (x4_gan)
     recipe: str  # configs/<recipe>.yaml
     role: str
+    home: str = "zoo"  # wheel: in the package (the defaults reach it); zoo: resolved by name (stvsr.zoo)
+    study: bool = False  # dominated by another shipped model; kept to reproduce its report's table
 
     @property
     def name(self) -> str:
@@ -43,7 +53,9 @@ class Shipped:
 
     @property
     def path(self) -> Path:
-        return WEIGHTS_DIR / f"{self.name}.safetensors"
+        """Where the file is here (the search path of stvsr.zoo), else where it belongs in this repository."""
+        filename = f"{self.name}.safetensors"
+        return locate(filename) or (WEIGHTS_DIR if self.home == "wheel" else REPO_ZOO) / filename
 
     @property
     def card_path(self) -> Path:
@@ -51,16 +63,19 @@ class Shipped:
 
     @property
     def available(self) -> bool:
-        return self.path.is_file()
+        return locate(f"{self.name}.safetensors") is not None
 
 
 SHIPPED = {s.name: s for s in [
-    Shipped("flowstvsr", "x4x2", "flowstvsr", "end-to-end space-time model: x4 space, x2 time"),
-    Shipped("flowstvsr_fast", "x4x2", "flowstvsr_fast", "fast space-time model for CPUs: x4 space, x2 time"),
-    Shipped("flowvsr", "x4", "flowvsr", "multi-frame video SR, x4"),
-    Shipped("flowvfi", "x2", "flowvfi", "frame interpolation, x2"),
-    Shipped("imdn", "x4", "sr", "per-frame SR, x4 (pixel loss)"),
-    Shipped("imdn", "x4_gan", "sr_gan", "per-frame SR, x4, GAN-trained twin of imdn.x4"),
+    Shipped("flowstvsr", "x4x2", "flowstvsr", "end-to-end space-time model: x4 space, x2 time (the cascades beat it)",
+            study=True),
+    Shipped("flowstvsr_fast", "x4x2", "flowstvsr_fast",
+            "fast space-time model for CPUs: x4 space, x2 time (the cascades beat it)", study=True),
+    Shipped("flowvsr", "x4", "flowvsr", "multi-frame video SR, x4", home="wheel"),
+    Shipped("flowvfi", "x2", "flowvfi", "frame interpolation, x2 (equals DIS on dev)", study=True),
+    Shipped("imdn", "x4", "sr", "per-frame SR, x4 (pixel loss)", home="wheel"),
+    Shipped("imdn", "x4_gan", "sr_gan", "per-frame SR, x4, GAN-trained twin of imdn.x4 (below it on every column)",
+            study=True),
     Shipped("espcn", "x4", "espcn_x4", "per-frame SR, x4, ESPCN (MSE): the sub-pixel baseline"),
     Shipped("vdsr", "x4", "vdsr_x4", "per-frame SR, x4, VDSR (MSE, residual over bicubic): the deep-and-plain baseline"),
     Shipped("srunet", "x4", "srunet_x4", "per-frame SR, x4, SR-U-Net (MSE)"),
@@ -86,16 +101,17 @@ SHIPPED = {s.name: s for s in [
     Shipped("vsr_5parallel", "x4", "vsr_5parallel_x4",
             "multi-frame video SR, x4: the 2D+3D report's 5-parallel (five 2D stacks, 3D fusion), auxiliary 2D loss"),
     Shipped("propstvsr", "x4x2", "propstvsr",
-            "end-to-end space-time model: x4 space, x2 time, bidirectional propagation on the cascade"),
+            "end-to-end space-time model: x4 space, x2 time, bidirectional propagation on the cascade (the x4 x2 "
+            "default above 720p)", home="wheel"),
     Shipped("propstvsr", "x4", "propstvsr_vsr_warp",
-            "multi-frame video SR, x4, bidirectional propagation, tuned for consistency: the default for x4, and "
-            "with DIS (propstvsr.x4+dis) for x4 x2"),
+            "multi-frame video SR, x4, bidirectional propagation, tuned for consistency: the default before "
+            "propstvsr.x4_m", study=True),
     Shipped("propstvsr", "x4_m", "propstvsr_m",
             "multi-frame video SR, x4, bidirectional propagation, 840 k parameters (propstvsr.x4 grown and trained "
-            "16x longer): the default for x4, and with DIS (propstvsr.x4_m+dis) for x4 x2"),
+            "16x longer): the default for x4, and with DIS (propstvsr.x4_m+dis) for x4 x2", home="wheel"),
     Shipped("propstvsr", "x4_real", "propstvsr_real",
             "propstvsr.x4_m trained on codec-degraded input (x264 at CRF 16-36, noise): the x4 model for compressed "
-            "video, chosen by --source auto"),
+            "video, chosen by --source auto", home="wheel"),
     Shipped("tpcascade", "x4x2", "tpcascade",
             "the temporal-profile report's TP-net modules as a residual on the imdn.x4+dis cascade (x4, x2)"),
     Shipped("dual_stream", "x4x2", "dual_stream_fusion",

@@ -190,7 +190,7 @@ class JobQueue:
         atomic_write_text(self.root / job.id / "job.json", json.dumps(record, indent=1))
 
     def _config(self, job: Job, **extra):
-        from ..upscale import UpscaleConfig
+        from ..jobs.upscale import UpscaleConfig
 
         folder = self.root / job.id
         return UpscaleConfig(input=folder / job.input_file, output=folder / RESULT, scale=job.options.scale,
@@ -198,7 +198,7 @@ class JobQueue:
                              quiet=True, **extra)
 
     def _plan(self, job: Job, info) -> tuple[str, str | None]:
-        from ..upscale import choose_method, source_choice
+        from ..jobs.upscale import choose_method, source_choice
 
         config = self._config(job)
         method = choose_method(config, info.width * info.height * config.scale ** 2)
@@ -212,8 +212,8 @@ class JobQueue:
             self._run(job)
 
     def _run(self, job: Job) -> None:
-        from ..segments import work_dir
-        from ..upscale import upscale_video
+        from ..jobs.segments import work_dir
+        from ..jobs.upscale import upscale_video
         from .preview import make_pair
 
         folder = self.root / job.id

@@ -20,11 +20,11 @@ from pathlib import Path
 
 from torch import Tensor
 
-from .io.atomic import atomic_write_text
-from .io.concat import join_segments
-from .io.outputs import partial_path, sidecar
-from .io.verify import OutputCheck, verify_output
-from .io.writer import VideoWriter
+from ..io.atomic import atomic_write_text
+from ..io.concat import join_segments
+from ..io.outputs import partial_path, sidecar
+from ..io.verify import OutputCheck, verify_output
+from ..io.writer import VideoWriter
 
 WORK_TAG = ".stvsr-work"
 DEFAULT_SEGMENT_SECONDS = 10.0
@@ -135,7 +135,7 @@ def finish(files: list[Path], output: Path, *, fps: Fraction, frames: int, audio
         notes = join_segments(files, temporary, fps=fps, audio_from=audio_from)
         check = verify_output(temporary, frames=frames, fps=fps, audio_from=audio_from, shown_as=output)
         if output.exists() and not overwrite:
-            from .errors import OutputError
+            from ..errors import OutputError
 
             raise OutputError(f"output exists: {output} (use --overwrite to replace it)")
         os.replace(temporary, output)

@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .errors import OutputError, StvsrError, UsageError
-from .io.claims import Claim, try_claim
-from .io.outputs import sidecar
-from .io.probe import VIDEO_EXTENSIONS
+from ..errors import OutputError, StvsrError, UsageError
+from ..io.claims import Claim, try_claim
+from ..io.outputs import sidecar
+from ..io.probe import VIDEO_EXTENSIONS
 
 
 @dataclass
@@ -110,7 +110,7 @@ def recorded_job(output: Path) -> dict | None:
 
 
 def record_job(output: Path, record: dict) -> None:
-    from .io.atomic import atomic_write_text
+    from ..io.atomic import atomic_write_text
 
     atomic_write_text(_record_path(output), json.dumps(record, sort_keys=True))
 

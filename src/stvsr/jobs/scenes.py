@@ -9,7 +9,7 @@ at the frame itself, which a streaming pipeline needs (the default "merge" mode 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 import cv2
 import numpy as np
@@ -65,34 +65,3 @@ def find_cuts(frames: Iterable[Tensor], threshold: float = DEFAULT_THRESHOLD) ->
     for frame in frames:
         detector(frame)
     return detector.cuts
-
-
-class Shots:
-    """Split a stream of frames into shots lazily: `next_shot()` returns an iterator over the next shot's frames
-    (None when the stream is done). Memory holds one frame, whatever the shot's length."""
-
-    def __init__(self, frames: Iterable[Tensor], is_cut):
-        self._frames = iter(frames)
-        self._is_cut = is_cut
-        self._pending: Tensor | None = None
-        self._done = False
-        self._started = False
-
-    def next_shot(self) -> Iterator[Tensor] | None:
-        if self._done:
-            return None
-        if self._started and self._pending is None:
-            return None
-        self._started = True
-        return self._shot()
-
-    def _shot(self) -> Iterator[Tensor]:
-        if self._pending is not None:
-            frame, self._pending = self._pending, None
-            yield frame
-        for frame in self._frames:
-            if self._is_cut(frame):
-                self._pending = frame
-                return
-            yield frame
-        self._done = True

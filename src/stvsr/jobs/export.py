@@ -19,15 +19,15 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from .errors import OutputError, UsageError
-from .io.atomic import atomic_path
-from .io.outputs import check_writable_folder
-from .models.checkpoint import load_model
-from .models.flowsr import FlowRefineVFI, FlowVSR
-from .models.base import SpatialModel
-from .models.propagation import PropagationSTVSR
-from .models.shipped import shipped
-from .ops.resize import imresize
+from ..errors import OutputError, UsageError
+from ..io.atomic import atomic_path
+from ..io.outputs import check_writable_folder
+from ..models.checkpoint import load_model
+from ..models.flowsr import FlowRefineVFI, FlowVSR
+from ..models.base import SpatialModel
+from ..models.propagation import PropagationSTVSR
+from ..models.shipped import shipped
+from ..ops.resize import imresize
 
 FORMATS = ("onnx", "torchscript")
 SUFFIXES = {"onnx": (".onnx",), "torchscript": (".pt", ".pth", ".ts")}  # what each format's users name its files

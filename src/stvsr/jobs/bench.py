@@ -15,7 +15,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from .errors import UsageError
+from ..errors import UsageError
 
 OUTPUT_SIZES = {"720p": (720, 1280), "1080p": (1080, 1920), "576p": (576, 720), "4k": (2160, 3840)}
 
@@ -32,15 +32,15 @@ class BenchRow:
 
 def default_methods() -> list[tuple[str, int, int]]:
     """(method, scale, time factor): each shipped model at its own factors, and the classical references."""
-    from .models.checkpoint import read_metadata
-    from .models.shipped import SHIPPED
+    from ..models.checkpoint import read_metadata
+    from ..models.shipped import SHIPPED
 
     rows = [("bicubic", 4, 1), ("bicubic+dis", 4, 2), ("dis", 1, 2)]
     for entry in SHIPPED.values():
         if entry.available:
             meta = read_metadata(entry.path)
             rows.append((entry.name, meta.get("scale") or 1, meta.get("time_factor") or 1))
-    from .inference import QUALITY_MODELS
+    from ..inference import QUALITY_MODELS
 
     for (scale, time_factor), levels in QUALITY_MODELS.items():  # the cascades `--quality` picks
         for method in dict.fromkeys(m for pair in levels.values() for m in pair if "+" in m):
@@ -53,9 +53,9 @@ def _measure(method: str, scale: int, time_factor: int, height: int, width: int,
     """Runs in the child process: build, warm up, time `frames` input frames; returns the row as a dict."""
     import torch
 
-    from .data.synthetic import translating_clip
-    from .inference import prepare
-    from .runtime import pick_device
+    from ..data.synthetic import translating_clip
+    from ..inference import prepare
+    from ..runtime import pick_device
 
     target = pick_device(device)
     model = prepare(method, scale=scale, time_factor=time_factor, device=target, tile="auto", precision=precision)
@@ -80,8 +80,8 @@ def _measure(method: str, scale: int, time_factor: int, height: int, width: int,
 def handed_over(model, frames, device):
     """The output frames of `model` on `frames` as `stvsr upscale` hands them to its encoder: streamed on `device`
     and rounded to 8-bit RGB arrays (H, W, 3) where they are made, then brought to the host."""
-    from .inference import run_windows
-    from .io.frames import tensor_to_array
+    from ..inference import run_windows
+    from ..io.frames import tensor_to_array
 
     for frame in run_windows(model, frames, device=device, to_host=False):
         yield tensor_to_array(frame)
@@ -93,8 +93,8 @@ def bench(methods: list[tuple[str, int, int]], *, output: str = "720p", frames: 
         raise UsageError(f"--output must be one of {', '.join(OUTPUT_SIZES)}")
     if frames < 2:
         raise UsageError("--frames must be at least 2")
-    from .models import build_method
-    from .runtime import pick_device
+    from ..models import build_method
+    from ..runtime import pick_device
 
     # A wrong name or a missing GPU is the user's one line (exit 2) here, before any worker process starts.
     pick_device(device)

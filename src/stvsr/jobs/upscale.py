@@ -19,20 +19,20 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from .errors import InputError, UsageError, WeightsError
-from .io import VideoInfo, VideoReader, is_folder_output, open_writer
-from .io.claims import exclusive
-from .io.compression import assess_source
-from .io.outputs import check_destination, check_encoder_options, codec_for
-from .io.probe import DEFAULT_MAX_PIXELS, check_pixel_budget
-from .io.verify import OutputCheck, verify_output
-from .models import VideoModel
-from .inference import (COMPRESSED_VARIANTS, DEFAULT_SOURCE, SOURCES, default_method, for_source, output_frames,
+from ..errors import InputError, UsageError, WeightsError
+from ..io import VideoInfo, VideoReader, is_folder_output, open_writer
+from ..io.claims import exclusive
+from ..io.compression import assess_source
+from ..io.outputs import check_destination, check_encoder_options, codec_for
+from ..io.probe import DEFAULT_MAX_PIXELS, check_pixel_budget
+from ..io.verify import OutputCheck, verify_output
+from ..models import VideoModel
+from ..inference import (COMPRESSED_VARIANTS, DEFAULT_SOURCE, SOURCES, default_method, for_source, output_frames,
                         prepare)
-from .models.build import Prepared
-from .models.checkpoint import read_metadata
-from .ops.resize import imresize
-from .runtime import pick_device, resolve_precision
+from ..models.build import Prepared
+from ..models.checkpoint import read_metadata
+from ..ops.resize import imresize
+from ..runtime import pick_device, resolve_precision
 from .scenes import DEFAULT_THRESHOLD, MIN_SHOT_FRAMES, CutDetector
 from .segments import (DEFAULT_SEGMENT_SECONDS, SegmentPlan, finish, fingerprint, open_work, segment_path, work_dir,
                        write_segment)

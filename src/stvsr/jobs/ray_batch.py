@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .batch import BatchResult, FileResult, batch_sources, claimed_files, record_job
-from .errors import StvsrError, UsageError
+from ..errors import StvsrError, UsageError
 
 
 class SegmentWorker:
