@@ -16,7 +16,6 @@ import platform
 import shutil
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,15 +33,16 @@ def main() -> None:
 
     from stvsr.jobs.batch import run_batch
     from stvsr.jobs.ray_batch import run_ray_batch
-    from stvsr.jobs.upscale import UpscaleConfig
+    from stvsr.jobs.options import MethodOptions, Resume, UpscaleJob
 
     work = Path(tempfile.mkdtemp(prefix="stvsr-ray-bench-"))
     clips = work / "in"
     clips.mkdir()
     for i in range(args.copies):
         shutil.copy(ROOT / "samples" / "dog.mp4", clips / f"dog{i}.mp4")
-    template = UpscaleConfig(input=Path(), output=Path(), scale=args.scale, time_factor=2, method=args.method,
-                             segment_seconds=args.segment_seconds, device="cpu")
+    template = UpscaleJob(input=Path(), output=Path(),
+                          method=MethodOptions(scale=args.scale, time_factor=2, method=args.method, device="cpu"),
+                          resume=Resume(args.segment_seconds))
     rows = []
     started = time.perf_counter()
     local = run_batch(clips, work / "local", template)
@@ -51,7 +51,7 @@ def main() -> None:
              configure_logging=False)
     for workers in (1, 2):
         started = time.perf_counter()
-        result, _ = run_ray_batch(clips, work / f"ray{workers}", replace(template), workers=workers)
+        result, _ = run_ray_batch(clips, work / f"ray{workers}", template, workers=workers)
         rows.append((f"ray, {workers} worker{'s' if workers > 1 else ''}", workers, time.perf_counter() - started,
                      result))
     ray.shutdown()

@@ -20,6 +20,7 @@ LAYERS = [
     {"evaluate", "train"},
     {"studies"},
     {"jobs", "jobs.scenes", "jobs.segments", "catalogue"},  # the jobs' helpers
+    {"jobs.options"},  # the upscale job as data, checked before torch loads
     {"jobs.upscale", "jobs.export", "jobs.bench", "jobs.batch"},
     {"jobs.ray_batch", "serve"},  # the engines and the web app over the jobs
     {"cli"},

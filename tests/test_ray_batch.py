@@ -23,7 +23,7 @@ from stvsr.io.testing import write_test_video  # noqa: E402
 from stvsr.metrics import psnr  # noqa: E402
 from stvsr.jobs.ray_batch import run_ray_batch  # noqa: E402
 from stvsr.jobs.segments import work_dir  # noqa: E402
-from stvsr.jobs.upscale import UpscaleConfig  # noqa: E402
+from stvsr.jobs.options import MethodOptions, Resume, UpscaleJob  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -64,10 +64,9 @@ def frames_of(path: Path):
         return torch.stack(list(reader))
 
 
-def template(**kwargs) -> UpscaleConfig:
-    options = dict(input=Path(), output=Path(), scale=2, time_factor=2, method="bicubic+dis", segment_seconds=0.5,
-                   device="cpu")
-    return UpscaleConfig(**(options | kwargs))
+def template(**method) -> UpscaleJob:
+    options = dict(scale=2, time_factor=2, method="bicubic+dis", device="cpu") | method
+    return UpscaleJob(input=Path(), output=Path(), method=MethodOptions(**options), resume=Resume(0.5))
 
 
 def test_ray_output_equals_a_local_run_and_a_corrupt_file_fails_alone(cluster, tmp_path):

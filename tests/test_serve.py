@@ -156,7 +156,8 @@ def test_cancel_a_running_job_then_retry(served, video_factory):
 
 def test_a_job_interrupted_by_a_stopped_server_resumes_and_finishes(tmp_path, video_factory):
     from stvsr.jobs.segments import work_dir
-    from stvsr.jobs.upscale import UpscaleConfig, upscale_video
+    from stvsr.jobs.options import MethodOptions, Resume, UpscaleJob
+    from stvsr.jobs.upscale import upscale_video
 
     clip = video_factory("resume.mp4", frames=90, height=48, width=64, tone_hz=440)
     first = JobQueue(tmp_path / "jobs", device="cpu")
@@ -175,8 +176,9 @@ def test_a_job_interrupted_by_a_stopped_server_resumes_and_finishes(tmp_path, vi
         if seen > 60:
             raise Stop()
 
-    config = UpscaleConfig(input=folder / job.input_file, output=folder / "result.mp4", scale=2, time_factor=2,
-                           resume=True, quiet=True, segment_seconds=0.5, device="cpu", progress=die_midway)
+    config = UpscaleJob(input=folder / job.input_file, output=folder / "result.mp4",
+                        method=MethodOptions(scale=2, time_factor=2, device="cpu"), resume=Resume(0.5), quiet=True,
+                        progress=die_midway)
     with pytest.raises(Stop):
         upscale_video(config)
     kept = list(work_dir(folder / "result.mp4").glob("*"))

@@ -89,7 +89,7 @@ def test_weights_names_are_arch_dot_tag_and_a_bare_arch_takes_its_first():
 
 def test_quality_levels_pick_named_models(tmp_path, capsys, ntsc_clip):
     from stvsr.cli import build_parser
-    from stvsr.inference import QUALITY_LEVELS
+    from stvsr.runtime import QUALITY_LEVELS
 
     assert default_method(4, 2, quality="best") == default_method(4, 2) == "propstvsr.x4_m+dis"
     assert default_method(4, 2, quality="fast") == "imdn.x4+dis_fast"

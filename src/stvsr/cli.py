@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import EXIT_INTERRUPTED, InputError, OutputError, StvsrError, UsageError
+from .runtime import PRECISIONS, QUALITY_LEVELS, SOURCES
 
 
 def _fraction(text: str) -> Fraction:
@@ -44,61 +45,37 @@ def _rate(fps: Fraction) -> str:
 # Subcommands ---------------------------------------------------------------------------------------------------
 
 def _preflight_upscale(args: argparse.Namespace):
-    """Input, encoder options and destination checked before torch loads: a mistake fails in a fraction of a
-    second, not after seconds of imports. Returns the input's probe, which the run reuses."""
-    from .io.outputs import check_destination, check_encoder_options, check_writable_folder, is_folder_output
-    from .io.probe import DEFAULT_MAX_PIXELS, check_pixel_budget, probe
+    """The job read from the command line and validated before torch loads: a mistake fails in a fraction of a
+    second, not after seconds of imports. The job carries the input's probe, which the run reuses."""
+    from .io.outputs import check_writable_folder
+    from .io.probe import probe
+    from .jobs.options import UpscaleJob
 
-    source, output = Path(args.input), Path(args.output)
-    info = probe(source, folder_fps=args.input_fps)
-    check_pixel_budget(info, args.max_pixels or DEFAULT_MAX_PIXELS)
-    check_encoder_options(output, codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt)
-    if (args.preview_start is not None or args.preview_seconds != 3.0) and not args.preview:
+    if (args.preview_start is not None or args.preview_seconds is not None) and not args.preview:
         raise UsageError("--preview-start and --preview-seconds go with --preview")
-    if args.preview and args.resume:
-        raise UsageError("--preview and --resume do not go together")
-    if args.segment_seconds != 10.0 and not args.resume:
+    if args.segment_seconds is not None and not args.resume:
         raise UsageError("--segment-seconds goes with --resume")
-    if args.weights and Path(args.weights).suffix != ".safetensors":
-        raise UsageError(f"--weights must be a .safetensors file (stvsr's weights format), not {args.weights}")
-    if args.preview:
-        if is_folder_output(output):
-            raise UsageError("--preview writes a video: give OUT a video extension (.mp4, .mkv, ...)")
-        output = output.with_name(f"{output.stem}.preview{output.suffix}")
-    # Here before torch is imported (a wrong path fails in a second); `upscale.run` checks again for library callers.
-    check_destination(output, inputs=(source,), overwrite=args.overwrite)
+    job = UpscaleJob.from_args(args)
+    job.info = probe(job.input, folder_fps=job.input_fps)
+    job.validate()
     if args.report is not None:
         check_writable_folder(args.report.parent, "report")  # before the work, not after it
-        if args.report.resolve() in (source.resolve(), output.resolve()):
+        if args.report.resolve() in (job.input.resolve(), job.destination.resolve()):
             raise UsageError("--report must name a file of its own, not the input or the output")
-    if args.precision == "fp16" and args.device == "cpu":
-        raise UsageError("--precision fp16 needs a CUDA device; on cpu use bf16 (where native) or fp32")
-    return info
+    return job
 
 
 def cmd_upscale(args: argparse.Namespace) -> int:
-    info = _preflight_upscale(args)
-    from .io.probe import DEFAULT_MAX_PIXELS
-    from .jobs.upscale import UpscaleConfig, upscale_video
+    job = _preflight_upscale(args)
+    from .jobs.upscale import upscale_video
 
-    config = UpscaleConfig(info=info, input=Path(args.input), output=Path(args.output), scale=args.scale,
-                           time_factor=args.time_factor, method=args.method, quality=args.quality, order=args.order,
-                           model=args.model, source=args.source,
-                           weights=Path(args.weights) if args.weights else None, tile=args.tile,
-                           precision=args.precision, codec=args.codec,
-                           crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt, audio=not args.no_audio,
-                           overwrite=args.overwrite, device=args.device, quiet=args.quiet, input_fps=args.input_fps,
-                           scene_detect=not args.no_scene_detect, scene_threshold=args.scene_threshold,
-                           preview=args.preview, preview_start=args.preview_start,
-                           preview_seconds=args.preview_seconds, resume=args.resume,
-                           segment_seconds=args.segment_seconds, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
     if args.resume:
         args.interrupt_note = "finished segments are kept: the same command (with --resume) continues"
     try:
-        summary = upscale_video(config)
+        summary = upscale_video(job)
     except OutputError as error:  # a failed self-check is reported too
         if args.report is not None and getattr(error, "check", None) is not None:
-            _write_json(args.report, {"output": str(config.output), "ok": False, "error": str(error),
+            _write_json(args.report, {"output": str(job.output), "ok": False, "error": str(error),
                                       "self_check": error.check.as_dict()})
         raise
     if args.report is not None:
@@ -130,9 +107,9 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
+    from .io.probe import probe
     from .jobs.batch import check_unique_outputs, list_videos, output_for
-    from .io.outputs import check_encoder_options
-    from .io.probe import DEFAULT_MAX_PIXELS, probe
+    from .jobs.options import UpscaleJob
 
     if args.engine == "local" and (args.address or args.workers or args.gpus_per_worker):
         raise UsageError("--address, --workers and --gpus-per-worker go with --engine ray")
@@ -140,28 +117,18 @@ def cmd_batch(args: argparse.Namespace) -> int:
         raise UsageError("--max-retries and --gpus-per-worker must not be negative")
     sources = list_videos(args.input)  # before torch loads: a wrong folder fails at once
     check_unique_outputs(sources, args.output, args.ext)
+    template = UpscaleJob.from_args(args, input=Path(), output=Path())
+    template.method.validate()
     if sources:
-        check_encoder_options(output_for(sources[0], args.output, args.ext), codec=args.codec, crf=args.crf,
-                              preset=args.preset, pix_fmt=args.pix_fmt)
+        template.encoder.validate(output_for(sources[0], args.output, args.ext))
     args.interrupt_note = "finished files and segments are kept: the same command continues"
     from tqdm import tqdm
 
     from .jobs.batch import run_batch
-    from .jobs.upscale import UpscaleConfig
-
-    template = UpscaleConfig(input=Path(), output=Path(), scale=args.scale, time_factor=args.time_factor,
-                             method=args.method, quality=args.quality, order=args.order, model=args.model,
-                             source=args.source, weights=Path(args.weights) if args.weights else None, tile=args.tile,
-                             precision=args.precision, codec=args.codec, crf=args.crf, preset=args.preset,
-                             pix_fmt=args.pix_fmt, audio=not args.no_audio, device=args.device,
-                             overwrite=args.overwrite, input_fps=args.input_fps,
-                             max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
-                             scene_detect=not args.no_scene_detect,
-                             scene_threshold=args.scene_threshold, segment_seconds=args.segment_seconds)
 
     def frames_of(source: Path) -> int:
         try:
-            return probe(source).frame_count * args.time_factor
+            return probe(source).frame_count * template.method.time_factor
         except StvsrError:
             return 0
 
@@ -231,7 +198,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         from .jobs.scenes import find_cuts
 
         with VideoReader(info.path, folder_fps=args.input_fps, info=info) as reader:
-            cuts = find_cuts(reader, args.scene_threshold)
+            cuts = find_cuts(reader, *([args.scene_threshold] if args.scene_threshold is not None else []))
     from .inference import default_method, for_source
     from .io.compression import assess_source
 
@@ -584,7 +551,7 @@ def _non_negative_float(text: str) -> float:
 
 def _scene_options(parser: argparse.ArgumentParser) -> None:
     parser = parser.add_mutually_exclusive_group()  # a threshold with detection off would be ignored silently
-    parser.add_argument("--scene-threshold", type=_positive_float, default=27.0,
+    parser.add_argument("--scene-threshold", type=_positive_float,
                         help="scene-cut sensitivity: content change between frames that counts as a cut (default "
                              "27, PySceneDetect's; lower finds more cuts)")
     parser.add_argument("--no-scene-detect", action="store_true",
@@ -600,27 +567,28 @@ def _max_pixels_option(parser: argparse.ArgumentParser) -> None:
 
 def _upscale_options(up: argparse.ArgumentParser) -> None:
     """The options `upscale` and `batch` share."""
-    up.add_argument("--scale", type=int, choices=(1, 2, 3, 4), default=2, help="spatial factor (default 2)")
-    up.add_argument("--time-factor", type=int, choices=(1, 2), default=1,
+    # Defaults are None here: the job's dataclasses (jobs/options.py) hold each default once.
+    up.add_argument("--scale", type=int, choices=(1, 2, 3, 4), help="spatial factor (default 2)")
+    up.add_argument("--time-factor", type=int, choices=(1, 2),
                     help="frame-rate factor (default 1); 2 doubles the rate, N frames become 2N")
     up.add_argument("--method", help="method from `stvsr methods`, or spatial+temporal cascade such as bicubic+dis "
                                      "(default: bicubic; dis for time only; for both, bicubic+dis up to 1280x720 "
                                      "output, dis+bicubic above)")
-    up.add_argument("--quality", choices=("fast", "best"),  # inference.QUALITY_LEVELS (a test keeps them equal)
+    up.add_argument("--quality", choices=QUALITY_LEVELS,
                     help="without --method: best (the default: propstvsr.x4_m+dis for x4 x2, propstvsr.x4_m for x4) "
                          "or fast (imdn.x4+dis_fast: 0.9 dB lower on the dev set, 2.5-4x the speed; flowvsr.x4 "
                          "for x4); see the README's table")
-    up.add_argument("--source", choices=("auto", "clean", "compressed"), default="auto",  # inference.SOURCES
+    up.add_argument("--source", choices=SOURCES,
                     help="without --method: how the input was coded, which picks the model: auto (the default) reads "
                          "it from the codec and its bits per pixel, and compressed video (phone clips, downloads) "
                          "gets the model trained on codec artefacts; clean (lossless or high bitrate) the clean one")
     up.add_argument("--order", choices=("st", "ts"), help="cascade order: st = space then time, ts = time then space")
     up.add_argument("--model", help="a learned model from `stvsr models` (with --weights)")
     up.add_argument("--weights", help="a .safetensors checkpoint; the model is read from it")
-    up.add_argument("--tile", default="auto",
+    up.add_argument("--tile",
                     help="learned models: tile size in input pixels, 0 for whole frames (default auto: tiles of "
                          "about 2048x2048 output pixels, 1024x1024 for multi-frame models)")
-    up.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"),
+    up.add_argument("--precision", choices=PRECISIONS,
                     help="learned models' precision (default auto: bf16 where the device computes it natively - "
                          "CPUs with AMX or AVX512-BF16, recent GPUs - else fp32); fp16 needs CUDA")
     up.add_argument("--codec", help="video codec (default libx264; libvpx-vp9 for .webm); libx265, ffv1, png ...")
@@ -630,7 +598,7 @@ def _upscale_options(up: argparse.ArgumentParser) -> None:
     up.add_argument("--no-audio", action="store_true", help="drop audio and subtitles instead of copying them")
     up.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     up.add_argument("--input-fps", type=_fraction, help="frame rate of a frame-folder input (default 25)")
-    up.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda[:N]")
+    up.add_argument("--device", help="auto (CUDA if present, else CPU), cpu, cuda[:N]")
     _max_pixels_option(up)
     _scene_options(up)
     up.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
@@ -653,12 +621,12 @@ def build_parser() -> argparse.ArgumentParser:
                          "by bicubic, right: output) to OUT with .preview before its extension")
     up.add_argument("--preview-start", type=_non_negative_float, metavar="T",
                     help="with --preview: start of the excerpt in seconds (default: the middle of the video)")
-    up.add_argument("--preview-seconds", type=_positive_float, default=3.0, metavar="S",
+    up.add_argument("--preview-seconds", type=_positive_float, metavar="S",
                     help="with --preview: length of the excerpt (default 3 s)")
     up.add_argument("--resume", action="store_true",
                     help="write in segments kept beside OUT, so that an interrupted run (Ctrl-C, kill, power loss) "
                          "continues where it stopped when run again with --resume")
-    up.add_argument("--segment-seconds", type=_positive_float, default=10.0, metavar="S",
+    up.add_argument("--segment-seconds", type=_positive_float, metavar="S",
                     help="with --resume: length of a segment (default 10 s): at most this much is redone")
     up.add_argument("--report", type=Path, metavar="FILE.json",
                     help="write the summary and the output's self-check (frames, rate, duration, audio drift) here")
@@ -673,7 +641,7 @@ def build_parser() -> argparse.ArgumentParser:
     ba.add_argument("output", metavar="OUT_DIR", type=Path)
     _upscale_options(ba)
     ba.add_argument("--ext", help="output extension (e.g. mkv; default: each input's own)")
-    ba.add_argument("--segment-seconds", type=_positive_float, default=10.0, metavar="S",
+    ba.add_argument("--segment-seconds", type=_positive_float, metavar="S",
                     help="length of a resumable segment (default 10 s)")
     ba.add_argument("--report", type=Path, metavar="FILE.json", help="write the summary table as JSON here")
     ba.add_argument("--engine", choices=("local", "ray"), default="local",

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from .errors import UsageError, WeightsError
+from .runtime import DEFAULT_QUALITY, QUALITY_LEVELS
 from .models import Cascade, VideoModel, build_method, window_overlap_of
 from .models.base import streaming_window
 from .models.build import AUTO_TILE
@@ -56,14 +57,10 @@ HIGH_RES_FLOW_MAX_PIXELS = 1280 * 720
 #   then DIS (medium preset) at the output size; fast is per-frame imdn.x4, then DIS (fast preset), at about 2x the
 #   speed. Above 1280x720 output, flow at full size costs too much: the end-to-end propstvsr.x4x2 (flow at the input
 #   size) and, fast, DIS at the input size then imdn.x4. x4: propstvsr.x4_m and flowvsr.x4. Scores: README.
-QUALITY_LEVELS = ("fast", "best")
-DEFAULT_QUALITY = "best"
 QUALITY_MODELS = {(4, 2): {"fast": ("imdn.x4+dis_fast", "dis+imdn.x4"), "best": ("propstvsr.x4_m+dis", "propstvsr.x4x2")},
                   (4, 1): {"fast": ("flowvsr.x4", "flowvsr.x4"), "best": ("propstvsr.x4_m", "propstvsr.x4_m")}}
 
 
-SOURCES = ("auto", "clean", "compressed")  # --source: auto reads how the input was coded (io/compression.py)
-DEFAULT_SOURCE = "auto"
 # The model trained on codec-degraded input (degrade/protocol.py) for each clean one it replaces on compressed input.
 COMPRESSED_VARIANTS = {"propstvsr.x4_m": "propstvsr.x4_real"}
 

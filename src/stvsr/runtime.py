@@ -1,14 +1,29 @@
-"""Where computation runs."""
+"""Where computation runs, and the choices a run is made of (device, precision, quality level, source kind).
+
+Importing it does not import torch (the functions do), so that a command checks its options before torch loads.
+"""
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from .errors import UsageError
+
+if TYPE_CHECKING:
+    import torch
+
+# --quality: which shipped model the default takes when no method is named (inference.QUALITY_MODELS).
+QUALITY_LEVELS = ("fast", "best")
+DEFAULT_QUALITY = "best"
+# --source: how the input was coded, which picks the model; auto reads it from the stream (io/compression.py).
+SOURCES = ("auto", "clean", "compressed")
+DEFAULT_SOURCE = "auto"
 
 
 def pick_device(name: str = "auto") -> torch.device:
     """'auto' is CUDA when a GPU is visible, else CPU; 'cpu', 'cuda' and 'cuda:N' are taken as given."""
+    import torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -26,6 +41,8 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 def native_bf16(device: torch.device) -> bool:
     """Whether `device` computes bfloat16 natively: CUDA GPUs that support it, CPUs with AMX or AVX512-BF16
     (elsewhere bf16 is emulated, and slower than fp32)."""
+    import torch
+
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     if device.type == "cpu":

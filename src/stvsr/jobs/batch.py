@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import OutputError, StvsrError, UsageError
@@ -82,20 +82,15 @@ def check_unique_outputs(sources: list[Path], out_dir: Path, ext: str | None) ->
 # job's (other options, a replaced input, or made by hand) and is redone with --overwrite, or fails with one line.
 
 JOB_TAG = ".stvsr-job"
-# The options that change what is written (not how fast, or what is printed).
-JOB_OPTIONS = ("scale", "time_factor", "method", "quality", "source", "order", "model", "weights", "tile", "precision", "codec",
-               "crf", "preset", "pix_fmt", "audio", "input_fps", "scene_detect", "scene_threshold")
 
 
 def job_record(source: Path, template) -> dict:
+    """What made an output: the input's fingerprint and the options that change what is written (UpscaleJob.record)."""
     from .segments import fingerprint
 
-    options = {name: getattr(template, name) for name in JOB_OPTIONS}
-    options = {k: str(v) if isinstance(v, Path) or k == "input_fps" and v is not None else v
-               for k, v in options.items()}
     input_print = fingerprint(source)
     del input_print["path"]  # the folder may be mounted elsewhere on another node: size and time identify it
-    return {"input": {"name": source.name, **input_print}, "options": options}
+    return {"input": {"name": source.name, **input_print}, "options": template.record()}
 
 
 def _record_path(output: Path) -> Path:
@@ -157,12 +152,13 @@ def claimed_files(sources: list[Path], out_dir: Path, ext: str | None, template,
 def run_batch(in_dir: Path, out_dir: Path, template, *, ext: str | None = None,
               on_file: Callable[[str, int], None] | None = None, progress: Callable[[int], None] | None = None,
               total_frames: Callable[[Path], int] | None = None) -> BatchResult:
-    """Upscale every video of `in_dir` into `out_dir` with the options of `template` (an UpscaleConfig).
+    """Upscale every video of `in_dir` into `out_dir` with the options of `template` (an UpscaleJob), resumably.
 
     `progress(n)` is told each n output frames written; a failure of one file is recorded and the batch goes on.
     An existing output is skipped when its job record matches this job; another job's output is replaced when
     `template.overwrite`, and fails with one line otherwise.
     """
+    from .options import Resume
     from .upscale import upscale_video
 
     sources = batch_sources(in_dir, out_dir, ext)
@@ -172,10 +168,10 @@ def run_batch(in_dir: Path, out_dir: Path, template, *, ext: str | None = None,
         with claim:
             if on_file is not None:
                 on_file(source.name, total_frames(source) if total_frames else 0)
-            config = replace(template, input=source, output=output, resume=True, quiet=True, progress=progress,
-                             info=None, overwrite=output.exists())
+            job = template.for_file(source, output, resume=template.resume or Resume(), quiet=True,
+                                    progress=progress, overwrite=output.exists())
             try:
-                summary = upscale_video(config)
+                summary = upscale_video(job)
                 record_job(output, record)
             except StvsrError as error:
                 result.results.append(FileResult(source.name, "failed", str(error),

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .batch import BatchResult, FileResult, batch_sources, claimed_files, record_job
@@ -110,13 +110,14 @@ def run_ray_batch(in_dir: Path, out_dir: Path, template, *, ext: str | None = No
     import torch
 
     from .segments import open_work, segment_path, work_dir
+    from .options import Resume
     from .upscale import plan_upscale, segmented_job
 
     result = BatchResult()
     files: list[_File] = []
     for source, output, record, claim, _ in claimed_files(sources, out_dir, ext, template, result):
-        config = replace(template, input=source, output=output, resume=True, quiet=True, info=None,
-                         overwrite=output.exists(), progress=None)
+        config = template.for_file(source, output, resume=template.resume or Resume(), quiet=True,
+                                   overwrite=output.exists(), progress=None)
         try:
             plan = plan_upscale(config, device=torch.device("cpu"))
             job = segmented_job(config, plan)

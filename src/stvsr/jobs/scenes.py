@@ -10,10 +10,13 @@ at the frame itself, which a streaming pipeline needs (the default "merge" mode 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-from torch import Tensor
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 DEFAULT_THRESHOLD = 27.0
 # Frames of context a segment reads before its first frame, so that the detector can report a cut there.

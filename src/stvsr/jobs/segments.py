@@ -17,14 +17,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-
-from torch import Tensor
+from typing import TYPE_CHECKING
 
 from ..io.atomic import atomic_write_text
 from ..io.concat import join_segments
 from ..io.outputs import partial_path, sidecar
 from ..io.verify import OutputCheck, verify_output
-from ..io.writer import VideoWriter
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 WORK_TAG = ".stvsr-work"
 DEFAULT_SEGMENT_SECONDS = 10.0
@@ -116,6 +117,8 @@ def write_segment(plan: SegmentPlan, folder: Path, index: int, *, suffix: str, f
 
     def complete(written: Path, expected: int = len(keep)) -> OutputCheck:
         return verify_output(written, frames=expected, fps=fps, audio_from=None, shown_as=path)
+
+    from ..io.writer import VideoWriter  # here: importing it imports torch, which the option checks do without
 
     with VideoWriter(path, fps=fps, check=complete, overwrite=True, **encoder) as writer:
         for i, frame in enumerate(outputs_of(first, last)):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import sys
 import time
+from contextlib import nullcontext
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -23,54 +24,17 @@ from ..errors import InputError, UsageError, WeightsError
 from ..io import VideoInfo, VideoReader, is_folder_output, open_writer
 from ..io.claims import exclusive
 from ..io.compression import assess_source
-from ..io.outputs import check_destination, check_encoder_options, codec_for
-from ..io.probe import DEFAULT_MAX_PIXELS, check_pixel_budget
+from ..io.outputs import codec_for
 from ..io.verify import OutputCheck, verify_output
 from ..models import VideoModel
-from ..inference import (COMPRESSED_VARIANTS, DEFAULT_SOURCE, SOURCES, default_method, for_source, output_frames,
-                        prepare)
+from ..inference import COMPRESSED_VARIANTS, default_method, for_source, output_frames, prepare
 from ..models.build import Prepared
 from ..models.checkpoint import read_metadata
 from ..ops.resize import imresize
 from ..runtime import pick_device, resolve_precision
-from .scenes import DEFAULT_THRESHOLD, MIN_SHOT_FRAMES, CutDetector
-from .segments import (DEFAULT_SEGMENT_SECONDS, SegmentPlan, finish, fingerprint, open_work, segment_path, work_dir,
-                       write_segment)
-
-
-@dataclass
-class UpscaleConfig:
-    input: Path
-    output: Path
-    scale: int = 2
-    time_factor: int = 1
-    method: str | None = None
-    quality: str | None = None  # a level of inference.QUALITY_LEVELS when no method is named; None: the default
-    source: str = DEFAULT_SOURCE  # inference.SOURCES: which model the default takes for this input's coding
-    order: str | None = None
-    model: str | None = None
-    weights: Path | None = None
-    tile: str | int = "auto"
-    precision: str = "auto"  # learned models: bf16 where the device computes it natively, else fp32
-    codec: str | None = None
-    crf: int | None = None
-    preset: str | None = None
-    pix_fmt: str | None = None
-    audio: bool = True
-    overwrite: bool = False
-    device: str = "auto"
-    quiet: bool = False
-    input_fps: Fraction | None = None  # for frame folders, which carry no rate
-    scene_detect: bool = True  # restart windows and never interpolate at shot cuts
-    scene_threshold: float = DEFAULT_THRESHOLD
-    preview: bool = False  # a short split-screen excerpt to OUT.preview.EXT instead of the whole video
-    preview_start: float | None = None  # seconds; None: centred
-    preview_seconds: float = 3.0
-    resume: bool = False  # write in segments kept in a work folder, and continue an interrupted run
-    segment_seconds: float = DEFAULT_SEGMENT_SECONDS
-    progress: Callable[[int], None] | None = None  # told each n output frames written (e.g. a batch's bar)
-    info: VideoInfo | None = None  # the input's probe, when the caller has made it already
-    max_pixels: int = DEFAULT_MAX_PIXELS  # larger input frames are refused (decompression bombs)
+from .options import Resume, UpscaleJob
+from .scenes import MIN_SHOT_FRAMES, CutDetector
+from .segments import SegmentPlan, finish, fingerprint, open_work, segment_path, work_dir, write_segment
 
 
 @dataclass
@@ -158,113 +122,29 @@ class SegmentedJob:
                       audio_from=self.audio_from, overwrite=overwrite)
 
 
-def segmented_job(config: UpscaleConfig, plan: UpscalePlan) -> SegmentedJob:
-    """The segments of `plan` (a video file output): their size, context, and the work folder's manifest."""
-    if is_folder_output(plan.output):
-        raise UsageError("--resume writes a video file: give OUT a video extension (.mp4, .mkv, ...)")
-    model, k = plan.model, plan.model.time_factor
-    # Per-frame methods neither share windows nor make frames between shots: cuts do not matter to them.
-    temporal = model.window > 1 or model.time_factor > 1
-    segment = max(1, round(config.segment_seconds * plan.info.fps))
-    # Context: a temporal model's whole window on each side, and enough frames for the cut detector to
-    # report a cut at a segment's first frame.
-    segments = SegmentPlan(plan.frames_in, segment, k, max(model.window, MIN_SHOT_FRAMES) if temporal else 0)
-    manifest = {"input": fingerprint(config.input), "frames_in": plan.frames_in, "method": plan.method,
-                "scale": config.scale, "time_factor": k, "codec": codec_for(plan.output, config.codec),
-                "crf": config.crf, "preset": config.preset, "pix_fmt": config.pix_fmt,
-                "audio": plan.audio_from is not None, "tile": str(config.tile), "precision": config.precision,
-                "scene_detect": config.scene_detect, "scene_threshold": config.scene_threshold,
-                "segment_frames": segment, "context": segments.context}
-    return SegmentedJob(input=config.input, output=plan.output, method=plan.method, scale=config.scale,
-                        time_factor=k, order=config.order, tile=config.tile, precision=config.precision,
-                        input_fps=config.input_fps,
-                        scene_threshold=config.scene_threshold if config.scene_detect and temporal else None,
-                        plan=segments, fps_out=plan.fps_out,
-                        encoder={"codec": config.codec, "crf": config.crf, "preset": config.preset,
-                                 "pix_fmt": config.pix_fmt},
-                        audio_from=plan.audio_from, manifest=manifest)
+def choose_method(job: UpscaleJob, output_pixels: int = 0) -> str:
+    """The method spec of `job`: its weights (checked against --model), its named method, or the default of its
+    quality level for this output size. The options were validated (UpscaleJob.validate)."""
+    options = job.method
+    if options.weights is not None:
+        if options.model:
+            found = read_metadata(options.weights).get("model")
+            if found != options.model:
+                raise WeightsError(f"{options.weights} holds weights for {found}, not {options.model}")
+        return str(options.weights)
+    return options.method or default_method(options.scale, options.time_factor, output_pixels, options.quality)
 
 
-def _resumable(config: UpscaleConfig, plan: UpscalePlan, progress) -> tuple[OutputCheck, list[int] | None, list[str]]:
-    """Upscale in segments kept in a work folder beside the output (see `segments`); returns the self-check,
-    the scene cuts found in the segments computed by this run, and notes."""
-    job = segmented_job(config, plan)
-    _, notes = open_work(job.output, job.manifest)
-    cuts: list[int] | None = [] if job.scene_threshold is not None else None
-    for index in range(job.plan.count):
-        found = job.compute(index, plan.model, plan.device, progress, reader=plan.reader)
-        if cuts is not None:
-            cuts.extend(c for c in found if c not in cuts)
-    check, joined = job.finish(config.overwrite)
-    notes.append(f"written in {job.plan.count} segment{'s' if job.plan.count != 1 else ''} of up to "
-                 f"{config.segment_seconds:g} s, joined without re-encoding")
-    return check, (sorted(cuts) if cuts is not None else None), notes + joined
-
-
-def preview_span(config: UpscaleConfig, frames: int, fps: Fraction) -> tuple[int, int]:
-    """Input frames [start, stop) of the preview: `preview_seconds` from `preview_start` (default: centred)."""
-    length = max(2, round(config.preview_seconds * fps))
-    if config.preview_start is None:
-        start = max(0, (frames - length) // 2)
-    else:
-        start = round(config.preview_start * fps)
-        if start >= frames:
-            raise UsageError(f"--preview-start {config.preview_start} s is past the end of the video "
-                             f"({float(frames / fps):.2f} s)")
-    return start, min(frames, start + length)
-
-
-def preview_path(output: Path) -> Path:
-    """out.mp4 -> out.preview.mp4 (a folder: out.preview): the real output's name stays free."""
-    return output.with_name(f"{output.stem}.preview{output.suffix}")
-
-
-def side_by_side(inputs: Iterable[Tensor], outputs: Iterable[Tensor], scale: int, time_factor: int
-                 ) -> Iterator[Tensor]:
-    """Split-screen comparison: the left half of each frame from the input resized by bicubic, the right half from
-    the output, a light line between them. Each input frame stands for the k output frames it starts."""
-    outputs = iter(outputs)
-    for frame in inputs:
-        resized = imresize(frame[None], scale)[0].clamp(0, 1) if scale != 1 else frame
-        for _ in range(time_factor):
-            out = next(outputs).clone()
-            resized = resized.to(out.device)  # the model's output may still be on its device
-            half = out.shape[-1] // 2
-            out[:, :, :half] = resized[:, :, :half]
-            out[:, :, max(half - 1, 0):half + 1] = 0.9
-            yield out
-
-
-def choose_method(config: UpscaleConfig, output_pixels: int = 0) -> str:
-    """The method spec for `config`: --weights (checked against --model), --method, or the default."""
-    if config.quality is not None and (config.method or config.weights is not None):
-        raise UsageError("--quality picks the method: give --quality or --method/--weights, not both")
-    if config.weights is not None:
-        if config.method:
-            raise UsageError("give --method or --weights, not both")
-        if config.model:
-            found = read_metadata(config.weights).get("model")
-            if found != config.model:
-                raise WeightsError(f"{config.weights} holds weights for {found}, not {config.model}")
-        return str(config.weights)
-    if config.model:
-        raise UsageError(f"--model {config.model} needs --weights FILE "
-                         f"(`stvsr models --init {config.model} --out FILE` writes freshly initialised ones)")
-    return config.method or default_method(config.scale, config.time_factor, output_pixels, config.quality)
-
-
-def source_choice(config: UpscaleConfig, info: VideoInfo, method: str) -> tuple[str, str | None]:
+def source_choice(job: UpscaleJob, info: VideoInfo, method: str) -> tuple[str, str | None]:
     """The default `method` adapted to how the input was coded (--source), and a note saying what was chosen and
     why; a method the user named is kept as it is (None: no note)."""
-    if config.source not in SOURCES:
-        raise UsageError(f"--source must be one of {', '.join(SOURCES)}, not {config.source!r}")
-    if config.method or config.weights is not None:
+    if job.method.named:
         return method, None
-    if config.source == "auto":
+    if job.method.source == "auto":
         assessment = assess_source(info)
         compressed, why = assessment.compressed, f"input {assessment.kind}: {assessment.reason}"
     else:
-        compressed, why = config.source == "compressed", f"--source {config.source}"
+        compressed, why = job.method.source == "compressed", f"--source {job.method.source}"
     chosen = for_source(method, compressed)
     if chosen != method:
         return chosen, f"model {chosen}, made for compressed input ({why}; --source clean keeps {method})"
@@ -292,6 +172,7 @@ def precision_notes(model: VideoModel, precision: str, device: torch.device) -> 
 class UpscalePlan:
     """What `upscale_video` settled before computing a frame: the open reader, the method and its model, the frames
     to write, and notes for the summary."""
+    job: UpscaleJob
     reader: VideoReader
     info: VideoInfo
     method: str
@@ -308,29 +189,20 @@ class UpscalePlan:
     def frames_in(self) -> int:
         return self.stop - self.start
 
+    @property
+    def frames_out(self) -> int:
+        return self.frames_in * self.job.method.time_factor
 
-def plan_upscale(config: UpscaleConfig, device: torch.device | None = None) -> UpscalePlan:
-    """Probe the input, check every option against it, choose the method and build its model (on `device`,
-    default `config.device`); the reader is left open for the caller. Raises before any output is touched."""
-    reader = VideoReader(config.input, folder_fps=config.input_fps, info=config.info)
-    info = reader.info
-    check_pixel_budget(info, config.max_pixels)
-    check_encoder_options(config.output, codec=config.codec, crf=config.crf, preset=config.preset,
-                          pix_fmt=config.pix_fmt)
-    method = choose_method(config, info.width * info.height * config.scale ** 2)
-    method, source_note = source_choice(config, info, method)
-    device = device if device is not None else pick_device(config.device)
-    model = prepare(method, scale=config.scale, time_factor=config.time_factor, device=device, order=config.order,
-                    tile=config.tile, precision=config.precision)
-    notes = ([source_note] if source_note else []) + precision_notes(model, config.precision, device)
-    output = preview_path(config.output) if config.preview else config.output
-    check_destination(output, inputs=(config.input,), overwrite=config.overwrite)
-    if min(info.width, info.height) < model.min_size:
-        raise InputError(f"frames of {info.width}x{info.height} are too small for {method}: it needs at least "
-                         f"{model.min_size}x{model.min_size}")
-    if config.time_factor > 1 and info.frame_count < 2:
-        raise InputError(f"a {info.frame_count}-frame video has nothing to interpolate between: "
-                         f"--time-factor {config.time_factor} needs at least 2 frames")
+    @property
+    def detects_cuts(self) -> bool:
+        """Per-frame methods neither share windows nor make frames between shots: cuts do not matter to them."""
+        temporal = self.model.window > 1 or self.model.time_factor > 1
+        return self.job.method.scene_detect and temporal
+
+
+def _input_notes(info: VideoInfo) -> list[str]:
+    """What the summary says about an input that is not one plain video stream at a constant rate."""
+    notes = []
     videos = [s for s in info.streams if s.kind == "video"]
     if len(videos) > 1:
         notes.append(f"input has {len(videos)} video streams: only the first (#{videos[0].index}) is upscaled; "
@@ -341,78 +213,181 @@ def plan_upscale(config: UpscaleConfig, device: torch.device | None = None) -> U
                      f"by repeating or dropping frames (nearest in time)")
     if info.rotation:
         notes.append(f"input rotation metadata applied ({info.rotation} degrees): output frames are upright")
-    start, stop = preview_span(config, len(reader), info.fps) if config.preview else (0, len(reader))
-    if config.preview:
+    return notes
+
+
+def plan_upscale(job: UpscaleJob, device: torch.device | None = None) -> UpscalePlan:
+    """Probe the input, validate the job against it, choose the method and build its model (on `device`, default
+    the job's); the reader is left open for the caller. Raises before any output is touched."""
+    reader = VideoReader(job.input, folder_fps=job.input_fps, info=job.info)
+    info = reader.info
+    job.validate(info)
+    options = job.method
+    method = choose_method(job, info.width * info.height * options.scale ** 2)
+    method, source_note = source_choice(job, info, method)
+    device = device if device is not None else pick_device(options.device)
+    model = prepare(method, scale=options.scale, time_factor=options.time_factor, device=device, order=options.order,
+                    tile=options.tile, precision=options.precision)
+    if min(info.width, info.height) < model.min_size:
+        raise InputError(f"frames of {info.width}x{info.height} are too small for {method}: it needs at least "
+                         f"{model.min_size}x{model.min_size}")
+    if options.time_factor > 1 and info.frame_count < 2:
+        raise InputError(f"a {info.frame_count}-frame video has nothing to interpolate between: "
+                         f"--time-factor {options.time_factor} needs at least 2 frames")
+    notes = ([source_note] if source_note else []) + precision_notes(model, options.precision, device)
+    notes += _input_notes(info)
+    start, stop = preview_span(job, len(reader), info.fps) if job.preview else (0, len(reader))
+    if job.preview:
         notes.append(f"preview of input frames {start}-{stop - 1} ({float(start / info.fps):.2f}-"
                      f"{float(stop / info.fps):.2f} s): left half the input (bicubic), right half the output; "
                      f"no audio")
-    fps_out = info.fps * config.time_factor
+    output = job.destination
     folder = is_folder_output(output)
-    if folder and not info.is_folder and info.audio_streams and config.audio and not config.preview:
+    if folder and not info.is_folder and info.audio_streams and job.encoder.audio and not job.preview:
         notes.append("audio not kept: a frame folder holds no audio")
-    audio_from = config.input if (config.audio and not info.is_folder and not folder and not config.preview) \
-        else None
-    return UpscalePlan(reader=reader, info=info, method=method, model=model, device=device, notes=notes,
-                       output=output, start=start, stop=stop, fps_out=fps_out, audio_from=audio_from)
+    keep_audio = job.encoder.audio and not info.is_folder and not folder and not job.preview
+    return UpscalePlan(job=job, reader=reader, info=info, method=method, model=model, device=device, notes=notes,
+                       output=output, start=start, stop=stop, fps_out=info.fps * options.time_factor,
+                       audio_from=job.input if keep_audio else None)
 
 
-def upscale_video(config: UpscaleConfig) -> UpscaleSummary:
-    """Read `config.input`, upscale it with the chosen method, and write `config.output` atomically."""
-    if config.scale < 1 or config.time_factor < 1:
-        raise UsageError("--scale and --time-factor must be positive integers")
-    started = time.perf_counter()
-    plan = plan_upscale(config)
-    reader, info, method, model, device, notes, output = (plan.reader, plan.info, plan.method, plan.model,
-                                                          plan.device, plan.notes, plan.output)
-    start, stop, frames_in, fps_out, audio_from = plan.start, plan.stop, plan.frames_in, plan.fps_out, plan.audio_from
-    folder = is_folder_output(output)
-    size_out = (info.width * config.scale, info.height * config.scale)
+def segmented_job(job: UpscaleJob, plan: UpscalePlan) -> SegmentedJob:
+    """The segments of `plan` (a video file output): their size, context, and the work folder's manifest."""
+    model, k = plan.model, plan.model.time_factor
+    temporal = model.window > 1 or model.time_factor > 1
+    seconds = job.resume.segment_seconds if job.resume is not None else Resume().segment_seconds
+    segment = max(1, round(seconds * plan.info.fps))
+    # Context: a temporal model's whole window on each side, and enough frames for the cut detector to
+    # report a cut at a segment's first frame.
+    segments = SegmentPlan(plan.frames_in, segment, k, max(model.window, MIN_SHOT_FRAMES) if temporal else 0)
+    options = job.method
+    manifest = {"input": fingerprint(job.input), "frames_in": plan.frames_in, "method": plan.method,
+                "scale": options.scale, "time_factor": k, "codec": codec_for(plan.output, job.encoder.codec),
+                "crf": job.encoder.crf, "preset": job.encoder.preset, "pix_fmt": job.encoder.pix_fmt,
+                "audio": plan.audio_from is not None, "tile": str(options.tile), "precision": options.precision,
+                "scene_detect": options.scene_detect, "scene_threshold": options.scene_threshold,
+                "segment_frames": segment, "context": segments.context}
+    return SegmentedJob(input=job.input, output=plan.output, method=plan.method, scale=options.scale,
+                        time_factor=k, order=options.order, tile=options.tile, precision=options.precision,
+                        input_fps=job.input_fps,
+                        scene_threshold=options.scene_threshold if plan.detects_cuts else None,
+                        plan=segments, fps_out=plan.fps_out, encoder=job.encoder.video,
+                        audio_from=plan.audio_from, manifest=manifest)
 
-    total = frames_in * config.time_factor
-    show = not config.quiet and sys.stderr.isatty()
+
+def preview_span(job: UpscaleJob, frames: int, fps: Fraction) -> tuple[int, int]:
+    """Input frames [start, stop) of the preview: its length from its start (default: centred)."""
+    preview = job.preview
+    length = max(2, round(preview.seconds * fps))
+    if preview.start is None:
+        start = max(0, (frames - length) // 2)
+    else:
+        start = round(preview.start * fps)
+        if start >= frames:
+            raise UsageError(f"--preview-start {preview.start} s is past the end of the video "
+                             f"({float(frames / fps):.2f} s)")
+    return start, min(frames, start + length)
+
+
+def side_by_side(inputs: Iterable[Tensor], outputs: Iterable[Tensor], scale: int, time_factor: int
+                 ) -> Iterator[Tensor]:
+    """Split-screen comparison: the left half of each frame from the input resized by bicubic, the right half from
+    the output, a light line between them. Each input frame stands for the k output frames it starts."""
+    outputs = iter(outputs)
+    for frame in inputs:
+        resized = imresize(frame[None], scale)[0].clamp(0, 1) if scale != 1 else frame
+        for _ in range(time_factor):
+            out = next(outputs).clone()
+            resized = resized.to(out.device)  # the model's output may still be on its device
+            half = out.shape[-1] // 2
+            out[:, :, :half] = resized[:, :, :half]
+            out[:, :, max(half - 1, 0):half + 1] = 0.9
+            yield out
+
+
+@dataclass
+class Outcome:
+    """What running a plan produced: the frames written, the self-check, notes, and the cuts found (None: not
+    looked for)."""
+    frames_out: int
+    check: OutputCheck | None
+    notes: list[str]
+    cuts: list[int] | None
+
+
+def run_stream(plan: UpscalePlan, advance: Callable[[int], None]) -> Outcome:
+    """Stream the frames through the model into the output in one pass (atomically: a temporary, self-checked,
+    then renamed)."""
+    job = plan.job
+    detector = CutDetector(job.method.scene_threshold) if plan.detects_cuts else None
 
     def self_check(written: Path) -> OutputCheck:  # run on the finished temporary, before it is moved into place
-        return verify_output(written, frames=total, fps=fps_out, audio_from=audio_from, shown_as=output)
+        return verify_output(written, frames=plan.frames_out, fps=plan.fps_out, audio_from=plan.audio_from,
+                             shown_as=plan.output)
 
-    # Per-frame methods neither share windows nor make frames between shots: cuts do not matter to them.
-    temporal = model.window > 1 or model.time_factor > 1
-    detector = CutDetector(config.scene_threshold) if config.scene_detect and temporal else None
-    if config.resume:
-        with reader, exclusive(output), tqdm(total=total, unit="frame", disable=not show, dynamic_ncols=True, leave=False) as bar:
-            def advance(n: int) -> None:
-                bar.update(n)
-                if config.progress is not None:
-                    config.progress(n)
-
-            check, cuts, more = _resumable(config, plan, advance)
-        notes.extend(more)
-        notes.extend(_cut_notes(cuts))
-        return UpscaleSummary(method=method, device=str(device), frames_in=frames_in, frames_out=total,
-                              fps_in=info.fps, fps_out=fps_out, size_in=(info.width, info.height), size_out=size_out,
-                              seconds=time.perf_counter() - started, output=output,
-                              output_bytes=output.stat().st_size, notes=notes, check=check, scene_cuts=cuts)
-    with reader, open_writer(output, fps=fps_out, codec=config.codec, crf=config.crf, preset=config.preset,
-                             pix_fmt=config.pix_fmt, audio_from=audio_from, overwrite=config.overwrite,
-                             inputs=(config.input,), check=self_check) as writer, \
-            tqdm(total=total, unit="frame", disable=not show, dynamic_ncols=True, leave=False) as bar:
-        frames = output_frames(model, reader.frames(start, stop), device=device, is_cut=detector)
-        if config.preview:
-            frames = side_by_side(reader.frames(start, stop), frames, config.scale, config.time_factor)
+    with open_writer(plan.output, fps=plan.fps_out, **job.encoder.video, audio_from=plan.audio_from,
+                     overwrite=job.overwrite, inputs=(job.input,), check=self_check) as writer:
+        frames = output_frames(plan.model, plan.reader.frames(plan.start, plan.stop), device=plan.device,
+                               is_cut=detector)
+        if job.preview:
+            frames = side_by_side(plan.reader.frames(plan.start, plan.stop), frames, job.method.scale,
+                                  job.method.time_factor)
         for frame in frames:
             writer.write(frame)
-            bar.update(1)
-            if config.progress is not None:
-                config.progress(1)
-        frames_out = writer.frames_written
-    notes.extend(writer.notes)
-    notes.extend(_cut_notes(detector.cuts if detector is not None else None))
-    stale = work_dir(output)
+            advance(1)
+    notes = list(writer.notes)
+    stale = work_dir(plan.output)
     if stale.is_dir():  # an interrupted --resume run of this output: its work is obsolete now
         shutil.rmtree(stale, ignore_errors=True)
         notes.append(f"removed {stale.name}, the unfinished work of an earlier --resume run")
-    output_bytes = sum(p.stat().st_size for p in output.iterdir()) if folder else output.stat().st_size
-    return UpscaleSummary(method=method, device=str(device), frames_in=frames_in, frames_out=frames_out,
-                          fps_in=info.fps, fps_out=fps_out, size_in=(info.width, info.height), size_out=size_out,
-                          seconds=time.perf_counter() - started, output=output, output_bytes=output_bytes,
-                          notes=notes, check=writer.check_result,
-                          scene_cuts=list(detector.cuts) if detector is not None else None)
+    return Outcome(writer.frames_written, writer.check_result, notes,
+                   list(detector.cuts) if detector is not None else None)
+
+
+def run_segments(plan: UpscalePlan, advance: Callable[[int], None]) -> Outcome:
+    """Upscale in segments kept in a work folder beside the output (see `segments`), continuing an interrupted
+    run's; the cuts are those found in the segments this run computed."""
+    job = plan.job
+    work = segmented_job(job, plan)
+    _, notes = open_work(work.output, work.manifest)
+    cuts: list[int] | None = [] if work.scene_threshold is not None else None
+    for index in range(work.plan.count):
+        found = work.compute(index, plan.model, plan.device, advance, reader=plan.reader)
+        if cuts is not None:
+            cuts.extend(c for c in found if c not in cuts)
+    check, joined = work.finish(job.overwrite)
+    count = work.plan.count
+    notes.append(f"written in {count} segment{'s' if count != 1 else ''} of up to "
+                 f"{job.resume.segment_seconds:g} s, joined without re-encoding")
+    return Outcome(plan.frames_out, check, notes + joined, sorted(cuts) if cuts is not None else None)
+
+
+def summarise(plan: UpscalePlan, outcome: Outcome, seconds: float) -> UpscaleSummary:
+    info, scale = plan.info, plan.job.method.scale
+    output = plan.output
+    size = sum(p.stat().st_size for p in output.iterdir()) if output.is_dir() else output.stat().st_size
+    return UpscaleSummary(method=plan.method, device=str(plan.device), frames_in=plan.frames_in,
+                          frames_out=outcome.frames_out, fps_in=info.fps, fps_out=plan.fps_out,
+                          size_in=(info.width, info.height), size_out=(info.width * scale, info.height * scale),
+                          seconds=seconds, output=output, output_bytes=size,
+                          notes=plan.notes + outcome.notes + _cut_notes(outcome.cuts), check=outcome.check,
+                          scene_cuts=outcome.cuts)
+
+
+def upscale_video(job: UpscaleJob) -> UpscaleSummary:
+    """Read `job.input`, upscale it with the chosen method, and write the output atomically: plan, run (one stream,
+    or resumable segments), summarise."""
+    started = time.perf_counter()
+    plan = plan_upscale(job)
+    show = not job.quiet and sys.stderr.isatty()
+    run = run_segments if job.resume is not None else run_stream
+    lock = exclusive(plan.output) if job.resume is not None else nullcontext()
+    with plan.reader, lock, tqdm(total=plan.frames_out, unit="frame", disable=not show, dynamic_ncols=True,
+                                 leave=False) as bar:
+        def advance(n: int) -> None:
+            bar.update(n)
+            if job.progress is not None:
+                job.progress(n)
+
+        outcome = run(plan, advance)
+    return summarise(plan, outcome, time.perf_counter() - started)

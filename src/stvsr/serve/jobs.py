@@ -26,7 +26,7 @@ from ..errors import OutputError, StvsrError, UsageError
 from ..io.atomic import atomic_write_text
 from ..io.outputs import check_writable_folder
 from ..io.probe import VIDEO_EXTENSIONS, probe
-from ..inference import QUALITY_LEVELS
+from ..runtime import QUALITY_LEVELS
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
 RESULT, BEFORE, AFTER = "result.mp4", "before.mp4", "after.mp4"
@@ -190,18 +190,18 @@ class JobQueue:
         atomic_write_text(self.root / job.id / "job.json", json.dumps(record, indent=1))
 
     def _config(self, job: Job, **extra):
-        from ..jobs.upscale import UpscaleConfig
+        from ..jobs.options import MethodOptions, UpscaleJob
 
         folder = self.root / job.id
-        return UpscaleConfig(input=folder / job.input_file, output=folder / RESULT, scale=job.options.scale,
-                             time_factor=job.options.time_factor, quality=job.options.quality, device=self.device,
-                             quiet=True, **extra)
+        method = MethodOptions(scale=job.options.scale, time_factor=job.options.time_factor,
+                               quality=job.options.quality, device=self.device)
+        return UpscaleJob(input=folder / job.input_file, output=folder / RESULT, method=method, quiet=True, **extra)
 
     def _plan(self, job: Job, info) -> tuple[str, str | None]:
         from ..jobs.upscale import choose_method, source_choice
 
         config = self._config(job)
-        method = choose_method(config, info.width * info.height * config.scale ** 2)
+        method = choose_method(config, info.width * info.height * config.method.scale ** 2)
         return source_choice(config, info, method)
 
     def _work(self) -> None:
@@ -213,6 +213,7 @@ class JobQueue:
 
     def _run(self, job: Job) -> None:
         from ..jobs.segments import work_dir
+        from ..jobs.options import Resume
         from ..jobs.upscale import upscale_video
         from .preview import make_pair
 
@@ -232,7 +233,7 @@ class JobQueue:
             job.eta_s = round((job.frames_total - done) / rate, 1) if rate > 0 else None
 
         try:
-            summary = upscale_video(self._config(job, resume=True, progress=advance))
+            summary = upscale_video(self._config(job, resume=Resume(), progress=advance))
             job.preview = make_pair(folder / job.input_file, folder / RESULT, folder / BEFORE, folder / AFTER,
                                     scale=job.options.scale, time_factor=job.options.time_factor)
             result = summary.as_dict()
