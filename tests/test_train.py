@@ -202,7 +202,8 @@ def test_resume_does_not_need_the_init_weights_any_more(tmp_path, data):
 def test_nan_guard(tmp_path, data, capsys, monkeypatch):
     import stvsr.train.objectives as objectives
 
-    monkeypatch.setitem(objectives.SIMPLE, "l1", lambda pred, target: (pred - target).abs().mean() * float("nan"))
+    broken = objectives.LossTerm(lambda o, x: (x.pred - x.target).abs().mean() * float("nan"), "l1, broken")
+    monkeypatch.setitem(objectives.LOSSES, "l1", broken)
     config = write_config(tmp_path / "c.yaml", data, tmp_path / "run",
                           stages=[{"name": "all", "steps": 2, "losses": {"l1": 1.0}}])
     assert main(["train", "--config", str(config)]) == 6
@@ -544,4 +545,28 @@ def test_texture_loss_on_too_small_patches_is_a_usage_error():
     small = torch.rand(1, 1, 3, 8, 8)
     batch = Batch(inputs=small, target=small, lr=small)
     with pytest.raises(UsageError, match="loss texture: .*larger patches"):
-        objective._term("texture", small[:, 0], small[:, 0], batch)
+        objective(lambda clip: clip, batch)
+
+
+def test_a_loss_is_one_row_of_the_table(monkeypatch):
+    """Validation, dispatch and the critic's training all read LOSSES: a new row is a usable loss, a critic term is
+    known as one, and every row says what it is."""
+    import torch
+
+    from stvsr.train import objectives
+    from stvsr.models import create_model
+    from stvsr.train.objectives import LOSSES, Batch, LossTerm, Objective
+
+    assert all(term.doc for term in LOSSES.values())
+    assert set(objectives.CRITIC_TERMS) == {"adversarial", "feature_matching"}
+    with pytest.raises(UsageError, match="unknown loss 'mean_offset'"):
+        Objective({"mean_offset": 1.0}, scale=2)
+    monkeypatch.setitem(LOSSES, "mean_offset", LossTerm(lambda o, x: (x.pred - x.target).mean().abs(), "test row"))
+    objective = Objective({"mean_offset": 1.0, "l1": 0.5}, scale=2)
+    model = create_model("bicubic", scale=2)
+    hr = torch.rand(1, 3, 3, 16, 16)
+    batch = Batch(hr[..., ::2, ::2], hr, hr[..., ::2, ::2])
+    total, parts = objective(model, batch)
+    assert set(parts) == {"mean_offset", "l1"}
+    assert float(total) == pytest.approx(parts["mean_offset"] + 0.5 * parts["l1"], rel=1e-5)
+    assert not objective.adversarial and Objective({"adversarial": 1.0}, scale=2).adversarial

@@ -24,9 +24,19 @@ class VideoModel(nn.Module):
     def output_length(self, frames: int) -> int:
         return (frames - 1) * self.time_factor + 1
 
+    # Streaming hooks (inference.run_windows); None takes the default of `streaming_window` / `window_overlap_of`.
+    device_window: int | None = None  # frames per window off the CPU (batching what a GPU would do in pieces)
+    window_overlap: int | None = None  # input frames consecutive windows share
+
     # Training hooks. STAGES names the intermediate outputs `stages()` returns, in the order the model computes
     # them; a loss `name@stage` scores one of them (TP-net's staged schedule, the 2D+3D auxiliary loss).
     STAGES: tuple[str, ...] = ()
+    upto: str | None = None  # a model built in stages: the stage its output stops at (None: not built so)
+
+    def adapt_init(self, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Another version's tensors made to fit this model before they initialise it (`train.loop.init_from`):
+        e.g. SR-U-Net's transposed upsampler into its resize-convolution one. Neutral: as they are."""
+        return tensors
 
     @staticmethod
     def check_clip(clip: Tensor) -> None:
@@ -139,14 +149,14 @@ class Cascade(VideoModel):
 def streaming_window(model: VideoModel, device: torch.device) -> int:
     """The frames per streaming window of `model` on `device`: its `device_window` off the CPU where it has one
     (batching work a GPU would otherwise do in small pieces), else its `window`. The overlap stays the window's."""
-    own = getattr(model, "device_window", None)
+    own = model.device_window
     return own if own is not None and device.type != "cpu" else model.window
 
 
 def window_overlap_of(model: VideoModel) -> int:
     """The input frames consecutive streaming windows of `model` share: its own `window_overlap`, else none for
     one frame, one for a pair (interpolators), half a window for other multi-frame models."""
-    own = getattr(model, "window_overlap", None)
+    own = model.window_overlap
     if own is not None:
         return own
     return 0 if model.window <= 1 else 1 if model.window == 2 else model.window // 2

@@ -29,8 +29,7 @@ class Prepared(VideoModel):
         self.model = model
         self.scale, self.time_factor = model.scale, model.time_factor
         self.window, self.min_size = model.window, model.min_size
-        self.window_overlap = getattr(model, "window_overlap", None)
-        self.device_window = getattr(model, "device_window", None)
+        self.window_overlap, self.device_window = model.window_overlap, model.device_window
         self.tile = auto_tile(self.scale, self.window) if tile == AUTO_TILE else tile
         self.pad, self.overlap = pad, overlap
         if precision not in PRECISIONS:

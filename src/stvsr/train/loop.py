@@ -100,8 +100,7 @@ def init_from(model: nn.Module, path: str, prefix: str = "", exclude: list[str] 
     initialisation. Names matching a glob in `exclude` are left out of the file first."""
     tensors = {prefix + name: value for name, value in read_tensors(path).items()
                if not any(fnmatch.fnmatch(name, pattern) for pattern in exclude)}
-    if hasattr(model, "adapt_init"):  # e.g. SR-U-Net's transposed upsampler into its resize-convolution one
-        tensors = model.adapt_init(tensors)
+    tensors = model.adapt_init(tensors)  # VideoModel's hook: e.g. an old upsampler's tensors into a new one
     own = model.state_dict()
     foreign = [k for k in tensors if k not in own or own[k].shape != tensors[k].shape]
     if foreign:
@@ -409,7 +408,7 @@ class Trainer:
         `l1@tpsrm`) is written as the pipeline up to that output (`upto`, when the model takes it), so that
         evaluating the file measures what the stage trained (the report's stage ablation)."""
         targets = {name.partition("@")[2] for name in self.stage.losses}
-        if len(targets) == 1 and "" not in targets and hasattr(self.model, "upto"):
+        if len(targets) == 1 and "" not in targets and self.model.upto is not None:
             return {**self.kwargs, "upto": targets.pop()}
         return self.kwargs
 

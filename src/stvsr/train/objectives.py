@@ -1,11 +1,16 @@
 """What a training step optimises, per task: which tensors go in, what they are compared with, and the loss terms.
 
+Every loss a config may name is declared once, in `LOSSES`: how it is computed, what it needs (a feature network,
+the critic, the model's streams) and a line saying what it is. Validation, the critic's training and dispatch all
+derive from that table, so adding a loss is adding one row.
+
 A loss name may carry a stage output: `l1@tpsrm` compares `model.stages(x)["tpsrm"]` with the target resized to
 that output's size (TP-net's staged training); plain names use the model's final output.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -19,22 +24,10 @@ from ..ops.flow import dis_flow
 from ..ops.resize import imresize
 from .data import Sample
 
-SIMPLE = {"l1": l1, "charbonnier": charbonnier, "mse": mse, "ssim": ssim_loss}
-# `perceptual`: stvsr's shipped detail network (trained here, works offline); `vgg`: VGG-19 from a local file.
-# `error_flicker`: the warping term of the output's error (output minus ground truth), so that only flicker the
-# ground truth does not have is penalised; plain `warp` is lowest for a video frozen along the flow, and at the weight
-# that met the flicker target it damped motion (tOF worse on every dev clip).
-# `warp_new`: the same warping term with the frames at input positions held fixed (STVSR: the even frames), so that
-# only the interpolated frames are pulled towards their neighbours; the super-resolved input frames, where plain
-# `warp` cost PSNR, keep what the fidelity term gives them.
-# `texture`: the detail network's local Gram matrices (EnhanceNet's texture loss) at the same blocks, over windows of
-# TEXTURE_PATCH feature pixels (EnhanceNet's 16 x 16).
+# `texture` compares local Gram matrices over windows of this many feature pixels (EnhanceNet's 16 x 16).
 TEXTURE_PATCH = 16
-KNOWN = set(SIMPLE) | {"perceptual", "texture", "vgg", "cycle", "dual_stream", "adversarial", "feature_matching", "warp",
-                       "warp_new", "error_flicker"}
-CRITIC_TERMS = ("adversarial", "feature_matching")  # the losses that need a critic, trained alongside
-# `dual_stream` is the sum of the dual-stream report's terms (Eq. 11-17); `dual_stream@spatial` etc. one of them,
-# for its staged training (pretrain M_S and M_T, then fusion and refinement, then everything).
+# `dual_stream@TERM`: one of the dual-stream report's terms, for its staged training (pretrain M_S and M_T, then
+# fusion and refinement, then everything); plain `dual_stream` is their sum.
 DUAL_STREAM_TERMS = ("out", "fused", "st", "ts", "spatial", "temporal", "mask")
 
 
@@ -57,6 +50,94 @@ def task_batch(sample: Sample, task: str) -> Batch:
     raise UsageError(f"cannot train task {task!r}")
 
 
+@dataclass
+class TermInputs:
+    """What a loss term may look at in one step."""
+    pred: Tensor | None  # the output it scores (the final one, or a stage's for `name@stage`)
+    target: Tensor | None  # the ground truth at that output's frames and size
+    batch: Batch
+    model: nn.Module  # unwrapped (DDP), for the terms that run parts of it
+    critic: nn.Module | None
+    part: str  # what follows `@` in the loss name ("" for none)
+
+
+@dataclass(frozen=True)
+class LossTerm:
+    """One loss a config may name: how it is computed from the step's inputs, what it needs, and what it is."""
+    compute: Callable[[Objective, TermInputs], Tensor]
+    doc: str
+    needs: frozenset[str] = frozenset()  # "vgg", "detail" (the shipped detail network), "critic", "streams"
+    parts: tuple[str, ...] = ()  # a term of the model's own parts (`dual_stream@TERM`): the parts it has
+
+    @property
+    def scores_output(self) -> bool:
+        """It compares an output (the final one, or a stage's with `@stage`) with the target; the others run the
+        model's parts themselves."""
+        return "streams" not in self.needs
+
+
+def _texture(objective: Objective, x: TermInputs) -> Tensor:
+    try:
+        return objective.texture(x.pred, x.target)
+    except ValueError as error:  # a config mistake (patch too small for the windows), not a bug
+        raise UsageError(f"loss texture: {error}; train on larger patches") from None
+
+
+def _warp_new(objective: Objective, x: TermInputs) -> Tensor:
+    inputs = x.batch.inputs.shape[1]
+    if x.pred.shape[1] != 2 * inputs - 1:
+        raise UsageError(f"loss warp_new: needs a x2 space-time output ({x.pred.shape[1]} frames for {inputs} "
+                         f"inputs)")
+    held = torch.stack([f.detach() if t % 2 == 0 else f for t, f in enumerate(x.pred.unbind(1))], 1)
+    return _warp_term(held, x.target)
+
+
+def _dual_stream(objective: Objective, x: TermInputs) -> Tensor:
+    terms = objective.dual_stream_terms(x.model, x.batch)
+    if (x.part or "total") not in terms:
+        raise UsageError(f"loss dual_stream@{x.part}: this model has no {x.part!r} term")
+    return terms[x.part or "total"]
+
+
+LOSSES: dict[str, LossTerm] = {
+    "l1": LossTerm(lambda o, x: l1(x.pred, x.target), "mean absolute error"),
+    "charbonnier": LossTerm(lambda o, x: charbonnier(x.pred, x.target),
+                            "sqrt(d^2 + eps^2): L1 that is smooth at zero"),
+    "mse": LossTerm(lambda o, x: mse(x.pred, x.target), "mean squared error, what PSNR measures"),
+    "ssim": LossTerm(lambda o, x: ssim_loss(x.pred, x.target), "1 - SSIM (computed in fp32 inside autocast)"),
+    "perceptual": LossTerm(lambda o, x: o.detail(x.pred, x.target),
+                           "feature distance in the shipped detail network (trained here, so it works offline)",
+                           frozenset({"detail"})),
+    "texture": LossTerm(_texture, "the detail network's local Gram matrices (EnhanceNet's texture loss)",
+                        frozenset({"detail"})),
+    "vgg": LossTerm(lambda o, x: o.vgg(x.pred, x.target), "feature distance in VGG-19 (weights from a local file)",
+                    frozenset({"vgg"})),
+    "cycle": LossTerm(lambda o, x: cycle_loss(x.pred, x.batch.inputs, scale=o.scale),
+                      "the output downscaled again against the input (TP-net's cycle term)"),
+    "warp": LossTerm(lambda o, x: _warp_term(x.pred, x.target),
+                     "each output frame against the next one warped onto it by the ground truth's flow (E_warp); "
+                     "lowest for a video frozen along the flow, so strong weights damp motion"),
+    "warp_new": LossTerm(_warp_new, "warp with the input-position frames held fixed: only the frames made between "
+                                    "them are pulled towards their neighbours"),
+    "error_flicker": LossTerm(lambda o, x: _warp_term(x.pred, x.target, of_error=True),
+                              "warp of the output's error: only flicker the ground truth lacks is penalised"),
+    "adversarial": LossTerm(lambda o, x: adversarial_loss(x.critic(x.pred.flatten(0, 1))),
+                            "the generator's term: the critic should take its frames for real ones",
+                            frozenset({"critic"})),
+    "feature_matching": LossTerm(lambda o, x: feature_matching_loss(x.critic, x.pred.flatten(0, 1),
+                                                                     x.target.flatten(0, 1)),
+                                 "the critic's layers as the feature network of a perceptual loss",
+                                 frozenset({"critic"})),
+    "dual_stream": LossTerm(_dual_stream, "the dual-stream report's terms (Eq. 11-17), or one of them with @TERM",
+                            frozenset({"streams"}), DUAL_STREAM_TERMS),
+}
+CRITIC_TERMS = tuple(name for name, term in LOSSES.items() if "critic" in term.needs)  # a critic trains alongside
+
+
+def _uses(weights: dict[str, float], need: str) -> bool:
+    return any(need in LOSSES[name.partition("@")[0]].needs for name in weights)
+
+
 class Objective:
     """The weighted loss terms of one stage."""
 
@@ -64,30 +145,27 @@ class Objective:
                  perceptual_layers: list[int] | None = None):
         for name in weights:
             base, _, part = name.partition("@")
-            if base not in KNOWN:
-                raise UsageError(f"unknown loss {name!r}; choose from {', '.join(sorted(KNOWN))} "
+            if base not in LOSSES:
+                raise UsageError(f"unknown loss {name!r}; choose from {', '.join(sorted(LOSSES))} "
                                  f"(optionally name@stage)")
-            if base == "dual_stream" and part and part not in DUAL_STREAM_TERMS:
-                raise UsageError(f"unknown dual-stream term {part!r}; choose from {', '.join(DUAL_STREAM_TERMS)}")
+            if LOSSES[base].parts and part and part not in LOSSES[base].parts:
+                raise UsageError(f"unknown {base} term {part!r}; choose from {', '.join(LOSSES[base].parts)}")
         self.weights, self.scale = weights, scale
-        self.vgg = FeatureLoss(load_vgg19(vgg_weights or None)) if any(n.startswith("vgg") for n in weights) else None
-        detail = load_feature_network(perceptual_weights or None) \
-            if any(n.startswith(("perceptual", "texture")) for n in weights) else None  # one network for both
+        self.vgg = FeatureLoss(load_vgg19(vgg_weights or None)) if _uses(weights, "vgg") else None
+        detail = load_feature_network(perceptual_weights or None) if _uses(weights, "detail") else None
         if detail is not None and perceptual_layers:
             with torch.no_grad():
                 returned = len(detail(torch.zeros(1, 3, 16, 16)))
             if max(perceptual_layers) >= returned:
                 raise UsageError(f"config perceptual_layers {list(perceptual_layers)}: the feature network returns "
                                  f"{returned} layers (0-{returned - 1})")
-        self.detail = FeatureLoss(detail, layers=perceptual_layers) \
-            if any(n.startswith("perceptual") for n in weights) else None
+        bases = {name.partition("@")[0] for name in weights}
+        self.detail = FeatureLoss(detail, layers=perceptual_layers) if "perceptual" in bases else None
         self.texture = FeatureLoss(detail, layers=perceptual_layers, texture_patch=TEXTURE_PATCH) \
-            if any(n.startswith("texture") for n in weights) else None
+            if "texture" in bases else None
 
     def to(self, device: torch.device) -> Objective:
-        if self.vgg is not None:
-            self.vgg.to(device)
-        for loss in (self.detail, self.texture):
+        for loss in (self.vgg, self.detail, self.texture):
             if loss is not None:
                 loss.to(device)
         return self
@@ -95,80 +173,53 @@ class Objective:
     @property
     def adversarial(self) -> bool:
         """Whether this stage trains against a critic (the loop then also updates the critic)."""
-        return any(name in self.weights for name in CRITIC_TERMS)
+        return _uses(self.weights, "critic")
 
     def __call__(self, model: nn.Module, batch: Batch, critic: nn.Module | None = None
                  ) -> tuple[Tensor, dict[str, float]]:
         """The stage's weighted loss and its terms; the final output is kept in `self.output` for the critic."""
         core = getattr(model, "module", model)  # unwrapped under DDP, for stages() and streams()
-        wanted = [name.partition("@")[2] for name in self.weights if "@" in name and not name.startswith("dual")]
+        on_output = {name: LOSSES[name.partition("@")[0]].scores_output for name in self.weights}
+        wanted = [name.partition("@")[2] for name, scored in on_output.items() if scored and "@" in name]
         unknown = [w for w in wanted if w not in core.STAGES]
         if unknown:
             raise UsageError(f"{type(core).__name__} has no stage {unknown[0]!r}"
                              + (f"; its stages: {', '.join(core.STAGES)}" if core.STAGES else ""))
         stages = core.stages(batch.inputs, until=max(wanted, key=core.STAGES.index)) if wanted else None
-        output = model(batch.inputs) if any("@" not in n and n != "dual_stream" for n in self.weights) else None
+        final = any(scored and "@" not in name for name, scored in on_output.items())
+        output = model(batch.inputs) if final else None
         self.output, self._terms = output, None
         total, parts = 0.0, {}
         for name, weight in self.weights.items():
-            base, _, stage = name.partition("@")
-            if base == "dual_stream":
-                terms = self._dual_stream(core, batch)
-                if (stage or "total") not in terms:
-                    raise UsageError(f"loss {name}: this model has no {stage!r} term")
-                value = terms[stage or "total"]
-            elif base == "adversarial":  # the generator's term: the critic should take its frames for real ones
-                value = adversarial_loss(critic(output.flatten(0, 1)))
-            elif base == "feature_matching":  # the critic's layers as the feature network of a perceptual loss
-                value = feature_matching_loss(critic, output.flatten(0, 1), batch.target.flatten(0, 1))
-            else:
-                pred = stages[stage] if stage else output
-                target = batch.target
-                if pred.shape[1] != target.shape[1]:  # a centre-frame stage (2D+3D `centre`): the clip's middle
-                    if pred.shape[1] != 1 or target.shape[1] % 2 == 0:
-                        raise UsageError(f"loss {name}: {pred.shape[1]} output frames for {target.shape[1]} "
-                                         f"target frames")
-                    middle = target.shape[1] // 2
-                    target = target[:, middle:middle + 1]
-                if pred.shape[-2:] != target.shape[-2:]:
-                    target = imresize(target, size=tuple(pred.shape[-2:]))
-                value = self._term(base, pred, target, batch)
+            base, _, part = name.partition("@")
+            pred = target = None
+            if on_output[name]:
+                pred = stages[part] if part else output
+                target = _target_for(name, pred, batch.target)
+            value = LOSSES[base].compute(self, TermInputs(pred, target, batch, core, critic, part))
             parts[name] = float(value.detach())
             total = total + weight * value
         return total, parts
 
-    def _term(self, base: str, pred: Tensor, target: Tensor, batch: Batch) -> Tensor:
-        if base in SIMPLE:
-            return SIMPLE[base](pred, target)
-        if base == "vgg":
-            return self.vgg(pred, target)
-        if base == "perceptual":
-            return self.detail(pred, target)
-        if base == "texture":
-            try:
-                return self.texture(pred, target)
-            except ValueError as error:  # a config mistake (patch too small for the windows), not a bug
-                raise UsageError(f"loss texture: {error}; train on larger patches") from None
-        if base == "cycle":
-            return cycle_loss(pred, batch.inputs, scale=self.scale)
-        if base == "warp":
-            return _warp_term(pred, target)
-        if base == "error_flicker":
-            return _warp_term(pred, target, of_error=True)
-        if base == "warp_new":
-            if pred.shape[1] != 2 * batch.inputs.shape[1] - 1:
-                raise UsageError(f"loss {base}: needs a x2 space-time output ({pred.shape[1]} frames for "
-                                 f"{batch.inputs.shape[1]} inputs)")
-            held = torch.stack([f.detach() if t % 2 == 0 else f for t, f in enumerate(pred.unbind(1))], 1)
-            return _warp_term(held, target)
-        raise AssertionError(base)
-
-    def _dual_stream(self, core: nn.Module, batch: Batch) -> dict[str, Tensor]:
+    def dual_stream_terms(self, core: nn.Module, batch: Batch) -> dict[str, Tensor]:
         if self._terms is None:  # one pass through both streams serves every dual-stream term of the step
             parts = core.streams(batch.inputs[:, 0], batch.inputs[:, 1])
             hr = batch.target
             self._terms = dual_stream_losses(parts, hr[:, 0], hr[:, 1], hr[:, 2], scale=self.scale)
         return self._terms
+
+
+def _target_for(name: str, pred: Tensor, target: Tensor) -> Tensor:
+    """The ground truth at `pred`'s frames and size: a centre-frame stage (2D+3D `centre`) scores the clip's middle
+    frame, a stage at a lower resolution the target resized to it."""
+    if pred.shape[1] != target.shape[1]:
+        if pred.shape[1] != 1 or target.shape[1] % 2 == 0:
+            raise UsageError(f"loss {name}: {pred.shape[1]} output frames for {target.shape[1]} target frames")
+        middle = target.shape[1] // 2
+        target = target[:, middle:middle + 1]
+    if pred.shape[-2:] != target.shape[-2:]:
+        target = imresize(target, size=tuple(pred.shape[-2:]))
+    return target
 
 
 def _warp_term(pred: Tensor, target: Tensor, *, of_error: bool = False) -> Tensor:
