@@ -1,4 +1,4 @@
-"""Which blocks of the detail network stamp a periodic pattern? (BENCHMARKS.md, issue 12: the perceptual loss.)
+"""Which blocks of the detail network stamp a periodic pattern? (docs/experiments/per-frame-and-multi-frame.md: the perceptual loss.)
 
 Optimises the pixels of a bicubic upsampling of two dev frames directly against MSE + 0.01 x the L1 distance of one
 set of detail-network blocks to the ground truth (120 Adam steps), and prints PSNR and the periodic amplitude

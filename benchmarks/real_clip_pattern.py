@@ -1,5 +1,5 @@
 """The periodic-pattern measure of tests/test_shipped.py on the bundled real clip, for any methods or weights files:
-the "real clip" column of BENCHMARKS.md's issue 12 tables (the shipped SR models' test line is 0.5 levels).
+the "real clip" column of docs/experiments/per-frame-and-multi-frame.md's tables (the shipped SR models' test line is 0.5 levels).
 
     python benchmarks/real_clip_pattern.py srunet.x2,RUN/last.safetensors [--scale 2]
 

@@ -1,5 +1,5 @@
 """Copy a stvsr weights file with some model arguments changed in its metadata (the tensors are unchanged), e.g.
-the streaming window of propstvsr for the propagation-length ablation (BENCHMARKS.md, issue 13):
+the streaming window of propstvsr for the propagation-length ablation (docs/experiments/propagation.md):
 
     python scripts/with_kwargs.py src/stvsr/weights/propstvsr.x4x2.safetensors runs/propstvsr_w2.safetensors \\
         window=2 overlap=1

@@ -25,7 +25,7 @@ class SRUNet(SpatialModel):
     `upsampler`: 'transposed' (the report's 2×2 stride-2 transposed convolutions for the steps past the input size)
     or 'resize' (nearest ×2 + 3×3 conv, Odena et al. 2016): a 2×2 stride-2 transposed convolution has one kernel per
     output phase, free to disagree, and a perceptual loss turned that freedom into a period-2 pattern at ×2
-    (BENCHMARKS.md, issue 12); or 'bilinear' (bilinear ×2 + 3×3 conv): nearest-neighbour blocks still carry
+    (docs/experiments/per-frame-and-multi-frame.md); or 'bilinear' (bilinear ×2 + 3×3 conv): nearest-neighbour blocks still carry
     period-2 power for an adversary to amplify, a bilinear step has none. `adapt_init` starts a 'resize' or
     'bilinear' model from 'transposed' weights."""
 

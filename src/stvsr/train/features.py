@@ -30,7 +30,7 @@ from .data import FrameStore, TrainSamples, find_sources, load_photos
 DEGRADATIONS = ("clean", "bicubic_x2", "bicubic_x4", "blur", "noise", "jpeg", "checkerboard", "oversharpen")
 # Which classes a detail network learns to tell apart. `general` is the shipped `perceptual` network's. `x2` is for
 # x2 SR, where bicubic is already close to the ground truth and the general network's features (noise, JPEG, x4
-# blur) raised NIQE (BENCHMARKS.md, issue 12): it separates clean crops from the detail x2 methods actually lose
+# blur) raised NIQE (docs/experiments/per-frame-and-multi-frame.md): it separates clean crops from the detail x2 methods actually lose
 # (a bicubic round trip, a light blur, and the round trip through the shipped x2 MSE SR-U-Net, `sr_x2`) and from
 # the artefacts they must not add.
 DEGRADATION_SETS = {
