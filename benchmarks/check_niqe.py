@@ -54,7 +54,13 @@ def float64_resize(module):
 
 
 def main() -> None:
-    source, images = Path(sys.argv[1]), [Path(p) for p in sys.argv[2:]]
+    import argparse
+
+    parser = argparse.ArgumentParser(description="stvsr's NIQE against BasicSR's on the same images, in float64.")
+    parser.add_argument("basicsr", type=Path, help="an unpacked BasicSR source tree (e.g. basicsr-1.4.2)")
+    parser.add_argument("images", type=Path, nargs="+", help="images to score")
+    args = parser.parse_args()
+    source, images = args.basicsr, args.images
     basicsr = load_basicsr_niqe(source)
     params = np.load(source / "basicsr/metrics/niqe_pris_params.npz")
     worst = 0.0

@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from sizes import parse_sizes
+from _sizes import parse_sizes
 from stvsr.errors import StvsrError
 from stvsr.models.build import conv_layout
 from stvsr.models.checkpoint import load_model

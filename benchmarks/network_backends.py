@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sizes import parse_sizes
+from _sizes import parse_sizes
 from stvsr.errors import StvsrError
 from stvsr.jobs.export import export_model
 from stvsr.inference import prepare

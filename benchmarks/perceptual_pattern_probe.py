@@ -16,8 +16,13 @@ from stvsr.ops.resize import imresize
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="../shared/data/dev/vimeo_septuplet", help="Vimeo septuplet folder")
+    args = parser.parse_args()
     torch.set_num_threads(1)
-    clips = list(open_clips("../shared/data/dev/vimeo_septuplet", "vimeo"))[:2]
+    clips = list(open_clips(args.data, "vimeo"))[:2]
     hr = torch.stack([c.float_frames()[3] for c in clips])
     base = imresize(imresize(hr, 0.25).clamp(0, 1), 4).clamp(0, 1)
     net = load_detail_features()

@@ -71,7 +71,7 @@ def starts_from(recipe: str) -> str:
     left_out = recipe_config.get("init_exclude") or []
     but = f", all but {', '.join(f'`{p}`' for p in left_out)}" if left_out else ""
     name = Path(init).name.removesuffix(".safetensors")
-    if init.startswith("src/stvsr/weights/") and name in SHIPPED:
+    if init.startswith(("src/stvsr/weights/", "zoo/")) and name in SHIPPED:
         return f" (after `configs/{SHIPPED[name].recipe}.yaml`: it starts from {name}'s weights{but})"
     parts = Path(init).parts
     if len(parts) >= 2 and parts[0] == "runs":

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
@@ -249,3 +250,26 @@ def test_models_lists_tiny_test_variants_only_when_asked(capsys):
     assert "imdn_tiny" in capsys.readouterr().out
     assert main(["models", "imdn*tiny"]) == 0
     assert "imdn_tiny" in capsys.readouterr().out
+
+
+def test_the_tile_help_states_the_sizes_the_code_uses(capsys):
+    """The --tile help quoted 1024 while the code used 1536: the help's numbers are checked against auto_tile."""
+    from stvsr.models.build import auto_tile
+
+    with pytest.raises(SystemExit):
+        main(["upscale", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    per_frame, multi_frame = auto_tile(1, 1), auto_tile(1, 5)
+    assert f"{per_frame}x{per_frame} output pixels, {multi_frame}x{multi_frame} for multi-frame" in text
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in (Path(__file__).parents[1] / "benchmarks").glob("[!_]*.py")))
+def test_every_benchmark_script_answers_help(script):
+    """A benchmark that no longer starts (a renamed import, a moved module) fails here, not on the day it is needed."""
+    import subprocess
+
+    root = Path(__file__).parents[1]
+    done = subprocess.run([sys.executable, str(root / "benchmarks" / script), "--help"], cwd=root,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "usage:" in done.stdout

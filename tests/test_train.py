@@ -483,7 +483,7 @@ def test_each_stage_writes_its_weights_as_the_pipeline_up_to_that_stage(tmp_path
     assert not torch.allclose(out, last(clip).detach(), atol=1e-3)  # the full pipeline differs
 
 
-@pytest.mark.parametrize("recipe", sorted(p.name for p in (Path(__file__).parents[1] / "configs").glob("*.yaml")))
+@pytest.mark.parametrize("recipe", sorted(str(p.relative_to(Path(__file__).parents[1] / "configs")) for p in (Path(__file__).parents[1] / "configs").rglob("*.yaml")))
 def test_every_recipe_parses_and_builds_its_model(recipe):
     """A typo in a recipe (a key, a loss, a model argument) shows here, not after an hour of someone's training."""
     from stvsr.train.config import load_config

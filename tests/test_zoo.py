@@ -116,3 +116,20 @@ def test_a_missing_file_on_the_mirror_is_one_line(no_zoo, mirror):
         build_method(SMALL_ZOO_MODEL, scale=4, time_factor=1)
     assert "\n" not in str(info.value)
     assert not no_zoo.exists() or not any(no_zoo.iterdir())
+
+
+def test_the_top_of_configs_holds_the_shipped_recipes_and_ablations_the_rest():
+    """configs/*.yaml back a shipped file (or are a stage whose run a shipped recipe starts from); the studies and
+    ablations that back none live in configs/ablations/."""
+    import yaml
+
+    configs = zoo.PACKAGE_WEIGHTS.parents[2] / "configs"
+    recipes = {s.recipe for s in SHIPPED.values()}
+    stages = set()
+    for recipe in recipes:
+        init = str((yaml.safe_load((configs / f"{recipe}.yaml").read_text()) or {}).get("init", ""))
+        if init.startswith("runs/"):
+            stages.add(init.split("/")[1])
+    top = {p.stem for p in configs.glob("*.yaml")}
+    assert top == recipes | stages, sorted(top ^ (recipes | stages))
+    assert not {p.stem for p in (configs / "ablations").glob("*.yaml")} & recipes

@@ -587,7 +587,7 @@ def _upscale_options(up: argparse.ArgumentParser) -> None:
     up.add_argument("--weights", help="a .safetensors checkpoint; the model is read from it")
     up.add_argument("--tile",
                     help="learned models: tile size in input pixels, 0 for whole frames (default auto: tiles of "
-                         "about 2048x2048 output pixels, 1024x1024 for multi-frame models)")
+                         "about 2048x2048 output pixels, 1536x1536 for multi-frame models)")
     up.add_argument("--precision", choices=PRECISIONS,
                     help="learned models' precision (default auto: bf16 where the device computes it natively - "
                          "CPUs with AMX or AVX512-BF16, recent GPUs - else fp32); fp16 needs CUDA")

@@ -44,8 +44,8 @@ def resolve_tile(tile: str | int, scale: int) -> int:
     return size
 
 
-# Above this many output pixels per frame, flow is estimated before upscaling: at full output size DIS costs
-# 4-16x more (a 1080p phone clip x2 would take hours on a laptop CPU) for 0.65 dB on the dev set.
+# Above this many output pixels per frame, flow is estimated before upscaling: at full output size DIS costs many
+# times more (hours for a 1080p phone clip on a laptop CPU) for a fraction of a dB (BENCHMARKS.md §1).
 HIGH_RES_FLOW_MAX_PIXELS = 1280 * 720
 
 

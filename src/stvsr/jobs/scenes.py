@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 DEFAULT_THRESHOLD = 27.0
 # Frames of context a segment reads before its first frame, so that the detector can report a cut there.
 MIN_SHOT_FRAMES = 8
-# The detector looks at frames at most this wide (as PySceneDetect's own scene manager does): the same cuts, 20x
-# less work at 1080p.
+# The detector looks at frames at most this wide (as PySceneDetect's own scene manager does): the same cuts for a
+# small fraction of the work at 1080p.
 DETECT_WIDTH = 256
 
 

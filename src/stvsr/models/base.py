@@ -55,8 +55,8 @@ class VideoModel(nn.Module):
 class SpatialModel(VideoModel):
     """A per-frame method: applies `upscale_frames` (M, 3, H, W) -> (M, 3, sH, sW) to every frame."""
 
-    # Streaming windows off the CPU: 4 frames a call. imdn.x4 on 480x270 frames on an H200 took 4.0 ms a frame one
-    # at a time and 2.3 four at a time in fp32 (bf16 3.6 and 1.8; `python benchmarks/gpu_profile.py`).
+    # Streaming windows off the CPU: 4 frames a call keep a GPU busier than one (`python benchmarks/gpu_profile.py`;
+    # docs/experiments/gpu-speed.md).
     device_window = 4
 
     def forward(self, clip: Tensor) -> Tensor:

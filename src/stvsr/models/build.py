@@ -41,9 +41,9 @@ class Prepared(VideoModel):
         precision = resolve_precision(self.precision, clip.device)
         dtype = DTYPES[precision]
         if (dtype is not None or clip.device.type == "cpu") and self._layout != clip.device.type:
-            # Channels-last convolutions: in bf16 2.7x faster than NCHW on a CPU with AMX (oneDNN) and the layout
-            # GPU tensor cores want; in fp32 on a CPU 1.3-1.5x faster (imdn.x4 at 320x180: 168 -> 120 ms, within
-            # 5e-7 of NCHW). fp32 on a GPU keeps NCHW.
+            # Channels-last convolutions: faster than NCHW on CPUs (oneDNN), in bf16 and fp32 alike, with the same
+            # output to float rounding, and the layout GPU tensor cores want (docs/experiments/cpu-speed.md). fp32 on
+            # a GPU keeps NCHW.
             conv_layout(self.model, torch.channels_last)
             self._layout = clip.device.type
         with torch.autocast(clip.device.type, dtype=dtype, enabled=dtype is not None):
@@ -148,10 +148,9 @@ AUTO_TILE = -1
 
 def auto_tile(scale: int, window: int) -> int:
     """Tile size (input pixels) for `--tile auto`: about 2048×2048 output pixels per tile for per-frame models
-    (a 320×180 -> 1280×720 frame is one tile: cutting it in two made imdn.x4 do 1.7x the work), 1536×1536 for
-    models that hold a window of frames, whose activations grow with the window (propstvsr.x4 on 20-frame windows of
-    320×180: one tile, 3.8 output frames/s and 1.7 GB with DIS after it; at 1024×1024, two tiles, 2.3 frames/s and
-    1.9 GB)."""
+    (a 720p output frame is one tile: cutting it made the network redo the overlap), 1536×1536 for models that hold a
+    window of frames, whose activations grow with the window (one tile for the 720p default too: faster and no
+    larger than two; docs/experiments/cpu-speed.md)."""
     return max(64, (2048 if window <= 1 else 1536) // max(scale, 1))
 
 

@@ -47,9 +47,9 @@ class DualStream(VideoModel):
         self.refine = nn.Sequential(conv(3, refine_features), *[ResBlock(refine_features) for _ in range(3)],
                                     conv(refine_features, 3)) if refine else None
         if mask_prior and self.fusion is not None:
-            # Start from the S->T stream: constant masks sigmoid(±prior) (0.95 / 0.05 at 3) and a refinement that
-            # adds nothing. With masks free from the start, 600 steps learned a 54/46 blend: the streams score
-            # alike on training crops (26.1 / 25.8 dB) but not on dev (36.0 / 33.6), where the blend lost 0.85 dB.
+            # Start from the S->T stream: constant masks sigmoid(±prior) and a refinement that adds nothing. Masks
+            # free from the start learned a near-even blend, as the streams score alike on training crops but not
+            # on dev, where the blend lost fidelity (docs/experiments/space-time-seeds.md).
             nn.init.zeros_(self.fusion.tail.weight)
             prior = torch.tensor([mask_prior] if masks == "one" else [mask_prior, -mask_prior])
             self.fusion.tail.bias.data.copy_(prior)

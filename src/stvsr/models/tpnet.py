@@ -121,7 +121,7 @@ class TPNet(VideoModel):
         self.rm = UNet(9, 3, features=rm_features, depth=2, blocks=3, bottleneck=3, head=5, tail=5) if refine \
             else None
         if self.rm is not None:  # a zero correction at first, as every other stage starts from its plain base: a
-            # randomly initialised U-Net added noise that 200 joint steps did not undo (dev 32.04 -> 31.53 dB)
+            # randomly initialised U-Net added noise the joint stage did not undo (docs/experiments/space-time-seeds.md)
             nn.init.zeros_(self.rm.tail.weight)
             nn.init.zeros_(self.rm.tail.bias)
 

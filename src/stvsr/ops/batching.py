@@ -9,11 +9,9 @@ from torch import Tensor
 
 from .eager import eager
 
-# Input pixels per call on a CPU. A batch whose activations outgrow the caches runs far slower per frame: the
-# imdn.x4 backbone (propstvsr.x4 runs it on every frame of its 20-frame windows) took 144 ms a frame over 20 frames
-# of 320×180 in one call and 76 ms one frame at a time (bf16, channels-last, 2 cores; fp32 246 against 110 ms).
-# Small frames still gain from a few per call: 112×64 was fastest 5-10 a call, 240×135 two
-# (`python benchmarks/frame_batches.py`, BENCHMARKS.md). A GPU wants the batch whole.
+# Input pixels per call on a CPU: a batch whose activations outgrow the caches runs slower per frame than one frame
+# at a time, while small frames still gain from a few per call. Chosen with `python benchmarks/frame_batches.py`
+# (docs/experiments/cpu-speed.md). A GPU wants the batch whole.
 CPU_PIXELS_PER_CALL = 256 * 256
 
 

@@ -20,8 +20,8 @@ LUMA = (0.299, 0.587, 0.114)  # BT.601 weights, as cv2.COLOR_RGB2GRAY: both DIS 
 
 def to_gray_u8(frames: Tensor) -> list[np.ndarray]:
     """(N, 3, H, W) float RGB in [0, 1] -> N gray uint8 arrays (BT.601 luma weights, as cv2.COLOR_RGB2GRAY)."""
-    # One weighted sum over the channels (einsum) instead of a weighted copy and a sum: 9x faster at 720p, and
-    # it runs twice per frame pair for every flow.
+    # One weighted sum over the channels (einsum) instead of a weighted copy and a sum: several times faster, and
+    # it runs twice per frame pair for every flow (docs/experiments/cpu-speed.md).
     weights = torch.tensor(LUMA, dtype=torch.float32, device=frames.device)
     gray = torch.einsum("nchw,c->nhw", frames.float().clamp(0, 1), weights)
     return list(gray.mul_(255).round_().to(torch.uint8).cpu().numpy())

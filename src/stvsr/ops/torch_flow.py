@@ -46,9 +46,9 @@ class DISPreset:
 # OpenCV's three presets (DISOpticalFlow::create; patch 8 in all three).
 PRESETS = {"ultrafast": DISPreset(2, 8, 4, 12, 0), "fast": DISPreset(2, 8, 4, 16, 5),
            "medium": DISPreset(1, 8, 3, 25, 5)}
-# OpenCV's refinement defaults are alpha 20, gamma 10, delta 5; alpha (smoothness) is 160 here, chosen on the training
-# footage (DAVIS, frame 11 from 10 and 12 of 20 sequences at half size, VFI PSNR: alpha 20 26.72, 40 26.86, 80 26.97,
-# 160 27.04, 320 27.00 dB; OpenCV 26.93), as this energy's weights are not scaled as OpenCV's are.
+# OpenCV's refinement defaults are alpha 20, gamma 10, delta 5; alpha (smoothness) is higher here, chosen by frame
+# interpolation PSNR on the training footage (never dev), as this energy's weights are not scaled as OpenCV's are
+# (the sweep: docs/experiments/gpu-speed.md).
 ALPHA, GAMMA, DELTA = 160.0, 10.0, 5.0  # smoothness, gradient constancy, intensity constancy
 SOR_ITERATIONS, SOR_OMEGA, EPSILON = 5, 1.6, 1e-3
 PROPAGATION_ROUNDS = 2
@@ -289,9 +289,9 @@ def dis_flows_torch(a: Tensor, b: Tensor, preset: str = "medium") -> tuple[Tenso
     return both[: len(a)], both[len(a):]
 
 
-# DIS launches about a thousand small kernels per call, so on a GPU the host's launching is the bottleneck: on an
-# H200, 8 pairs of 480x270 both ways took 142 ms eagerly and 48 ms replayed from a CUDA graph (medium preset; fast
-# 88 -> 22 ms), the same flows to the bit (`python benchmarks/gpu_profile.py --device cuda`).
+# DIS launches about a thousand small kernels per call, so on a GPU the host's launching is the bottleneck: replayed
+# from a CUDA graph it runs several times faster, with the same flows to the bit (`python benchmarks/gpu_profile.py
+# --device cuda`; docs/experiments/gpu-speed.md).
 CUDA_GRAPHS = True
 GRAPH_CACHE_SIZE = 8  # captured graphs kept (each holds its own memory pool); the least recently used goes first
 
