@@ -23,7 +23,7 @@ import torch
 from stvsr.data.synthetic import translating_frames
 from stvsr.io import VideoReader, VideoWriter
 from stvsr.io.frames import tensor_to_array
-from stvsr.io.testing import write_test_video
+from stvsr.data.synthetic_video import write_synthetic_video
 from stvsr.models import build_method
 from stvsr.inference import resolve_tile
 from stvsr.models.base import streaming_window
@@ -68,7 +68,7 @@ def source(size: str, frames: int, cache: Path) -> Path:
         return SAMPLE
     path = cache / f"stages_{size}_{frames}.mp4"
     if not path.exists():
-        write_test_video(path, translating_frames(frames, 270, 480, velocity=(3, 1)), fps=Fraction(30000, 1001))
+        write_synthetic_video(path, translating_frames(frames, 270, 480, velocity=(3, 1)), fps=Fraction(30000, 1001))
     return path
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from stvsr.data.synthetic import translating_frames
-from stvsr.io.testing import write_test_video
+from stvsr.data.synthetic_video import write_synthetic_video
 
 SIZES = {"480p": (480, 854), "720p": (720, 1280), "1080p": (1080, 1920)}
 CASES = [("bicubic", ["--scale", "4", "--time-factor", "1", "--method", "bicubic"]),
@@ -35,7 +35,7 @@ def make_input(cache: Path, size: str, frames: int) -> Path:
     if not path.exists():
         height, width = SIZES[size]
         partial = path.with_suffix(".part.mp4")
-        write_test_video(partial, translating_frames(frames, height, width, velocity=(3, 1)),
+        write_synthetic_video(partial, translating_frames(frames, height, width, velocity=(3, 1)),
                          fps=Fraction(30000, 1001), options={"preset": "veryfast", "crf": "18"})
         partial.rename(path)
     return path

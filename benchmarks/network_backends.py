@@ -26,7 +26,7 @@ from stvsr.errors import StvsrError
 from stvsr.jobs.export import export_model
 from stvsr.inference import prepare
 from stvsr.io import VideoReader
-from stvsr.io.frames import quantize
+from stvsr.ops.color import quantize
 from stvsr.metrics.fidelity import mse
 from stvsr.ops.resize import imresize
 from stvsr.runtime import native_bf16

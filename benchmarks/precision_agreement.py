@@ -17,7 +17,7 @@ import torch
 from stvsr.errors import StvsrError
 from stvsr.inference import prepare
 from stvsr.io import VideoReader
-from stvsr.io.frames import quantize
+from stvsr.ops.color import quantize
 from stvsr.metrics.fidelity import mse
 from stvsr.runtime import pick_device
 

@@ -22,7 +22,7 @@ import torch
 from stvsr.inference import prepare, run_windows
 from stvsr.io import VideoReader
 from stvsr.io.frames import tensor_to_array
-from stvsr.io.testing import write_test_video
+from stvsr.data.synthetic_video import write_synthetic_video
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,7 +40,7 @@ def main() -> None:
         frames = [f for _, f in zip(range(args.frames), reader)]
     with tempfile.TemporaryDirectory() as tmp:
         coded = Path(tmp) / "coded.mp4"
-        write_test_video(coded, frames, fps=reader.fps, options={"crf": str(args.crf), "preset": "medium"})
+        write_synthetic_video(coded, frames, fps=reader.fps, options={"crf": str(args.crf), "preset": "medium"})
         with VideoReader(coded) as reader:
             low = list(reader)
     y, x, h, w = (int(v) for v in args.crop.split(","))

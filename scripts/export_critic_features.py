@@ -18,7 +18,7 @@ from safetensors import SafetensorError
 from safetensors.torch import save_file
 
 from stvsr.errors import OutputError, StvsrError, WeightsError
-from stvsr.io.atomic import atomic_path
+from stvsr.atomic import atomic_path
 from stvsr.train.checkpoint import load_checkpoint
 from stvsr.losses.perceptual import CRITIC_LAYERS, critic_feature_state, load_feature_network
 

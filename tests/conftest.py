@@ -9,14 +9,14 @@ import pytest
 
 from stvsr.data.synthetic import translating_frames
 from stvsr.io.ffmpeg_log import silence_ffmpeg
-from stvsr.io.testing import write_test_video
+from stvsr.data.synthetic_video import write_synthetic_video
 
 silence_ffmpeg()  # native FFmpeg logging (PyAV's Python callback can deadlock threaded codecs)
 
 
 @pytest.fixture(scope="session")
 def video_factory(tmp_path_factory):
-    """make(name, frames=12, height=48, width=64, **write_test_video kwargs) -> Path, cached by arguments."""
+    """make(name, frames=12, height=48, width=64, **write_synthetic_video kwargs) -> Path, cached by arguments."""
     root = tmp_path_factory.mktemp("videos")
     cache: dict = {}
 
@@ -25,7 +25,7 @@ def video_factory(tmp_path_factory):
         key = (name, frames, height, width, velocity, seed, repr(sorted(kwargs.items())))
         if key not in cache:
             path = root / f"{len(cache)}_{name}"
-            write_test_video(path, translating_frames(frames, height, width, velocity=velocity, seed=seed), **kwargs)
+            write_synthetic_video(path, translating_frames(frames, height, width, velocity=velocity, seed=seed), **kwargs)
             cache[key] = path
         return cache[key]
 

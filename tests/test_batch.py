@@ -12,7 +12,7 @@ from stvsr.io.claims import CLAIM_TAG, try_claim
 from stvsr.cli import main
 from stvsr.data.synthetic import translating_clip
 from stvsr.io import probe
-from stvsr.io.testing import write_test_video
+from stvsr.data.synthetic_video import write_synthetic_video
 
 from helpers import leftovers
 
@@ -20,12 +20,12 @@ from helpers import leftovers
 def make_folder(root, count=3, frames=30, bad=True):
     root.mkdir()
     for i in range(count):
-        write_test_video(root / f"clip{i}.mp4", translating_clip(frames, 64, 96, seed=i), tone_hz=440)
+        write_synthetic_video(root / f"clip{i}.mp4", translating_clip(frames, 64, 96, seed=i), tone_hz=440)
     if bad:
         (root / "broken.mp4").write_bytes(b"not a video at all")
     (root / "notes.txt").write_text("not a video, not listed")
     (root / "sub").mkdir()
-    write_test_video(root / "sub" / "nested.mp4", translating_clip(4, 32, 32))  # not directly in IN_DIR
+    write_synthetic_video(root / "sub" / "nested.mp4", translating_clip(4, 32, 32))  # not directly in IN_DIR
     return root
 
 
@@ -126,7 +126,7 @@ def test_a_rerun_with_other_options_or_another_input_does_not_keep_the_old_outpu
     assert probe(out / "clip0.mp4").width == 192  # kept, not silently taken as the x4 result
     assert main(["batch", str(src), str(out), "--scale", "4", "--overwrite"]) == 0
     assert probe(out / "clip0.mp4").width == 384
-    write_test_video(src / "clip0.mp4", translating_clip(8, 64, 96, seed=9), tone_hz=440)  # another take
+    write_synthetic_video(src / "clip0.mp4", translating_clip(8, 64, 96, seed=9), tone_hz=440)  # another take
     assert main(["batch", str(src), str(out), "--scale", "4"]) == 4
     assert main(["batch", str(src), str(out), "--scale", "4", "--overwrite"]) == 0
     assert probe(out / "clip0.mp4").frame_count == 8
@@ -138,7 +138,7 @@ def test_two_inputs_that_map_to_one_output_name_are_refused_up_front(tmp_path, c
     src = tmp_path / "in"
     src.mkdir()
     for suffix in (".mp4", ".mov"):
-        write_test_video(src / f"take{suffix}", translating_clip(4, 32, 32))
+        write_synthetic_video(src / f"take{suffix}", translating_clip(4, 32, 32))
     assert main(["batch", str(src), str(tmp_path / "out"), "--ext", "mkv"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "take.mov and take.mp4 would both be written to take.mkv" in err[0], err

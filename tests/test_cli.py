@@ -17,7 +17,7 @@ import torch
 from stvsr.cli import main
 from stvsr.data.synthetic import translating_clip
 from stvsr.io import FrameFolderWriter, audio_duration, probe
-from stvsr.io.testing import write_test_video
+from stvsr.data.synthetic_video import write_synthetic_video
 
 from helpers import digest, leftovers
 
@@ -210,7 +210,7 @@ def test_bad_arguments(capsys, tmp_path, ntsc_clip):
 @pytest.mark.parametrize("sig,code,word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
 def test_ctrl_c_or_kill_leaves_nothing(tmp_path, sig, code, word):
     src = tmp_path / "long.mp4"
-    write_test_video(src, (translating_clip(1, 240, 320, seed=i)[0] for i in range(150)), tone_hz=440)
+    write_synthetic_video(src, (translating_clip(1, 240, 320, seed=i)[0] for i in range(150)), tone_hz=440)
     before = digest(src)
     dst = tmp_path / "out.mp4"
     process = subprocess.Popen([sys.executable, "-m", "stvsr", "upscale", str(src), str(dst), "--scale", "4",

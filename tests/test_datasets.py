@@ -7,7 +7,7 @@ from stvsr.data.clips import FolderClips, VideoClips, VimeoClips, open_clips
 from stvsr.data.synthetic import translating_clip
 from stvsr.errors import InputError, UsageError
 from stvsr.io import FrameFolderWriter
-from stvsr.io.testing import write_test_video
+from stvsr.data.synthetic_video import write_synthetic_video
 
 
 def write_frames(folder, frames, names=None):
@@ -85,7 +85,7 @@ def test_folders_with_and_without_lr(tmp_path):
 
 
 def test_video_files_and_frame_folders(tmp_path):
-    write_test_video(tmp_path / "a.mp4", translating_clip(6, 32, 32))
+    write_synthetic_video(tmp_path / "a.mp4", translating_clip(6, 32, 32))
     with FrameFolderWriter(tmp_path / "b") as writer:
         for frame in translating_clip(4, 32, 32):
             writer.write(frame)

@@ -18,7 +18,7 @@ from stvsr.cli import main
 from stvsr.data.synthetic import translating_clip
 from stvsr.io import probe
 from stvsr.io.outputs import partial_path, remove_stale_partials
-from stvsr.io.testing import write_test_video
+from stvsr.data.synthetic_video import write_synthetic_video
 from stvsr.train.loop import truncate_log
 
 from helpers import leftovers
@@ -30,7 +30,7 @@ from test_datasets import make_vimeo
 def long_clip(tmp_path_factory):
     """150 frames at 320x240 with sound: a x4 x2 run takes long enough to be interrupted."""
     src = tmp_path_factory.mktemp("long") / "long.mp4"
-    write_test_video(src, (translating_clip(1, 240, 320, seed=i)[0] for i in range(150)), tone_hz=440)
+    write_synthetic_video(src, (translating_clip(1, 240, 320, seed=i)[0] for i in range(150)), tone_hz=440)
     return src
 
 
@@ -176,7 +176,7 @@ def test_evaluate_tiny_clips_skips_what_cannot_be_measured(capsys, tmp_path):
 @pytest.fixture(scope="module")
 def train_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("traindata")
-    write_test_video(root / "a.mp4", translating_clip(8, 64, 64, seed=1))
+    write_synthetic_video(root / "a.mp4", translating_clip(8, 64, 64, seed=1))
     return root
 
 
@@ -329,7 +329,7 @@ def test_frames_above_the_pixel_budget_are_refused_up_front(tmp_path, capsys):
     # A 16000x16000 MJPEG made `info` and `upscale` allocate 3 GB a frame. Here a small file whose frames are
     # over a budget lowered with --max-pixels: the same path, without the gigabytes.
     src = tmp_path / "big.mp4"
-    write_test_video(src, translating_clip(4, 64, 96))
+    write_synthetic_video(src, translating_clip(4, 64, 96))
     out = tmp_path / "out.mp4"
     code, _, err = run_cli(capsys, "upscale", src, out, "--max-pixels", "5000")
     assert code == 3 and "above the pixel budget of 0.005 megapixels" in err and "--max-pixels 6144" in err
@@ -353,7 +353,7 @@ def test_output_names_near_the_limit_work_and_over_it_are_one_line(tmp_path, cap
     # Names of 224-255 bytes crashed: the hidden temporary, work, claim and record names passed 255 (issue 38, 12).
     src = tmp_path / "in" / "clip.mp4"
     src.parent.mkdir()
-    write_test_video(src, translating_clip(6, 32, 48), tone_hz=440)
+    write_synthetic_video(src, translating_clip(6, 32, 48), tone_hz=440)
     long_name = "é" * 60 + "x" * (250 - 120) + ".mp4"  # 254 bytes, multi-byte characters at the cut
     assert len(long_name.encode()) == 254
     out = tmp_path / long_name

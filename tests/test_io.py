@@ -10,7 +10,7 @@ from stvsr.data.synthetic import translating_clip
 from stvsr.errors import InputError, OutputError, UsageError
 from stvsr.io import FrameFolderWriter, VideoReader, VideoWriter, audio_duration, probe
 from stvsr.io.probe import natural_key, rate_from_intervals
-from stvsr.io.testing import write_test_video
+from stvsr.data.synthetic_video import write_synthetic_video
 
 from helpers import leftovers
 
@@ -19,7 +19,7 @@ from helpers import leftovers
 def test_exact_rational_rate_survives_a_round_trip(tmp_path, fps):
     clip = translating_clip(10, 48, 64)
     src = tmp_path / "in.mp4"
-    write_test_video(src, clip, fps=fps)
+    write_synthetic_video(src, clip, fps=fps)
     info = probe(src)
     assert info.fps == fps and isinstance(info.fps, Fraction)
     assert info.frame_count == 10 and not info.vfr
@@ -118,7 +118,7 @@ def test_variable_frame_rate_detected_and_made_constant(tmp_path):
     # Frames at irregular times (ms): a phone clip that stuttered. Mean interval 40 ms -> 25 fps.
     times = [0, 40, 50, 60, 160, 200, 240, 250, 320, 360]
     src = tmp_path / "vfr.mkv"
-    write_test_video(src, translating_clip(10, 32, 48), fps=Fraction(25), pts=times, time_base=Fraction(1, 1000))
+    write_synthetic_video(src, translating_clip(10, 32, 48), fps=Fraction(25), pts=times, time_base=Fraction(1, 1000))
     info = probe(src)
     assert info.vfr and info.fps == 25
     reader = VideoReader(src)
@@ -201,7 +201,7 @@ def test_disk_full_is_one_clear_error(tmp_path, monkeypatch):
 
 
 def test_atomic_path_renames_on_success_and_cleans_up_on_failure(tmp_path):
-    from stvsr.io.atomic import atomic_path, atomic_write_text
+    from stvsr.atomic import atomic_path, atomic_write_text
 
     target = tmp_path / "out.json"
     atomic_write_text(target, "one")
@@ -251,7 +251,7 @@ def test_videos_open_with_a_pyav_that_has_no_metadata_errors_option(tmp_path, mo
         return real_open(*args, **kwargs)
 
     src = tmp_path / "in.mp4"
-    write_test_video(src, translating_clip(4, 32, 48), fps=Fraction(25))
+    write_synthetic_video(src, translating_clip(4, 32, 48), fps=Fraction(25))
     monkeypatch.setattr(av, "open", open_without_option)
     with VideoReader(src) as reader:
         assert len(list(reader)) == 4

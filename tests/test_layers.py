@@ -11,7 +11,7 @@ PACKAGE = Path(stvsr.__file__).resolve().parent
 # Lowest first. A module may import its own level's or lower levels' modules; sideways imports within a level are
 # listed in SIDEWAYS (the importer first). The jobs package is layered inside: its modules count one by one.
 LAYERS = [
-    {"errors"},
+    {"errors", "atomic"},  # atomic: files written whole (a temporary, then a rename)
     {"runtime", "zoo"},  # zoo: where shipped weights are found (torch-free)
     {"io", "ops"},
     {"degrade", "metrics", "data"},

@@ -260,13 +260,19 @@ def test_flow_alignment_brings_neighbours_onto_the_frame():
 
 
 def test_vfinet_any_time():
+    """t = 0 gives the first frame and t = 1 the second, exactly; in between, the frame depends on t, per sample."""
     torch.manual_seed(5)
     model = create_model("vfinet_tiny").eval()
     a, b = torch.rand(2, 3, 20, 30), torch.rand(2, 3, 20, 30)
     with torch.no_grad():
-        for t in (0.25, 0.5, torch.tensor([0.1, 0.9])):
-            out = model.at(a, b, t)
-            assert out.shape == a.shape and torch.isfinite(out).all()
+        assert torch.equal(model.at(a, b, 0.0), a) and torch.equal(model.at(a, b, 1.0), b)
+        ends = model.at(a, b, torch.tensor([0.0, 1.0]))
+        assert torch.equal(ends[0], a[0]) and torch.equal(ends[1], b[1])
+        early, late = model.at(a, b, 0.1), model.at(a, b, 0.9)
+        assert early.shape == a.shape and torch.isfinite(early).all()
+        assert (early - late).abs().mean() > 1e-4  # t reaches the output
+        mixed = model.at(a, b, torch.tensor([0.1, 0.9]))
+        assert torch.allclose(mixed[0], early[0], atol=1e-6) and torch.allclose(mixed[1], late[1], atol=1e-6)
 
 
 @pytest.mark.parametrize("name", [e.name for e in list_models("*_tiny", task="stvsr")])

@@ -19,7 +19,7 @@ from stvsr.jobs.batch import run_batch  # noqa: E402
 from stvsr.data.synthetic import translating_frames  # noqa: E402
 from stvsr.io import VideoReader, probe  # noqa: E402
 from stvsr.io.claims import try_claim  # noqa: E402
-from stvsr.io.testing import write_test_video  # noqa: E402
+from stvsr.data.synthetic_video import write_synthetic_video  # noqa: E402
 from stvsr.metrics import psnr  # noqa: E402
 from stvsr.jobs.ray_batch import run_ray_batch  # noqa: E402
 from stvsr.jobs.segments import work_dir  # noqa: E402
@@ -52,8 +52,8 @@ def cluster():
 def folder_of_clips(root: Path, long_frames: int = 60) -> Path:
     root.mkdir(parents=True)
     for i in range(2):
-        write_test_video(root / f"short{i}.mp4", translating_frames(10, 48, 64, seed=i), tone_hz=440)
-    write_test_video(root / "long.mp4", translating_frames(long_frames, 48, 64, seed=7), tone_hz=330)
+        write_synthetic_video(root / f"short{i}.mp4", translating_frames(10, 48, 64, seed=i), tone_hz=440)
+    write_synthetic_video(root / "long.mp4", translating_frames(long_frames, 48, 64, seed=7), tone_hz=330)
     return root
 
 
@@ -95,7 +95,7 @@ def test_ray_output_equals_a_local_run_and_a_corrupt_file_fails_alone(cluster, t
 def test_a_worker_killed_mid_segment_is_retried(cluster, tmp_path):
     clips = tmp_path / "in"
     clips.mkdir()
-    write_test_video(clips / "film.mp4", translating_frames(90, 48, 64, seed=3), tone_hz=440)
+    write_synthetic_video(clips / "film.mp4", translating_frames(90, 48, 64, seed=3), tone_hz=440)
     out = tmp_path / "out"
     slow = template(scale=4, method=None, quality="best")  # propstvsr.x4+dis: long enough to kill mid-segment
     answer = {}

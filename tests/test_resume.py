@@ -12,7 +12,7 @@ import torch
 from stvsr.cli import main
 from stvsr.data.synthetic import translating_clip
 from stvsr.io import VideoReader, probe
-from stvsr.io.testing import write_test_video
+from stvsr.data.synthetic_video import write_synthetic_video
 from stvsr.jobs.segments import work_dir
 
 from helpers import leftovers
@@ -27,7 +27,7 @@ def frames_of(path):
 
 def make_source(tmp_path, frames=60):
     src = tmp_path / "src.mp4"
-    write_test_video(src, translating_clip(frames, 96, 128, seed=3), tone_hz=440)
+    write_synthetic_video(src, translating_clip(frames, 96, 128, seed=3), tone_hz=440)
     return src
 
 

@@ -8,7 +8,7 @@ import torch
 from stvsr.cli import main
 from stvsr.data.synthetic import translating_clip
 from stvsr.io import VideoReader
-from stvsr.io.testing import write_test_video
+from stvsr.data.synthetic_video import write_synthetic_video
 from stvsr.metrics.fidelity import psnr
 from stvsr.models import build_method
 from stvsr.inference import Shots, run_shots, run_windows
@@ -39,14 +39,14 @@ def cross_fade():
 @pytest.fixture(scope="module")
 def cut_video(tmp_path_factory):
     path = tmp_path_factory.mktemp("scenes") / "cut.mp4"
-    write_test_video(path, hard_cut(), tone_hz=440)
+    write_synthetic_video(path, hard_cut(), tone_hz=440)
     return path
 
 
 @pytest.fixture(scope="module")
 def fade_video(tmp_path_factory):
     path = tmp_path_factory.mktemp("scenes") / "fade.mp4"
-    write_test_video(path, cross_fade())
+    write_synthetic_video(path, cross_fade())
     return path
 
 
@@ -64,7 +64,7 @@ def test_cuts_beside_short_shots_are_found():
 
 def test_no_frame_between_short_shots_is_a_ghost(tmp_path, capsys):
     src = tmp_path / "short.mp4"
-    write_test_video(src, torch.cat([shot_a(3), shot_b(12), translating_clip(4, 96, 128, seed=3), shot_a(10)]))
+    write_synthetic_video(src, torch.cat([shot_a(3), shot_b(12), translating_clip(4, 96, 128, seed=3), shot_a(10)]))
     out = tmp_path / "out.mkv"
     assert main(["upscale", str(src), str(out), "--scale", "1", "--time-factor", "2", "--codec", "ffv1",
                  "--pix-fmt", "bgr0"]) == 0

@@ -9,7 +9,7 @@ from stvsr.cli import main
 from stvsr.data.synthetic import translating_clip
 from stvsr.errors import OutputError
 from stvsr.io import VideoWriter
-from stvsr.io.testing import write_test_video
+from stvsr.data.synthetic_video import write_synthetic_video
 from stvsr.io.verify import verify_output
 
 from helpers import leftovers
@@ -47,9 +47,9 @@ def test_a_short_output_is_refused_and_reported(capsys, tmp_path, ntsc_clip, mon
 def test_audio_drift_and_loss_are_caught(tmp_path):
     frames = translating_clip(30, 48, 64)
     short = tmp_path / "short.mp4"  # 20 frames and 0.8 s of sound
-    write_test_video(short, frames[:20], fps=Fraction(25), tone_hz=440)
+    write_synthetic_video(short, frames[:20], fps=Fraction(25), tone_hz=440)
     longer = tmp_path / "longer.mp4"  # 1.2 s of sound: promised against the short file, 400 ms of drift
-    write_test_video(longer, frames, fps=Fraction(25), tone_hz=440)
+    write_synthetic_video(longer, frames, fps=Fraction(25), tone_hz=440)
     ok = verify_output(short, frames=20, fps=Fraction(25), audio_from=short, shown_as=short)
     assert ok.ok and ok.audio.drift_ms == 0
     with pytest.raises(OutputError, match=r"audio drifts -400.0 ms"):

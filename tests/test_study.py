@@ -12,7 +12,7 @@ from stvsr.cli import main
 from stvsr.data.actions import APPEARANCES, FRAMES, MOTIONS, SIZE, action_clip, action_set
 from stvsr.studies.plots import pareto_front, tradeoff_plot
 from stvsr.studies.recognition import load_classifier, shipped_classifier_path
-from stvsr.io.testing import write_test_video
+from stvsr.data.synthetic_video import write_synthetic_video
 from stvsr.data.synthetic import translating_clip
 
 from test_datasets import make_vimeo
@@ -183,7 +183,7 @@ def test_study_bad_arguments(tmp_path, capsys):
 def test_beta_study_trains_resumes_and_plots(tmp_path):
     data = tmp_path / "train"
     data.mkdir()
-    write_test_video(data / "a.mp4", translating_clip(8, 96, 96, seed=1))
+    write_synthetic_video(data / "a.mp4", translating_clip(8, 96, 96, seed=1))
     dev = make_vimeo(tmp_path / "vimeo", height=64, width=64)
     from stvsr.studies.beta import BetaConfig, beta_study
 

@@ -17,15 +17,15 @@ from safetensors.torch import load_file
 from stvsr.cli import main
 from stvsr.errors import UsageError, WeightsError
 from stvsr.data.synthetic import translating_clip
-from stvsr.io.testing import write_test_video
+from stvsr.data.synthetic_video import write_synthetic_video
 from stvsr.models import load_model
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("traindata")
-    write_test_video(root / "a.mp4", translating_clip(12, 96, 128, seed=1))
-    write_test_video(root / "b.mp4", translating_clip(10, 96, 96, velocity=(-1, 2), seed=2))
+    write_synthetic_video(root / "a.mp4", translating_clip(12, 96, 128, seed=1))
+    write_synthetic_video(root / "b.mp4", translating_clip(10, 96, 96, velocity=(-1, 2), seed=2))
     return root
 
 
@@ -161,9 +161,10 @@ def test_critic_learning_rate_follows_the_generator_schedule(tmp_path, data):
     state = torch.load(tmp_path / "run/checkpoint.pt", weights_only=False)
     generator_lr = state["optimizer"]["param_groups"][0]["lr"]
     base = state["optimizer"]["param_groups"][0]["initial_lr"]
-    # the critic stepped last with the rate from before the generator's final scheduler step
+    # the ratio rule: the critic's rate is critic_lr scaled as the generator's schedule scales its own
     critic_lr = state["critic_optimizer"]["param_groups"][0]["lr"]
-    assert critic_lr < 2e-5 and generator_lr < base
+    assert generator_lr < base
+    assert critic_lr == pytest.approx(2e-5 * generator_lr / base, rel=1e-6)
     assert main(["train", "--config", str(config), "--set", "critic_lr=-1", "--set", "out=" + str(tmp_path / "x")]) == 2
 
 

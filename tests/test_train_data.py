@@ -9,7 +9,7 @@ from stvsr.data.synthetic import translating_clip, texture
 from stvsr.degrade import bicubic_down
 from stvsr.errors import InputError
 from stvsr.io import FrameFolderWriter
-from stvsr.io.testing import write_test_video
+from stvsr.data.synthetic_video import write_synthetic_video
 from stvsr.train.config import DataConfig
 from stvsr.train.data import FrameStore, TrainSamples, collate, find_sources, load_photos
 
@@ -17,7 +17,7 @@ from stvsr.train.data import FrameStore, TrainSamples, collate, find_sources, lo
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory):
     root = tmp_path_factory.mktemp("train")
-    write_test_video(root / "a.mp4", translating_clip(12, 96, 128, seed=1))
+    write_synthetic_video(root / "a.mp4", translating_clip(12, 96, 128, seed=1))
     with FrameFolderWriter(root / "seq") as writer:
         for frame in translating_clip(10, 80, 96, seed=2):
             writer.write(frame)
@@ -59,10 +59,28 @@ def test_samples_are_deterministic_and_consistent(sources, tmp_path):
     assert batch.hr.shape == (4, 7, 3, 32, 32)
 
 
-def test_photo_motion_moves_the_crop(sources, tmp_path):
+def _steady_shift(clip: torch.Tensor, reach: int = 8) -> tuple[int, int] | None:
+    """The one (dy, dx) with clip[t + 1] == clip[t] moved by it, on their overlap, for every t; None if none."""
+    size = clip.shape[-1]
+    for dy in range(-reach, reach + 1):
+        for dx in range(-reach, reach + 1):
+            ys, xs = slice(max(dy, 0), size + min(dy, 0)), slice(max(dx, 0), size + min(dx, 0))
+            ys0, xs0 = slice(max(-dy, 0), size + min(-dy, 0)), slice(max(-dx, 0), size + min(-dx, 0))
+            if all(torch.equal(clip[t + 1][:, ys0, xs0], clip[t][:, ys, xs]) for t in range(len(clip) - 1)):
+                return dy, dx
+    return None
+
+
+def test_photo_motion_is_a_steady_camera_pan(sources, tmp_path):
+    """A still photo becomes a clip by a camera moving at a constant speed: every frame is the previous one moved
+    by the same whole-pixel step (within the +-4 px a frame the loader allows), and most samples do move."""
     _, samples = make(sources, tmp_path, photo_share=1.0)
-    moving = [samples[i].hr for i in range(8)]
-    assert any(not torch.equal(clip[0], clip[-1]) for clip in moving)
+    shifts = [_steady_shift(samples[i].hr, reach=4) for i in range(12)]
+    assert all(shift is not None for shift in shifts), shifts
+    assert sum(shift != (0, 0) for shift in shifts) >= 8
+    noisy = samples[0].hr.clone()
+    noisy[1] += 1e-3 * torch.randn_like(noisy[1])  # per-frame change that is not a pan: the check must catch it
+    assert _steady_shift(noisy, reach=4) is None
 
 
 def test_too_small_sources_are_refused(sources, tmp_path):

@@ -97,7 +97,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
 def _write_json(path: Path, data: dict) -> None:
     """Write `data` to `path` atomically (a reader never sees half a report)."""
-    from .io.atomic import atomic_write_text
+    from .atomic import atomic_write_text
 
     path = Path(path)
     try:

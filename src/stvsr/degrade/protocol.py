@@ -102,7 +102,7 @@ class Protocol:
     def apply(self, images: Tensor, scale: int, rng: np.random.Generator | None = None) -> Tensor:
         """Degrade ground truth (..., T, 3, H, W) or (3, H, W) in [0, 1] to ×1/scale on the 8-bit grid. A video
         codec stage encodes each clip (the T axis) as one stream. Draws come from `rng` (default: seed 0)."""
-        from ..io.frames import quantize as to_8bit
+        from ..ops.color import quantize as to_8bit
 
         rng = np.random.default_rng(0) if rng is None else rng
         x = images.float()

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..io.frames import quantize as to_8bit
+from ..ops.color import quantize as to_8bit
 from ..ops.filters import gaussian_blur
 from ..ops.resize import imresize
 

@@ -7,7 +7,7 @@ import json
 import math
 from pathlib import Path
 
-from ..io.atomic import atomic_path, atomic_write_text
+from ..atomic import atomic_path, atomic_write_text
 from ..metrics import METRICS
 
 

@@ -37,11 +37,6 @@ def tensor_to_array(frame: Tensor, *, bits: int = 8) -> np.ndarray:
     return array if bits == 8 else array.astype(np.uint16)
 
 
-def quantize(frame: Tensor) -> Tensor:
-    """Round float frames to the 8-bit grid they would be stored on, keeping float32 in [0, 1]."""
-    return frame.clamp(0, 1).mul(255).round().div(255)
-
-
 def encode_png(frame: Tensor, *, bits: int = 8) -> bytes:
     """Float RGB (3, H, W) in [0, 1] as PNG bytes, 8 or 16 bits per channel (the one PNG encoder: frame folders,
     previews and reports write what this returns)."""

@@ -21,7 +21,7 @@ from pathlib import Path
 import av
 
 from ..errors import OutputError, UsageError
-from .atomic import NAME_MAX, fitted_stem
+from ..atomic import NAME_MAX, fitted_stem
 from .probe import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 DEFAULT_CODEC = {".webm": "libvpx-vp9", ".gif": "gif"}

@@ -105,7 +105,7 @@ def recorded_job(output: Path) -> dict | None:
 
 
 def record_job(output: Path, record: dict) -> None:
-    from ..io.atomic import atomic_write_text
+    from ..atomic import atomic_write_text
 
     atomic_write_text(_record_path(output), json.dumps(record, sort_keys=True))
 

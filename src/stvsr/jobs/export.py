@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import OutputError, UsageError
-from ..io.atomic import atomic_path
+from ..atomic import atomic_path
 from ..io.outputs import check_writable_folder
 from ..models.checkpoint import load_model
 from ..models.flowsr import FlowRefineVFI, FlowVSR

@@ -19,7 +19,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..io.atomic import atomic_write_text
+from ..atomic import atomic_write_text
 from ..io.concat import join_segments
 from ..io.outputs import partial_path, sidecar
 from ..io.verify import OutputCheck, verify_output

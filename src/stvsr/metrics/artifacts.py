@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..io.frames import quantize
+from ..ops.color import quantize
 from ..ops.color import rgb_to_y
 
 PERIODS = (2, 3, 4)  # the upsampling factors stvsr trains; frames are cropped to a multiple of 12 so all line up

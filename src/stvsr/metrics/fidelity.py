@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..io.frames import quantize
+from ..ops.color import quantize
 from ..ops.color import rgb_to_y
 from ..ops.filters import gaussian_kernel1d
 

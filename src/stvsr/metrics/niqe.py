@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..io.frames import quantize
+from ..ops.color import quantize
 from ..ops.color import rgb_to_y
 from ..ops.resize import imresize
 

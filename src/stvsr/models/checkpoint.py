@@ -16,6 +16,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from ..errors import WeightsError
+from ..atomic import atomic_path
 from .registry import find_model
 
 FORMAT = "stvsr-weights/1"
@@ -33,8 +34,6 @@ def model_contract(model: nn.Module, name: str, kwargs: dict) -> dict:
 
 def save_weights(model: nn.Module, path: str | Path, *, name: str, kwargs: dict, extra: dict | None = None) -> Path:
     """Write `model`'s state dict and its contract to `path` (.safetensors), atomically."""
-    from ..io.atomic import atomic_path  # here: the io package loads PyAV, which reading weights does not need
-
     path = Path(path)
     metadata = {**model_contract(model, name, kwargs), **(extra or {})}
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}

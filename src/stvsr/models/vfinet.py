@@ -39,7 +39,7 @@ class FlowBlock(nn.Module):
 
 
 class VFINet(PairwiseInterpolator):
-    """(N, 2, 3, H, W) pairs -> frames at times t: three flow refinement levels (working at 1/4, 1/2, 1/1 of the
+    """(N, 2, 3, H, W) pairs -> frames at times t (t = 0 is the first frame, t = 1 the second): three flow refinement levels (working at 1/4, 1/2, 1/1 of the
     frame, each on 1/4 of that internally), warps, a sigmoid fusion mask, and a small residual refinement."""
 
     min_size = 16
@@ -70,7 +70,10 @@ class VFINet(PairwiseInterpolator):
         m = torch.sigmoid(mask)
         fused = m * wa + (1 - m) * wb
         residual = self.refine(torch.cat([a_p, b_p, wa, wb, fused, flow, mask], dim=1))
-        return (fused + 0.1 * torch.tanh(residual))[..., :h, :w]
+        out = (fused + 0.1 * torch.tanh(residual))[..., :h, :w]
+        # The ends of the interval are the inputs themselves, whatever the network would make of them.
+        at = tt[:, :, :1, :1]
+        return torch.where(at <= 0, a, torch.where(at >= 1, b, out))
 
 
 @register_model("vfinet", task="vfi", description="compact learned interpolator: coarse-to-fine flow, mask, refine")

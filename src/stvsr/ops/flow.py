@@ -11,11 +11,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .color import LUMA
+
 DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
                "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 
 
-LUMA = (0.299, 0.587, 0.114)  # BT.601 weights, as cv2.COLOR_RGB2GRAY: both DIS backends see the same gray
 
 
 def to_gray_u8(frames: Tensor) -> list[np.ndarray]:

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .eager import eager
-from .flow import LUMA
+from .color import LUMA
 from .warp import warp
 
 

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import OutputError, StvsrError, UsageError
-from ..io.atomic import atomic_write_text
+from ..atomic import atomic_write_text
 from ..io.outputs import check_writable_folder
 from ..io.probe import VIDEO_EXTENSIONS, probe
 from ..runtime import QUALITY_LEVELS

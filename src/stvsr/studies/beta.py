@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import UsageError
 from ..evaluate.runner import EvalConfig, evaluate
 from ..evaluate.tables import json_safe
-from ..io.atomic import atomic_write_text
+from ..atomic import atomic_write_text
 from ..models import save_weights
 from ..train.config import DataConfig, OptimConfig, StageConfig, TrainConfig, ValConfig
 from ..train.checkpoint import CHECKPOINT, load_checkpoint

@@ -17,7 +17,7 @@ from ..errors import UsageError
 from ..evaluate.runner import EvalConfig, evaluate
 from ..evaluate.tables import fmt, json_safe
 from ..evaluate.tasks import Task
-from ..io.atomic import atomic_write_text
+from ..atomic import atomic_write_text
 from ..models import build_method
 from ..models.shipped import SHIPPED
 from ..runtime import pick_device

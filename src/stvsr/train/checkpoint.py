@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import WeightsError
-from ..io.atomic import atomic_path
+from ..atomic import atomic_path
 
 CHECKPOINT = "checkpoint.pt"
 

@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 from ..degrade import degrade
 from ..errors import InputError
 from ..io import VideoReader
-from ..io.atomic import atomic_path
+from ..atomic import atomic_path
 from ..io.probe import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, list_frame_files, read_image
 from ..ops.resize import imresize
 from .config import DataConfig

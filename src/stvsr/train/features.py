@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from torch import Tensor
 
-from ..io.atomic import atomic_path
+from ..atomic import atomic_path
 from ..losses.perceptual import DETAIL_BLOCKS, DetailFeatures
 from ..ops.filters import gaussian_blur
 from ..ops.resize import imresize

@@ -29,7 +29,7 @@ from ..data.clips import open_clips
 from ..errors import InputError, StvsrError, UsageError, WeightsError
 from ..evaluate.runner import score
 from ..evaluate.tasks import Task, run_task
-from ..io.atomic import atomic_path
+from ..atomic import atomic_path
 from ..losses import discriminator_loss
 from ..models import create_model, model_entry, save_weights
 from ..models.checkpoint import read_tensors

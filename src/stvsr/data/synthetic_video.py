@@ -1,6 +1,5 @@
-"""Making small real video files for tests and benchmarks: any codec, exact frame rate, an optional sine tone.
-
-Test helpers live in the package (not tests/) because the benchmarks use them too.
+"""Synthetic clips as real video files: any codec, an exact frame rate, an optional sine tone. The tests, the
+benchmarks and the README's figures make their inputs with it (no dataset needed).
 """
 
 from __future__ import annotations
@@ -14,11 +13,11 @@ import av
 import numpy as np
 from torch import Tensor
 
-from .ffmpeg_log import use_native_ffmpeg_log
-from .frames import tensor_to_array
+from ..io.ffmpeg_log import use_native_ffmpeg_log
+from ..io.frames import tensor_to_array
 
 
-def write_test_video(path: str | Path, frames: Iterable[Tensor], *, fps: Fraction = Fraction(30000, 1001),
+def write_synthetic_video(path: str | Path, frames: Iterable[Tensor], *, fps: Fraction = Fraction(30000, 1001),
                      codec: str = "libx264", pix_fmt: str = "yuv420p", tone_hz: float | None = None,
                      audio_codec: str = "aac", sample_rate: int = 48000, rotation: int = 0,
                      pts: list[int] | None = None, time_base: Fraction | None = None,
