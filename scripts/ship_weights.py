@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -60,6 +59,31 @@ def baselines(task: str, scale: int | None) -> list[str]:
     return [m for m in BASELINES[task] if m not in SHIPPED or scale is None or SHIPPED[m].scale == scale]
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def repo_relative(text: str) -> str:
+    """Paths of the training machine as a clone of the repository names them: the root dropped, and the run folders
+    and decoded-source cache kept beside the clone (ROOT/../runs, ROOT/../cache) named as their place in a clone
+    (runs/, runs/cache). Cards and the weights' own metadata carry no machine's folders."""
+    text = text.replace(str(ROOT) + "/", "")
+    text = text.replace(str(ROOT.parent / "runs") + "/", "runs/").replace(str(ROOT.parent / "cache"), "runs/cache")
+    return text
+
+
+def install(weights: Path, destination: Path) -> None:
+    """Copy `weights` to `destination` atomically, its metadata made repository-relative (the tensors as they are)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    with safe_open(str(weights), "pt") as handle:
+        metadata = {key: repo_relative(value) for key, value in (handle.metadata() or {}).items()}
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(f".{destination.name}.partial")
+    save_file(load_file(str(weights)), str(partial), metadata=metadata)
+    partial.replace(destination)
+
+
 def starts_from(recipe: str) -> str:
     """Where the recipe's `init` weights come from, as it is written in configs/ (the run's own config holds the
     path it was given on the command line): a shipped file names that model's recipe, a run folder its config."""
@@ -102,10 +126,7 @@ def main() -> int:
         parser.error("give the weights to install, or --card-only")
     if args.weights is not None:
         load_model(args.weights)  # refuses corrupt or mismatched files before anything is replaced
-        entry.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = entry.path.with_name(f".{entry.path.name}.partial")
-        shutil.copyfile(args.weights, partial)
-        partial.replace(entry.path)
+        install(args.weights, entry.path)
 
     metadata = read_metadata(entry.path)
     model_name, kwargs = metadata["model"], metadata.get("kwargs", {})
@@ -125,7 +146,7 @@ def main() -> int:
             data=args.data, layout=args.layout, task=task, methods=methods, metrics=extra_metrics,
             degradation=protocol, scale=metadata.get("scale") if task != "vfi" else 4))))
     info = describe(model_entry(model_name), **kwargs)
-    card = render_card(entry, metadata, info, result, task, args, seconds, metrics, compressed)
+    card = repo_relative(render_card(entry, metadata, info, result, task, args, seconds, metrics, compressed))
     partial = entry.card_path.with_name(f".{entry.card_path.name}.partial")
     partial.write_text(card)
     partial.replace(entry.card_path)

@@ -133,3 +133,17 @@ def test_the_top_of_configs_holds_the_shipped_recipes_and_ablations_the_rest():
     top = {p.stem for p in configs.glob("*.yaml")}
     assert top == recipes | stages, sorted(top ^ (recipes | stages))
     assert not {p.stem for p in (configs / "ablations").glob("*.yaml")} & recipes
+
+
+def test_cards_and_weights_name_no_machine_folders():
+    """Commands in cards and in the weights' own metadata are repository-relative: a user's clone has no /work."""
+    import json
+    import re
+
+    from safetensors import safe_open
+
+    absolute = re.compile(r"(?<![\w.~])/(work|home|root|Users|tmp|mnt)/")
+    for entry in SHIPPED.values():
+        assert not absolute.search(entry.card_path.read_text()), entry.card_path.name
+        with safe_open(str(entry.path), "pt") as handle:
+            assert not absolute.search(json.dumps(handle.metadata() or {})), entry.name
