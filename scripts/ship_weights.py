@@ -41,17 +41,23 @@ CLASSICAL_BASELINE = {"bicubic", "bicubic+dis", "dis"}  # the classical referenc
 
 
 def dev_curve(log: Path) -> list[str]:
-    """The run's dev-set PSNR-Y at each validation (from log.csv), as card lines: where the curve flattened."""
+    """The run's dev-set PSNR-Y at each validation (from log.csv), by step and, where the run logged it, by
+    wall-clock hours of training (all calls of the run): where the curve flattened, and at what cost."""
     import csv
 
     with open(log, newline="") as handle:
-        points = [(int(r["step"]), float(r["value"])) for r in csv.DictReader(handle) if r["key"] == "val_psnr_y"]
+        rows = list(csv.DictReader(handle))
+    points = [(int(r["step"]), float(r["value"])) for r in rows if r["key"] == "val_psnr_y"]
+    walls = {int(r["step"]): float(r["value"]) for r in rows if r["key"] == "wall_s"}
     if not points:
         return []
-    return ["## Dev-set curve (validation during training, EMA weights)", "",
-            "| step | " + " | ".join(str(s) for s, _ in points) + " |",
-            "|---|" + "---:|" * len(points),
-            "| PSNR-Y | " + " | ".join(f"{v:.2f}" for _, v in points) + " |", ""]
+    lines = ["## Dev-set curve (validation during training, EMA weights)", "",
+             "| step | " + " | ".join(str(s) for s, _ in points) + " |",
+             "|---|" + "---:|" * len(points),
+             "| PSNR-Y | " + " | ".join(f"{v:.2f}" for _, v in points) + " |"]
+    if all(step in walls for step, _ in points):
+        lines.append("| hours | " + " | ".join(f"{walls[step] / 3600:.2f}" for step, _ in points) + " |")
+    return lines + [""]
 
 
 def baselines(task: str, scale: int | None) -> list[str]:

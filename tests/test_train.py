@@ -571,3 +571,20 @@ def test_a_loss_is_one_row_of_the_table(monkeypatch):
     assert set(parts) == {"mean_offset", "l1"}
     assert float(total) == pytest.approx(parts["mean_offset"] + 0.5 * parts["l1"], rel=1e-5)
     assert not objective.adversarial and Objective({"adversarial": 1.0}, scale=2).adversarial
+
+
+def test_validation_logs_wall_clock_time_across_resumes(tmp_path, data):
+    """The learning curve by wall-clock: each validation logs the seconds the run has trained, over every call of
+    it (a resumed run continues from the checkpoint's count, not from zero)."""
+    import csv
+
+    stages = [{"name": "all", "steps": 4, "losses": {"l1": 1.0}}]
+    config = sr_config(tmp_path / "c.yaml", data, tmp_path / "run", stages,
+                       val={"data": str(data), "layout": "video", "every": 2, "clips": 1})
+    assert main(["train", "--config", str(config), "--max-steps", "2"]) == 0
+    first = torch.load(tmp_path / "run/checkpoint.pt", weights_only=False)["wall_seconds"]
+    assert main(["train", "--resume", str(tmp_path / "run")]) == 0
+    with open(tmp_path / "run/log.csv", newline="") as handle:
+        walls = [(int(r["step"]), float(r["value"])) for r in csv.DictReader(handle) if r["key"] == "wall_s"]
+    assert [step for step, _ in walls] == [2, 4]
+    assert 0 < walls[0][1] <= first < walls[1][1]

@@ -588,6 +588,9 @@ def _upscale_options(up: argparse.ArgumentParser) -> None:
     up.add_argument("--tile",
                     help="learned models: tile size in input pixels, 0 for whole frames (default auto: tiles of "
                          "about 2048x2048 output pixels, 1536x1536 for multi-frame models)")
+    up.add_argument("--tta", action="store_true",
+                    help="learned models: average the output over the eight flips and transposes of the frames "
+                         "(test-time self-ensemble: a little sharper, 8x the network's time; BENCHMARKS.md)")
     up.add_argument("--precision", choices=PRECISIONS,
                     help="learned models' precision (default auto: bf16 where the device computes it natively - "
                          "CPUs with AMX or AVX512-BF16, recent GPUs - else fp32); fp16 needs CUDA")

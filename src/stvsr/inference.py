@@ -17,17 +17,28 @@ from .errors import UsageError, WeightsError
 from .runtime import DEFAULT_QUALITY, QUALITY_LEVELS
 from .models import Cascade, VideoModel, build_method, window_overlap_of
 from .models.base import streaming_window
-from .models.build import AUTO_TILE
+from .models.build import AUTO_TILE, Prepared
 from .models.registry import find_model
 from .models.shipped import shipped
 
 
+TTA_SUFFIX = "[tta]"  # `--methods propstvsr.x4_m,propstvsr.x4_m[tta]`: the same model with and without, in one run
+
+
 def prepare(spec: str, *, scale: int, time_factor: int, device: torch.device, tile: str | int = 0,
-            precision: str = "fp32", order: str | None = None) -> VideoModel:
+            precision: str = "fp32", order: str | None = None, tta: bool = False) -> VideoModel:
     """The method `spec` (a name, a cascade `A+B` or a weights file) built for this job, on `device`, in eval
-    mode: `tile` as `--tile` takes it ('auto', 0 or a size in input pixels), `precision` as `--precision`."""
+    mode: `tile` as `--tile` takes it ('auto', 0 or a size in input pixels), `precision` as `--precision`; `tta`
+    (or a spec ending in [tta]): every learned part averages its output over the eight flips and transposes."""
+    if spec.endswith(TTA_SUFFIX):
+        spec, tta = spec.removesuffix(TTA_SUFFIX), True
     model = build_method(spec, scale=scale, time_factor=time_factor, order=order,
                          tile=resolve_tile(tile, scale), precision=precision)
+    learned = [m for m in model.modules() if isinstance(m, Prepared)]
+    if tta and not learned:
+        raise UsageError(f"--tta averages a learned model's outputs; {spec} has none")
+    for part in learned:
+        part.tta = tta
     return model.to(device).eval()
 
 

@@ -40,6 +40,7 @@ class MethodOptions:
     weights: Path | None = None
     tile: str | int = "auto"
     precision: str = "auto"  # learned models: bf16 where the device computes it natively, else fp32
+    tta: bool = False  # learned models: average over the eight flips and transposes (8x the network's time)
     device: str = "auto"
     scene_detect: bool = True  # restart windows and never interpolate at shot cuts
     scene_threshold: float = DEFAULT_THRESHOLD
@@ -49,7 +50,7 @@ class MethodOptions:
         given = _given(args, ("scale", "time_factor", "method", "quality", "source", "order", "model", "tile",
                               "precision", "device", "scene_threshold"))
         return cls(**given, weights=Path(args.weights) if args.weights else None,
-                   scene_detect=not args.no_scene_detect)
+                   tta=bool(getattr(args, "tta", False)), scene_detect=not args.no_scene_detect)
 
     def validate(self) -> None:
         if self.scale < 1 or self.time_factor < 1:
@@ -176,4 +177,6 @@ class UpscaleJob:
         a batch's job record and a resumed run's manifest compare them."""
         options = asdict(self.method) | self.encoder.video | {"audio": self.encoder.audio, "input_fps": self.input_fps}
         del options["device"]
+        if not options["tta"]:
+            del options["tta"]  # records made before the option existed stay valid
         return {k: str(v) if isinstance(v, (Path, Fraction)) else v for k, v in options.items()}

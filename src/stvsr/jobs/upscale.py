@@ -84,6 +84,7 @@ class SegmentedJob:
     precision: str
     input_fps: Fraction | None
     scene_threshold: float | None  # None: no cut detection (a per-frame method, or --no-scene-detect)
+    tta: bool
     plan: SegmentPlan
     fps_out: Fraction
     encoder: dict
@@ -92,7 +93,7 @@ class SegmentedJob:
 
     def prepare_model(self, device: torch.device) -> VideoModel:
         return prepare(self.method, scale=self.scale, time_factor=self.time_factor, device=device, order=self.order,
-                       tile=self.tile, precision=self.precision)
+                       tile=self.tile, precision=self.precision, tta=self.tta)
 
     def compute(self, index: int, model: VideoModel, device: torch.device, progress: Callable[[int], None],
                 reader: VideoReader | None = None) -> list[int]:
@@ -227,7 +228,7 @@ def plan_upscale(job: UpscaleJob, device: torch.device | None = None) -> Upscale
     method, source_note = source_choice(job, info, method)
     device = device if device is not None else pick_device(options.device)
     model = prepare(method, scale=options.scale, time_factor=options.time_factor, device=device, order=options.order,
-                    tile=options.tile, precision=options.precision)
+                    tile=options.tile, precision=options.precision, tta=options.tta)
     if min(info.width, info.height) < model.min_size:
         raise InputError(f"frames of {info.width}x{info.height} are too small for {method}: it needs at least "
                          f"{model.min_size}x{model.min_size}")
@@ -266,11 +267,11 @@ def segmented_job(job: UpscaleJob, plan: UpscalePlan) -> SegmentedJob:
                 "crf": job.encoder.crf, "preset": job.encoder.preset, "pix_fmt": job.encoder.pix_fmt,
                 "audio": plan.audio_from is not None, "tile": str(options.tile), "precision": options.precision,
                 "scene_detect": options.scene_detect, "scene_threshold": options.scene_threshold,
-                "segment_frames": segment, "context": segments.context}
+                "segment_frames": segment, "context": segments.context} | ({"tta": True} if options.tta else {})
     return SegmentedJob(input=job.input, output=plan.output, method=plan.method, scale=options.scale,
                         time_factor=k, order=options.order, tile=options.tile, precision=options.precision,
                         input_fps=job.input_fps,
-                        scene_threshold=options.scene_threshold if plan.detects_cuts else None,
+                        scene_threshold=options.scene_threshold if plan.detects_cuts else None, tta=options.tta,
                         plan=segments, fps_out=plan.fps_out, encoder=job.encoder.video,
                         audio_from=plan.audio_from, manifest=manifest)
 

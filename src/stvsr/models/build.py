@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from ..errors import UsageError
 from ..runtime import PRECISIONS, resolve_precision
 from ..zoo import fetch
-from ..ops.tiling import tiled
+from ..ops.tiling import self_ensemble, tiled
 from .base import Cascade, VideoModel
 from .checkpoint import load_model
 from .shipped import DEFAULT_TAGS, SHIPPED, shipped, similar_names
@@ -35,6 +35,7 @@ class Prepared(VideoModel):
         if precision not in PRECISIONS:
             raise UsageError(f"precision must be one of {', '.join(PRECISIONS)}")
         self.precision = precision
+        self.tta = False  # test-time self-ensemble: the eight flips and transposes averaged (ops.tiling)
         self._layout = None  # the device type the model's memory layout was chosen for
 
     def forward(self, clip: Tensor) -> Tensor:
@@ -46,8 +47,11 @@ class Prepared(VideoModel):
             # a GPU keeps NCHW.
             conv_layout(self.model, torch.channels_last)
             self._layout = clip.device.type
+        def run(x: Tensor) -> Tensor:
+            return tiled(self.model, x, scale=self.scale, tile=self.tile, pad=self.pad, overlap=self.overlap)
+
         with torch.autocast(clip.device.type, dtype=dtype, enabled=dtype is not None):
-            out = tiled(self.model, clip, scale=self.scale, tile=self.tile, pad=self.pad, overlap=self.overlap)
+            out = self_ensemble(run, clip) if self.tta else run(clip)
         return out.float().contiguous()
 
 

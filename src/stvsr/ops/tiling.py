@@ -59,3 +59,22 @@ def tiled(fn: Callable[[Tensor], Tensor], clip: Tensor, *, scale: int, tile: int
             out[..., y * scale:(y + th) * scale, x * scale:(x + tw) * scale] += result * mask
             weights[y * scale:(y + th) * scale, x * scale:(x + tw) * scale] += mask
     return out / weights
+
+
+def self_ensemble(run, clip: Tensor) -> Tensor:
+    """`run(clip)` averaged over the eight flips and transposes of the frames (the dihedral group of the square),
+    each output turned back first: test-time augmentation as EDSR and BasicVSR report it (`--tta`). Eight times the
+    work; `clip` (N, T, C, H, W), the output in float32."""
+    total = None
+    for transpose in (False, True):
+        for flip_h in (False, True):
+            for flip_w in (False, True):
+                x = clip.transpose(-1, -2) if transpose else clip
+                x = x.flip(-2) if flip_h else x
+                x = x.flip(-1) if flip_w else x
+                y = run(x.contiguous()).float()
+                y = y.flip(-1) if flip_w else y
+                y = y.flip(-2) if flip_h else y
+                y = y.transpose(-1, -2) if transpose else y
+                total = y if total is None else total + y
+    return total / 8

@@ -257,6 +257,8 @@ class Trainer:
         self.model.to(runtime.device).train()
         self.ema = copy.deepcopy(self.model).eval().requires_grad_(False)
         self.step_count, self.stage_index, self.best, self.pending_rng = 0, -1, -math.inf, None
+        self.wall_before = 0.0  # seconds spent by earlier calls of this run (resumes): learning curves by wall-clock
+        self.started: float | None = None  # when this call's loop began
         self.critic = self.critic_optimizer = None
         if any(t in s.losses for s in config.stages for t in CRITIC_TERMS):  # a discriminator trains alongside
             self.critic = create_model(config.critic, **config.critic_kwargs).to(runtime.device).train()
@@ -360,8 +362,8 @@ class Trainer:
                      seen / (time.perf_counter() - self.started))
             if main and self.val_clips and (step % config.val.every == 0 or step == self.total):
                 metrics = validate(self.ema, config, self.val_clips, self.runtime.device)
-                _log(log, writer, step, self.stage.name, loss.item(), {f"val_{k}": v for k, v in metrics.items()},
-                     lr, None)
+                _log(log, writer, step, self.stage.name, loss.item(), {f"val_{k}": v for k, v in metrics.items()}
+                     | {"wall_s": self.wall_seconds}, lr, None)
                 if metrics["psnr_y"] > self.best:
                     self.best = metrics["psnr_y"]
                     self.export(run / "best.safetensors", metrics)
@@ -374,6 +376,11 @@ class Trainer:
         elif main and self.step_count == stop:  # a time-boxed call (--max-steps): a milestone of a long run
             self.export(run / "snapshot.safetensors", None)
 
+    @property
+    def wall_seconds(self) -> float:
+        """Wall-clock seconds this run has trained, over every call (`started` is set when a call's loop begins)."""
+        return self.wall_before + (time.perf_counter() - self.started if self.started is not None else 0.0)
+
     def save(self, path: Path) -> None:
         """The whole state of the run, atomically: `restore` of it continues exactly (even after kill -9)."""
         critic = _unwrapped(self.critic)
@@ -381,6 +388,7 @@ class Trainer:
             "model": self.model.state_dict(), "ema": self.ema.state_dict(), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(), "step": self.step_count,
             "stage": self.stage_index, "best": self.best, "rng": rng_state(), "config": dump_config(self.config),
+            "wall_seconds": self.wall_seconds,
             "critic": critic.state_dict() if critic else None,
             "critic_optimizer": self.critic_optimizer.state_dict() if critic else None})
 
@@ -390,6 +398,7 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.ema.load_state_dict(state["ema"])
         self.step_count, self.best, self.pending_rng = state["step"], state["best"], state["rng"]
+        self.wall_before = state.get("wall_seconds", 0.0)  # checkpoints before it was kept: the curve starts at 0
         if self.critic is not None:
             _unwrapped(self.critic).load_state_dict(state["critic"])
             self.critic_optimizer.load_state_dict(state["critic_optimizer"])
