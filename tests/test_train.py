@@ -496,10 +496,17 @@ def test_every_recipe_parses_and_builds_its_model(recipe):
     assert config.out.startswith("runs/")
 
 
+def _term(name, pred, target, batch):
+    """One loss term of the table on given outputs (as the objective computes it inside a step)."""
+    from stvsr.train.objectives import LOSSES, Objective, TermInputs
+
+    return LOSSES[name].compute(Objective({name: 1.0}, scale=4), TermInputs(pred, target, batch, None, None, ""))
+
+
 def test_warp_new_pulls_only_the_interpolated_frames():
     """`warp_new` is the warping term with the input-position frames held fixed: its gradient reaches the
     interpolated (odd) frames only, while plain `warp` moves both."""
-    from stvsr.train.objectives import Batch, Objective
+    from stvsr.train.objectives import Batch
 
     torch.manual_seed(0)
     target = torch.rand(1, 5, 3, 32, 32)
@@ -507,25 +514,25 @@ def test_warp_new_pulls_only_the_interpolated_frames():
     grads = {}
     for name in ("warp", "warp_new"):
         pred = (target + 0.1 * torch.randn_like(target)).requires_grad_()
-        Objective({name: 1.0}, scale=4)._term(name, pred, target, batch).backward()
+        _term(name, pred, target, batch).backward()
         grads[name] = pred.grad.abs().sum(dim=(0, 2, 3, 4))
     assert (grads["warp"] > 0).all()
     assert (grads["warp_new"][0::2] == 0).all() and (grads["warp_new"][1::2] > 0).all()
     with pytest.raises(UsageError, match="x2 space-time output"):
-        Objective({"warp_new": 1.0}, scale=4)._term("warp_new", target[:, :3], target[:, :3], batch)
+        _term("warp_new", target[:, :3], target[:, :3], batch)
 
 
 def test_error_flicker_is_zero_for_the_ground_truth_and_sees_changing_error():
     """`error_flicker` penalises only the error's change along the motion: the ground truth scores 0 where the
     plain warping term does not (its frames change: here, a brightening ramp), and error that differs from frame
     to frame is penalised at every frame."""
-    from stvsr.train.objectives import Batch, Objective
+    from stvsr.train.objectives import Batch
 
     torch.manual_seed(0)
     still = torch.rand(1, 1, 3, 32, 32).expand(1, 5, 3, 32, 32)
     target = (still * torch.linspace(0.6, 1.0, 5).view(1, 5, 1, 1, 1)).contiguous()  # fades in: real change
     batch = Batch(inputs=target[:, ::2, :, ::4, ::4], target=target, lr=target[:, :, :, ::4, ::4])
-    term = lambda name, pred: Objective({name: 1.0}, scale=4)._term(name, pred, target, batch)
+    term = lambda name, pred: _term(name, pred, target, batch)
     assert term("warp", target).item() > 1e-3
     assert term("error_flicker", target).item() == pytest.approx(0, abs=1e-9)
     pred = (target + 0.05 * torch.randn_like(target)).requires_grad_()

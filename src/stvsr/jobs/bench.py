@@ -103,7 +103,7 @@ def bench(methods: list[tuple[str, int, int]], *, output: str = "720p", frames: 
     height, width = OUTPUT_SIZES[output]
     rows = []
     for method, scale, time_factor in methods:
-        code = ("import json, sys\nfrom stvsr.bench import _measure\n"
+        code = ("import json, sys\nfrom stvsr.jobs.bench import _measure\n"
                 f"print(json.dumps(_measure({method!r}, {scale}, {time_factor}, {height}, {width}, {frames}, "
                 f"{device!r}, {precision!r})))\n")
         process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
