@@ -140,10 +140,15 @@ def test_blockiness_sees_codec_blocks_and_not_clean_upscaling():
 def test_evaluate_on_a_compressed_protocol_and_refuses_a_drawn_one(tmp_path, capsys):
     root = make_vimeo(tmp_path / "vimeo", height=64, width=96)
     code = main(["evaluate", "--data", str(root), "--layout", "vimeo", "--task", "vsr", "--methods", "bicubic",
-                 "--degradation", "BI+h264:crf=30", "--metrics", "psnr_y,blockiness", "--out", str(tmp_path / "run")])
+                 "--degradation", "BI+h264:crf=30", "--metrics", "psnr_y,blockiness", "--visuals", "1",
+                 "--out", str(tmp_path / "run")])
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "BI+h264:crf=30" in (tmp_path / "run" / "results.json").read_text() and "Blocking" in out
+    # the HTML report says the LR went through the codec, and shows that LR crop beside the methods' (issue 39)
+    assert main(["report", str(tmp_path / "run")]) == 0
+    page = (tmp_path / "run" / "report" / "index.html").read_text()
+    assert "LR by BI+h264:crf=30" in page and "low_res.png" in page and "bicubic.png" in page
     code = main(["evaluate", "--data", str(root), "--layout", "vimeo", "--task", "vsr", "--methods", "bicubic",
                  "--degradation", "BI+h264:crf=20..30", "--out", str(tmp_path / "bad")])
     _, err = capsys.readouterr()

@@ -118,8 +118,10 @@ class _Page:
         dataset = protocol.get("dataset", {})
         task = protocol.get("task", {})
         kind = f"study: {study['kind']}" if study else "evaluation"
+        # The input protocol in the heading: a compressed-input run (LR through a codec) must not read as a clean one.
+        made = f" · LR by {task['degradation']}" if task.get("degradation") else ""
         self.parts.append(f"<h1>stvsr report — {_e(kind)}</h1><p class='sub'>{_e(task.get('task', ''))} "
-                          f"on {_e(dataset.get('path', study.get('data', '') if study else ''))} "
+                          f"on {_e(dataset.get('path', study.get('data', '') if study else ''))}{_e(made)} "
                           f"({_e(dataset.get('clips', '?'))} clips) · generated {time.strftime('%Y-%m-%d %H:%M')}"
                           f" · {_e(protocol.get('machine', ''))}</p>")
 
