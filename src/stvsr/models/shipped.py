@@ -107,8 +107,8 @@ SHIPPED = {s.name: s for s in [
             "multi-frame video SR, x4, bidirectional propagation, tuned for consistency: the default before "
             "propstvsr.x4_m", study=True),
     Shipped("propstvsr", "x4_m", "propstvsr_m",
-            "multi-frame video SR, x4, bidirectional propagation, 840 k parameters (propstvsr.x4 grown and trained "
-            "16x longer): the default for x4, and with DIS (propstvsr.x4_m+dis) for x4 x2", home="wheel"),
+            "multi-frame video SR, x4, bidirectional propagation, 840 k parameters (propstvsr.x4 grown, then trained "
+            "8550 steps): the default for x4, and with DIS (propstvsr.x4_m+dis) for x4 x2", home="wheel"),
     Shipped("propstvsr", "x4_real", "propstvsr_real",
             "propstvsr.x4_m trained on codec-degraded input (x264 at CRF 16-36, noise): the x4 model for compressed "
             "video, chosen by --source auto", home="wheel"),
