@@ -147,3 +147,11 @@ def test_cards_and_weights_name_no_machine_folders():
         assert not absolute.search(entry.card_path.read_text()), entry.card_path.name
         with safe_open(str(entry.path), "pt") as handle:
             assert not absolute.search(json.dumps(handle.metadata() or {})), entry.name
+
+
+def test_a_zoo_model_card_reads_without_its_weights(no_zoo, capsys):
+    from stvsr.cli import main
+
+    assert main(["models", "--details", SMALL_ZOO_MODEL]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"# {SMALL_ZOO_MODEL}") and zoo.WEIGHTS_ENV in out

@@ -26,7 +26,8 @@ from ..models.checkpoint import load_model
 from ..models.flowsr import FlowRefineVFI, FlowVSR
 from ..models.base import SpatialModel
 from ..models.propagation import PropagationSTVSR
-from ..models.shipped import shipped
+from ..models.shipped import DEFAULT_TAGS, SHIPPED, shipped
+from ..zoo import fetch
 from ..ops.resize import imresize
 
 FORMATS = ("onnx", "torchscript")
@@ -126,8 +127,14 @@ def export_model(name: str, fmt: str, destination: Path, *, overwrite: bool = Fa
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
     entry = shipped(name)
-    path = entry.path if entry is not None else Path(name)
-    if entry is None and path.suffix != ".safetensors":
+    declared = SHIPPED.get(DEFAULT_TAGS.get(name, name))
+    if entry is not None:
+        path = entry.path
+    elif declared is not None:
+        path = fetch(declared.name)  # the research zoo, not here yet: found by name, or downloaded from a mirror
+    else:
+        path = Path(name)
+    if entry is None and declared is None and path.suffix != ".safetensors":
         raise UsageError(f"unknown model {name!r}: give a shipped model (`stvsr models`) or a .safetensors file")
     if destination.suffix.lower() not in SUFFIXES[fmt]:
         raise UsageError(f"a {fmt} file ends in {' or '.join(SUFFIXES[fmt])}, not {destination.suffix or '(none)'}: "

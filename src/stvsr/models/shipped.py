@@ -154,7 +154,9 @@ def similar_names(name: str) -> list[str]:
 
 
 def model_card(name: str) -> str:
-    entry = shipped(name)
+    """The model card of shipped weights `name` (cards ship in the package, so the research zoo's read the same
+    whether or not its weights are here); "" for a name that is not declared."""
+    entry = SHIPPED.get(DEFAULT_TAGS.get(name, name))
     if entry is None:
         return ""
-    return entry.card_path.read_text() if entry.card_path.is_file() else f"# {name}\n\n{entry.role}\n"
+    return entry.card_path.read_text() if entry.card_path.is_file() else f"# {entry.name}\n\n{entry.role}\n"
