@@ -337,10 +337,9 @@ def _model_details(name: str) -> int:
     if card:
         print(card.rstrip())
         if not SHIPPED[name].available:  # a research-zoo file not on this machine: say where it comes from
-            from .zoo import URL_ENV, WEIGHTS_ENV
+            from .zoo import how_to_get
 
-            print(f"\nThe weights are not here: set {WEIGHTS_ENV} to a folder holding {name}.safetensors (the "
-                  f"repository's zoo/), or {URL_ENV} to a mirror; the first use downloads them.")
+            print(f"\nThe weights are not here: {how_to_get(name)}.")
             return 0
         from .jobs.export import interface_of
         from .models.checkpoint import load_model

@@ -60,6 +60,12 @@ def record(name: str) -> dict | None:
     return next((row for row in records() if row["name"] == name), None)
 
 
+def how_to_get(name: str) -> str:
+    """What a user does to have research-zoo weights `name` that no folder here holds."""
+    return (f"set {WEIGHTS_ENV} to a folder holding {name}.safetensors (the repository's zoo/), or {URL_ENV} to a "
+            f"mirror to download it from")
+
+
 def fetch(name: str) -> Path:
     """The local file of shipped weights `name`, downloaded into the cache from STVSR_ZOO_URL when no folder has it.
     One-line errors: not declared, no URL to fetch from, a failed download, a wrong hash."""
@@ -72,9 +78,7 @@ def fetch(name: str) -> Path:
         raise UsageError(f"no shipped weights called {name!r} (`stvsr models` lists them)")
     base = os.environ.get(URL_ENV, "").strip()
     if not base:
-        raise UsageError(f"{name} is in the research zoo, not in the installed package: set {WEIGHTS_ENV} to a "
-                         f"folder holding {filename} (the repository's zoo/), or {URL_ENV} to a mirror to download "
-                         f"it from")
+        raise UsageError(f"{name} is in the research zoo, not in the installed package: {how_to_get(name)}")
     url = base.rstrip("/") + "/" + filename
     target = cache_dir() / filename
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -26,8 +26,7 @@ from ..models.checkpoint import load_model
 from ..models.flowsr import FlowRefineVFI, FlowVSR
 from ..models.base import SpatialModel
 from ..models.propagation import PropagationSTVSR
-from ..models.shipped import DEFAULT_TAGS, SHIPPED, shipped
-from ..zoo import fetch
+from ..models.shipped import weights_file
 from ..ops.resize import imresize
 
 FORMATS = ("onnx", "torchscript")
@@ -126,15 +125,9 @@ def export_model(name: str, fmt: str, destination: Path, *, overwrite: bool = Fa
     largest difference from PyTorch measured on inputs of another size than the one traced."""
     if fmt not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
-    entry = shipped(name)
-    declared = SHIPPED.get(DEFAULT_TAGS.get(name, name))
-    if entry is not None:
-        path = entry.path
-    elif declared is not None:
-        path = fetch(declared.name)  # the research zoo, not here yet: found by name, or downloaded from a mirror
-    else:
-        path = Path(name)
-    if entry is None and declared is None and path.suffix != ".safetensors":
+    found = weights_file(name)  # shipped weights: installed, or the research zoo's fetched by name
+    path = found if found is not None else Path(name)
+    if found is None and path.suffix != ".safetensors":
         raise UsageError(f"unknown model {name!r}: give a shipped model (`stvsr models`) or a .safetensors file")
     if destination.suffix.lower() not in SUFFIXES[fmt]:
         raise UsageError(f"a {fmt} file ends in {' or '.join(SUFFIXES[fmt])}, not {destination.suffix or '(none)'}: "

@@ -9,11 +9,10 @@ from torch import Tensor, nn
 
 from ..errors import UsageError
 from ..runtime import PRECISIONS, resolve_precision
-from ..zoo import fetch
 from ..ops.tiling import self_ensemble, tiled
 from .base import Cascade, VideoModel
 from .checkpoint import load_model
-from .shipped import DEFAULT_TAGS, SHIPPED, shipped, similar_names
+from .shipped import similar_names, weights_file
 from .registry import ModelEntry, create_model, find_model, model_entry
 
 SPATIAL_TASKS = ("sr", "vsr")
@@ -66,11 +65,9 @@ def conv_layout(model: nn.Module, memory_format: torch.memory_format) -> None:
 
 def _part(spec: str, scale: int, time_factor: int, tile: int, precision: str) -> tuple[VideoModel, ModelEntry]:
     """One model of a method spec: a registered classical method, shipped weights, or a weights file."""
-    bundled = shipped(spec, scale)
+    bundled = weights_file(spec, scale)  # shipped weights: installed, or the research zoo's fetched by name
     if bundled is not None:
-        spec = str(bundled.path)
-    elif (declared := SHIPPED.get(DEFAULT_TAGS.get(spec, spec))) is not None:
-        spec = str(fetch(declared.name))  # the research zoo, not here yet: downloaded if a mirror is set
+        spec = str(bundled)
     if spec.endswith(".safetensors"):
         model, metadata = load_model(Path(spec))
         entry = model_entry(metadata["model"])

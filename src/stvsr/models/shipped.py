@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from ..zoo import PACKAGE_WEIGHTS, REPO_ZOO, locate
+from ..zoo import PACKAGE_WEIGHTS, REPO_ZOO, fetch, locate
 
 WEIGHTS_DIR = PACKAGE_WEIGHTS
 HOMES = ("wheel", "zoo")
@@ -139,6 +139,17 @@ def shipped(name: str, scale: int | None = None) -> Shipped | None:
             return fitting[0]
     entry = SHIPPED.get(DEFAULT_TAGS.get(name, name))
     return entry if entry is not None and entry.available else None
+
+
+def weights_file(name: str, scale: int | None = None) -> Path | None:
+    """The local file of shipped weights `name` (ARCH.TAG or a bare ARCH, as `shipped`): installed here, or, for
+    research-zoo weights that are not, fetched by name (stvsr.zoo: one-line errors); None for a name that is not
+    declared shipped weights."""
+    entry = shipped(name, scale)
+    if entry is not None:
+        return entry.path
+    declared = SHIPPED.get(DEFAULT_TAGS.get(name, name))
+    return fetch(declared.name) if declared is not None else None
 
 
 def pretrained_tags(arch: str) -> list[str]:
