@@ -195,10 +195,14 @@ class UpscalePlan:
         return self.frames_in * self.job.method.time_factor
 
     @property
+    def temporal(self) -> bool:
+        """The model shares windows or makes frames between shots; per-frame methods do neither, so cuts and
+        context do not matter to them."""
+        return self.model.window > 1 or self.model.time_factor > 1
+
+    @property
     def detects_cuts(self) -> bool:
-        """Per-frame methods neither share windows nor make frames between shots: cuts do not matter to them."""
-        temporal = self.model.window > 1 or self.model.time_factor > 1
-        return self.job.method.scene_detect and temporal
+        return self.job.method.scene_detect and self.temporal
 
 
 def _input_notes(info: VideoInfo) -> list[str]:
@@ -255,12 +259,11 @@ def plan_upscale(job: UpscaleJob, device: torch.device | None = None) -> Upscale
 def segmented_job(job: UpscaleJob, plan: UpscalePlan) -> SegmentedJob:
     """The segments of `plan` (a video file output): their size, context, and the work folder's manifest."""
     model, k = plan.model, plan.model.time_factor
-    temporal = model.window > 1 or model.time_factor > 1
     seconds = job.resume.segment_seconds if job.resume is not None else Resume().segment_seconds
     segment = max(1, round(seconds * plan.info.fps))
     # Context: a temporal model's whole window on each side, and enough frames for the cut detector to
     # report a cut at a segment's first frame.
-    segments = SegmentPlan(plan.frames_in, segment, k, max(model.window, MIN_SHOT_FRAMES) if temporal else 0)
+    segments = SegmentPlan(plan.frames_in, segment, k, max(model.window, MIN_SHOT_FRAMES) if plan.temporal else 0)
     options = job.method
     manifest = {"input": fingerprint(job.input), "frames_in": plan.frames_in, "method": plan.method,
                 "scale": options.scale, "time_factor": k, "codec": codec_for(plan.output, job.encoder.codec),
