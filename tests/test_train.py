@@ -595,3 +595,19 @@ def test_validation_logs_wall_clock_time_across_resumes(tmp_path, data):
         walls = [(int(r["step"]), float(r["value"])) for r in csv.DictReader(handle) if r["key"] == "wall_s"]
     assert [step for step, _ in walls] == [2, 4]
     assert 0 < walls[0][1] <= first < walls[1][1]
+
+
+def test_max_minutes_ends_the_call_with_a_checkpoint_and_a_snapshot(tmp_path, data, capsys):
+    """A time-boxed call (a lent GPU's minutes): past the limit the step it is on is the call's last, written as a
+    checkpoint and `snapshot.safetensors`; `--resume` finishes the schedule."""
+    stages = [{"name": "all", "steps": 4, "losses": {"l1": 1.0}}]
+    config = sr_config(tmp_path / "c.yaml", data, tmp_path / "run", stages)
+    assert main(["train", "--config", str(config), "--max-minutes", "0.000001"]) == 0
+    state = torch.load(tmp_path / "run/checkpoint.pt", weights_only=False)
+    assert state["step"] == 1 and (tmp_path / "run/snapshot.safetensors").is_file()
+    assert not (tmp_path / "run/last.safetensors").exists()
+    assert main(["train", "--resume", str(tmp_path / "run")]) == 0
+    assert torch.load(tmp_path / "run/checkpoint.pt", weights_only=False)["step"] == 4
+    assert (tmp_path / "run/last.safetensors").is_file()
+    assert main(["train", "--resume", str(tmp_path / "run"), "--max-minutes", "0"]) == 2
+    assert capsys.readouterr().err.strip().endswith("--max-minutes must be above 0")

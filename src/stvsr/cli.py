@@ -366,6 +366,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     command = "stvsr " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0] else "stvsr train"
     if args.max_steps is not None and args.max_steps < 1:
         raise UsageError("--max-steps must be at least 1")
+    if args.max_minutes is not None and not args.max_minutes > 0:
+        raise UsageError("--max-minutes must be above 0")
     if args.resume is not None:
         if args.config or args.set:
             raise UsageError("--resume continues a run with its saved config; give no --config or --set")
@@ -378,7 +380,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.interrupt_note = f"the last checkpoint is kept: stvsr train --resume {config.out} continues"
         from .train.loop import train
 
-        run = train(config, resume=True, command=command, max_steps=args.max_steps)
+        run = train(config, resume=True, command=command, max_steps=args.max_steps, max_minutes=args.max_minutes)
     else:
         if args.config is None:
             raise UsageError("give --config FILE (see configs/) or --resume RUN_DIR")
@@ -387,7 +389,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.interrupt_note = f"the last checkpoint is kept: stvsr train --resume {config.out} continues"
         from .train.loop import train
 
-        run = train(config, command=command, max_steps=args.max_steps)
+        run = train(config, command=command, max_steps=args.max_steps, max_minutes=args.max_minutes)
     print(f"run folder: {run}")
     return 0
 
@@ -790,6 +792,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
     tr.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR exactly")
     tr.add_argument("--max-steps", type=int, help="stop after this many steps in this call (resume later)")
+    tr.add_argument("--max-minutes", type=float, help="stop after this much training time in this call, with a "
+                    "checkpoint and snapshot.safetensors (resume later)")
     tr.set_defaults(func=cmd_train)
 
     sv = sub.add_parser("serve", help="a local web page: drop a video, follow the job, compare before and after",

@@ -1,16 +1,16 @@
 """Video in and out: the only place that knows about uint8, YUV, containers and FFmpeg (through PyAV).
 
-The readers and writers load on first use (PEP 562): probing and the output checks, which the command line runs
-before anything else, do not pull in torch.
+The readers, writers and audio load on first use (PEP 562): probing and the output checks, which the command line
+runs before anything else, do not pull in torch; and PyAV loads only when a container is opened, so training from
+frame folders and packed clips runs where PyAV is not installed (a bare GPU machine).
 """
 
 from importlib import import_module
 
-from .audio import audio_duration
 from .outputs import check_destination, is_folder_output
 from .probe import VideoInfo, probe
 
-_LAZY = {"VideoReader": "reader", "VideoWriter": "writer", "FrameFolderWriter": "writer", "open_writer": "writer"}
+_LAZY = {"audio_duration": "audio", "VideoReader": "reader", "VideoWriter": "writer", "FrameFolderWriter": "writer", "open_writer": "writer"}
 
 __all__ = ["VideoInfo", "VideoReader", "VideoWriter", "FrameFolderWriter", "audio_duration", "check_destination",
            "is_folder_output", "open_writer", "probe"]

@@ -7,8 +7,6 @@ here as a hung test under load). stvsr therefore restores FFmpeg's native handle
 
 from __future__ import annotations
 
-import av.logging
-
 _done = False
 
 
@@ -17,6 +15,8 @@ def use_native_ffmpeg_log() -> None:
     encoder's statistics; stvsr raises its own errors for what matters)."""
     global _done
     if not _done:
+        import av.logging  # here, not at import: frame folders and the packed training data need no PyAV
+
         av.logging.restore_default_callback()
         av.logging.set_libav_level(av.logging.ERROR)
         _done = True
@@ -24,5 +24,7 @@ def use_native_ffmpeg_log() -> None:
 
 def silence_ffmpeg() -> None:
     """Native handler, and only fatal messages: for the command line, which reports problems itself."""
+    import av.logging
+
     use_native_ffmpeg_log()
     av.logging.set_libav_level(av.logging.PANIC)

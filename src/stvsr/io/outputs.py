@@ -18,8 +18,6 @@ import time
 import uuid
 from pathlib import Path
 
-import av
-
 from ..errors import OutputError, UsageError
 from ..atomic import NAME_MAX, fitted_stem
 from .probe import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
@@ -121,6 +119,8 @@ def check_encoder_options(path: Path, *, codec: str | None = None, crf: int | No
         if given:
             raise UsageError(f"{', '.join(given)} apply to video files; {path} is a frame folder (PNG)")
         return
+    import av  # here: what trains from frame folders and packed data needs no PyAV
+
     name = codec_for(path, codec)
     try:
         encoder = av.codec.Codec(name, "w")
@@ -149,6 +149,8 @@ def check_encoder_options(path: Path, *, codec: str | None = None, crf: int | No
 
 def _check_container_takes(path: Path, codec: str) -> None:
     """The container chosen by `path`'s extension must be able to store `codec` (probed in memory)."""
+    import av
+
     try:
         fmt = av.format.ContainerFormat(_muxer_for(path), "w").name
         with av.open(io.BytesIO(), "w", format=fmt) as container:

@@ -1,7 +1,8 @@
 """What a video is: streams, size, exact frame rate, frame count, duration, variable frame rate, rotation, bit depth.
 
 `probe()` demuxes the whole video stream (packets only, no decoding) so the frame count and the frame-rate
-regularity are measured, not taken from headers that may lie.
+regularity are measured, not taken from headers that may lie. PyAV loads only when a container is opened: frame
+folders (the dev sets) and the packed training data read with OpenCV alone, on machines without PyAV.
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ import statistics
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import av
 import cv2
 import numpy as np
 
 from ..errors import InputError
 from .ffmpeg_log import use_native_ffmpeg_log
+
+if TYPE_CHECKING:
+    import av
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".m2ts", ".flv",
@@ -78,6 +82,8 @@ def list_frame_files(folder: Path) -> list[Path]:
 
 def open_container(path: Path) -> av.container.InputContainer:
     """Open a media file for reading, turning FFmpeg's errors into one clear line."""
+    import av
+
     use_native_ffmpeg_log()
     if not path.exists():
         raise InputError(f"input not found: {path}")
@@ -133,6 +139,8 @@ def snap_rate(rate: Fraction, tolerance: float) -> Fraction:
 def bit_depth_of(pix_fmt: str | None) -> int:
     if not pix_fmt:
         return 8
+    import av
+
     try:
         return max(c.bits for c in av.video.format.VideoFormat(pix_fmt).components)
     except (ValueError, av.error.FFmpegError):
@@ -204,6 +212,8 @@ def _describe(stream) -> StreamInfo:
 
 
 def _probe_container(path: Path, container) -> VideoInfo:
+    import av
+
     streams = tuple(_describe(s) for s in container.streams)
     if not container.streams.video:
         held = "; ".join(f"#{i.index} {i.kind} {i.codec} {i.details}".rstrip() for i in streams) or "no streams"
@@ -263,6 +273,8 @@ def _declared_duration(video) -> float | None:
 
 def _first_frame_rotation(path: Path) -> int:
     """Display rotation in degrees counter-clockwise (a multiple of 90), read from the first decoded frame."""
+    import av
+
     try:
         with open_container(path) as container:
             for frame in container.decode(video=0):

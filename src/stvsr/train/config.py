@@ -32,6 +32,9 @@ class DataConfig:
     degradation: str = "BI"
     workers: int = 2
     cache: str = ""  # folder for the decoded, downscaled sources (default: a temp folder)
+    # A training pack (`stvsr.train.pack`) in place of videos and photos: the same clips at training resolution,
+    # read with OpenCV, for machines without PyAV or ../shared (scripts/gpu_train.py).
+    packed: str = ""
 
 
 @dataclass
@@ -237,9 +240,12 @@ def validate_config(config: TrainConfig) -> TrainConfig:
 def check_paths(config: TrainConfig, *, resuming: bool = False) -> None:
     """The files and folders `config` reads must exist (an InputError names the first that does not). A resumed
     run starts from its checkpoint, not from `init`, so that file may have moved since."""
-    wanted = [("training data", p) for p in config.data.videos]
-    if config.data.photo_share > 0:
-        wanted += [("training photos", p) for p in config.data.photos]
+    if config.data.packed:
+        wanted = [("training pack", config.data.packed)]
+    else:
+        wanted = [("training data", p) for p in config.data.videos]
+        if config.data.photo_share > 0:
+            wanted += [("training photos", p) for p in config.data.photos]
     if config.val.every > 0 and config.val.data:
         wanted.append(("validation data", config.val.data))
     if config.init and not resuming:

@@ -20,7 +20,6 @@ from torch.utils.data import Dataset
 
 from ..degrade import degrade
 from ..errors import InputError
-from ..io import VideoReader
 from ..atomic import atomic_path
 from ..io.probe import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, list_frame_files, read_image
 from ..ops.resize import imresize
@@ -71,6 +70,8 @@ class FrameStore:
         cached = self.cache / f"{hashlib.sha1(stamp.encode()).hexdigest()[:16]}.pt"
         if cached.exists():
             return torch.load(cached, weights_only=True)
+        from ..io import VideoReader  # PyAV: only for sources not yet cached (a pack is read without it)
+
         frames = []
         with VideoReader(source) as reader:
             for frame in reader:

@@ -35,7 +35,7 @@ from ..models import create_model, model_entry, save_weights
 from ..models.checkpoint import read_tensors
 from ..runtime import native_bf16, resolve_precision
 from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
-from .config import StageConfig, TrainConfig, dump_config, parse_config
+from .config import DataConfig, StageConfig, TrainConfig, dump_config, parse_config
 from .data import FrameStore, TrainSamples, collate, find_sources, load_photos
 from .objectives import CRITIC_TERMS, Objective, task_batch
 
@@ -197,10 +197,13 @@ def validate(model: nn.Module, config: TrainConfig, clips: list, device: torch.d
     return totals
 
 
-def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_steps: int | None = None) -> Path:
+def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_steps: int | None = None,
+          max_minutes: float | None = None) -> Path:
     """Train `config` (or continue the run in `config.out` with `resume`); returns the run folder.
 
-    `max_steps` stops early (after that many steps in this call), for tests and time-boxed sessions.
+    `max_steps` stops early (after that many steps in this call), for tests and time-boxed sessions; `max_minutes`
+    stops after the first step past that much wall-clock time in the loop (a lent GPU's fixed budget). Either way
+    the call ends with a checkpoint and `snapshot.safetensors` (the EMA weights), and `--resume` continues.
     """
     for stage in config.stages:  # a bad loss name fails before anything is written or loaded
         Objective(stage.losses, scale=config.scale, vgg_weights=config.vgg_weights,
@@ -221,11 +224,29 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_s
         trainer.restore(state)
     elif config.init:
         trainer.start_from(config.init, config.init_prefix, config.init_exclude)
-    trainer.run(max_steps)
+    trainer.run(max_steps, max_minutes)
     if runtime.world > 1:
         dist.barrier()
         dist.destroy_process_group()
     return trainer.run_dir
+
+
+def training_sources(data: DataConfig) -> tuple:
+    """The clips (an object with `.clips`) and stills a run samples from: the pack in `data.packed`, or the source
+    videos and photos decoded and cached at training resolution."""
+    if data.packed:
+        from .pack import PackedStore
+
+        pack = PackedStore(data.packed)
+        if abs(pack.hr_downscale - data.hr_downscale) > 1e-9:
+            raise UsageError(f"the pack {data.packed} holds sources at ×{pack.hr_downscale}, the config asks for "
+                             f"data.hr_downscale {data.hr_downscale}")
+        return pack, pack.photos if data.photo_share > 0 else []
+    sources = find_sources(data.videos, exclude=data.photos)
+    if not sources:
+        raise InputError(f"no video files or frame folders in {', '.join(data.videos)}")
+    store = FrameStore(sources, downscale=data.hr_downscale, cache=data.cache or None)
+    return store, load_photos(data.photos, data.hr_downscale) if data.photo_share > 0 else []
 
 
 def training_precision(precision: str, device: torch.device, announce: bool = True) -> str:
@@ -266,15 +287,11 @@ class Trainer:
                                                      betas=config.optim.betas)
             if runtime.world > 1:
                 self.critic = nn.parallel.DistributedDataParallel(self.critic)
-        sources = find_sources(config.data.videos, exclude=config.data.photos)
-        if not sources:
-            raise InputError(f"no video files or frame folders in {', '.join(config.data.videos)}")
         self.val_clips = []
         if runtime.main and config.val.every > 0 and config.val.data:
             source = open_clips(config.val.data, config.val.layout)
             self.val_clips = [c for i, c in enumerate(source) if not config.val.clips or i < config.val.clips]
-        store = FrameStore(sources, downscale=config.data.hr_downscale, cache=config.data.cache or None)
-        photos = load_photos(config.data.photos, config.data.hr_downscale) if config.data.photo_share > 0 else []
+        store, photos = training_sources(config.data)
         self.samples = TrainSamples(store, photos, config.data, scale=config.scale, seed=config.seed)
         self.bounds = np.cumsum([s.steps for s in config.stages])
         self.total = int(self.bounds[-1])
@@ -332,7 +349,7 @@ class Trainer:
         self.step_count += 1
         return loss, parts
 
-    def run(self, max_steps: int | None) -> None:
+    def run(self, max_steps: int | None, max_minutes: float | None = None) -> None:
         config, main, run = self.config, self.runtime.main, self.run_dir
         if self.step_count == 0 and main:  # only now: a bad model, init, critic or data leaves no run folder behind
             run.mkdir(parents=True, exist_ok=True)
@@ -350,12 +367,15 @@ class Trainer:
         batches = iter(loader)
         if self.pending_rng is not None:  # after the loader has drawn its worker seeds, as the first run did
             set_rng_state(self.pending_rng)
+        deadline = None if max_minutes is None else self.started + 60 * max_minutes
         for batch_sample in batches:
             index = int(np.searchsorted(self.bounds, self.step_count, side="right"))
             if index != self.stage_index:
                 self.enter_stage(index)
             loss, parts = self.step(batch_sample)
             step, seen = self.step_count, seen + config.batch * self.runtime.world
+            if deadline is not None and self._any_rank(time.perf_counter() >= deadline):
+                stop = step  # out of time: this step is the call's last (logged, checkpointed, snapshot)
             lr = self.optimizer.param_groups[0]["lr"]
             if main and (step % config.log_every == 0 or step == stop):
                 _log(log, writer, step, self.stage.name, loss.item(), parts, lr,
@@ -371,10 +391,20 @@ class Trainer:
                 self.export(run / f"stage_{self.stage.name}.safetensors", None, self.stage_kwargs())
             if main and (step % config.checkpoint_every == 0 or step == stop):
                 self.save(run / CHECKPOINT)
+            if step >= stop:
+                break
         if main and self.step_count == self.total:
             self.export(run / "last.safetensors", None)
         elif main and self.step_count == stop:  # a time-boxed call (--max-steps): a milestone of a long run
             self.export(run / "snapshot.safetensors", None)
+
+    def _any_rank(self, flag: bool) -> bool:
+        """True on every rank when it is true on one (asked each step, so the ranks stop at the same step)."""
+        if self.runtime.world == 1:
+            return flag
+        value = torch.tensor([float(flag)], device=self.runtime.device)
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item())
 
     @property
     def wall_seconds(self) -> float:

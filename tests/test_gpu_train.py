@@ -1,0 +1,134 @@
+"""The lent-GPU path: a training pack read without PyAV, a time-boxed run, and scripts/gpu_train.py's CPU dry run."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+import torch
+
+from stvsr.data.synthetic import texture, translating_clip
+from stvsr.data.synthetic_video import write_synthetic_video
+from stvsr.errors import InputError, OutputError
+from stvsr.io import FrameFolderWriter
+from stvsr.train.data import FrameStore, find_sources
+from stvsr.train.pack import MANIFEST, PackedStore, pack_training_data
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train")
+    write_synthetic_video(root / "a.mp4", translating_clip(40, 96, 128, seed=1))
+    with FrameFolderWriter(root / "seq") as writer:
+        for frame in translating_clip(24, 112, 128, velocity=(1, -2), seed=2):
+            writer.write(frame)
+    with FrameFolderWriter(root / "photos") as writer:
+        writer.write(texture(96, 112, seed=3))
+    return root
+
+
+@pytest.fixture(scope="module")
+def pack(sources, tmp_path_factory):
+    out = tmp_path_factory.mktemp("pack") / "train"
+    pack_training_data([str(sources)], [str(sources / "photos")], out, budget_mb=1, segment=12,
+                       cache=str(out.parent / "cache"))
+    return out
+
+
+def test_a_pack_holds_the_cached_frames_near_losslessly_and_reads_without_pyav(sources, pack):
+    manifest = json.loads((pack / MANIFEST).read_text())
+    cached = FrameStore(find_sources([str(sources)], exclude=[str(sources / "photos")]), downscale=0.5,
+                        cache=str(pack.parent / "cache"))
+    # Every whole segment of both sources fits the budget here: 3 of a.mp4 (40 frames), 2 of seq (24).
+    assert sorted((c["source"], c["start"]) for c in manifest["clips"]) == [
+        ("a.mp4", 0), ("a.mp4", 12), ("a.mp4", 24), ("seq", 0), ("seq", 12)]
+    script = f"""
+import sys
+sys.modules["av"] = None  # as on the GPU image
+from stvsr.train.pack import PackedStore
+store = PackedStore({str(pack)!r})
+import torch
+torch.save({{"clips": store.clips, "names": store.names, "photos": store.photos}}, {str(pack.parent / 'read.pt')!r})
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+    read = torch.load(pack.parent / "read.pt", weights_only=True)
+    by_name = dict(zip(["a.mp4", "seq"], cached.clips))
+    for entry, clip in zip(manifest["clips"], read["clips"]):
+        original = by_name[entry["source"]][entry["start"]:entry["start"] + entry["frames"]]
+        assert clip.dtype == torch.uint8 and clip.shape == original.shape
+        mse = (clip.float() - original.float()).pow(2).mean().item()
+        assert 10 * torch.log10(torch.tensor(255 ** 2 / mse)) > 40  # RGB coding: no colour-matrix loss
+        assert abs(entry["psnr_db"] - 10 * torch.log10(torch.tensor(255 ** 2 / mse)).item()) < 0.01
+    assert len(read["photos"]) == 1 and read["photos"][0].shape == (3, 48, 56)
+
+
+def test_a_pack_keeps_to_its_budget_and_spreads_what_it_takes(sources, tmp_path):
+    manifest = pack_training_data([str(sources)], [], tmp_path / "small", budget_mb=0.001, segment=12,
+                                  cache=str(tmp_path / "cache"))
+    assert [c["source"] for c in manifest["clips"]] == ["a.mp4"]  # the first segment spends the budget
+    with pytest.raises(OutputError, match="exists"):
+        pack_training_data([str(sources)], [], tmp_path / "small", budget_mb=1, cache=str(tmp_path / "cache"))
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_a_damaged_pack_is_one_line(pack, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(pack, broken)
+    first = json.loads((broken / MANIFEST).read_text())["clips"][0]["file"]
+    data = (broken / first).read_bytes()
+    (broken / first).write_bytes(data[: len(data) // 3])
+    with pytest.raises(InputError, match="truncated or unreadable"):
+        PackedStore(broken)
+    (broken / MANIFEST).write_text("{not json")
+    with pytest.raises(InputError, match="manifest is corrupt"):
+        PackedStore(broken)
+    with pytest.raises(InputError, match="not a training pack"):
+        PackedStore(tmp_path)
+
+
+def _vimeo_dev(root: Path) -> Path:
+    clip = root / "sequences" / "00001" / "0001"
+    clip.mkdir(parents=True)
+    for i, frame in enumerate(translating_clip(7, 64, 64, seed=5), start=1):
+        cv2.imwrite(str(clip / f"im{i}.png"), (frame.permute(1, 2, 0).flip(-1) * 255).round().byte().numpy())
+    (root / "sep_testlist.txt").write_text("00001/0001\n")
+    return root
+
+
+def test_the_gpu_script_dry_run_trains_from_a_bundle_without_pyav(pack, tmp_path):
+    """The one-call GPU script, on the CPU: the GPU recipe grown from the shipped default, a fitted schedule, the dev
+    curve, weights that load; PyAV is blocked inside the script's dry run."""
+    bundle = tmp_path / "bundle"
+    import shutil
+
+    shutil.copytree(pack, bundle / "train")
+    _vimeo_dev(bundle / "dev")
+    out = tmp_path / "out" / "run"
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "gpu_train.py"), "run", "--dry-run",
+                             "--bundle", str(bundle), "--config", str(ROOT / "configs/gpu/propstvsr_l.yaml"),
+                             "--minutes", "0.15", "--validations", "2", "--out", str(out)],
+                            capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["steps_planned"] >= 2 and summary["dev_curve"], summary
+    assert (out / "curve.png").is_file() and (out / summary["weights"]).is_file()
+    assert not (tmp_path / "out" / ".run.rate").exists()  # the rate probe's scratch run is gone
+    from stvsr.models import load_model
+
+    model, metadata = load_model(out / summary["weights"], scale=4, time_factor=1)
+    assert metadata["kwargs"]["features"] == 64 and metadata["training"]["data"]
+
+
+def test_the_gpu_script_refuses_without_cuda_unless_dry_run(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "gpu_train.py"), "run", "--bundle",
+                             str(tmp_path), "--config", str(ROOT / "configs/gpu/propstvsr_l.yaml"), "--out",
+                             str(tmp_path / "o")], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA machine")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "no CUDA device" in result.stderr
