@@ -374,13 +374,14 @@ class Trainer:
                 self.enter_stage(index)
             loss, parts = self.step(batch_sample)
             step, seen = self.step_count, seen + config.batch * self.runtime.world
-            if deadline is not None and self._any_rank(time.perf_counter() >= deadline):
-                stop = step  # out of time: this step is the call's last (logged, checkpointed, snapshot)
+            out_of_time = deadline is not None and self._any_rank(time.perf_counter() >= deadline)
+            if out_of_time:
+                stop = step  # this step is the call's last: logged, validated, checkpointed, a snapshot
             lr = self.optimizer.param_groups[0]["lr"]
             if main and (step % config.log_every == 0 or step == stop):
                 _log(log, writer, step, self.stage.name, loss.item(), parts, lr,
                      seen / (time.perf_counter() - self.started))
-            if main and self.val_clips and (step % config.val.every == 0 or step == self.total):
+            if main and self.val_clips and (step % config.val.every == 0 or step == self.total or out_of_time):
                 metrics = validate(self.ema, config, self.val_clips, self.runtime.device)
                 _log(log, writer, step, self.stage.name, loss.item(), {f"val_{k}": v for k, v in metrics.items()}
                      | {"wall_s": self.wall_seconds}, lr, None)
