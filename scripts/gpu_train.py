@@ -8,12 +8,13 @@ Two steps. Here, with ../shared and PyAV, build the bundle (the packed training 
 It prints the carry's size: the tree with `zoo/` set aside, plus the bundle, must fit 64 MiB. On the GPU, from the
 repository root (no install: the script puts `src/` on the path):
 
-    python3 scripts/gpu_train.py run --bundle .gpu/bundle --config configs/gpu/propstvsr_l.yaml --minutes 8 \\
+    python3 scripts/gpu_train.py run --bundle .gpu/bundle --config configs/gpu/propstvsr_l.yaml --minutes 6.5 \\
         --out $OUT/propstvsr_l [--init WEIGHTS]
 
 `run` measures the step rate for a few seconds, sets the cosine to end when the minutes do (the minutes are also a
-hard stop), trains, and leaves in `--out`: `last.safetensors` (or `snapshot.safetensors` if stopped early), the
-best-on-dev weights, `log.csv`, `curve.png` (dev PSNR-Y against steps and minutes) and `summary.json`. The next
+hard stop), trains, times the result against `propstvsr.x4_m` at 1080p output, and leaves in `--out`:
+`last.safetensors` (or `snapshot.safetensors` if stopped early), the best-on-dev weights, `log.csv`, `curve.png`
+(dev PSNR-Y against steps and minutes) and `summary.json` (the curve, the step rate, the speed). The next
 lent GPU continues from the weights it brought back: `--init OUT/last.safetensors` (a fresh cosine).
 
 `run --dry-run` does the same on the CPU in a minute, with PyAV blocked, so the GPU path keeps working between
@@ -54,12 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--bundle", type=Path, required=True)
     run.add_argument("--config", type=Path, required=True)
     run.add_argument("--out", type=Path, required=True)
-    run.add_argument("--minutes", type=float, default=8.0)
+    run.add_argument("--minutes", type=float, default=6.5, help="training time (default 6.5: with the rate probe, "
+                     "loading and the 1080p timing, the call fits a 10-minute limit)")
     run.add_argument("--init", help="weights to start from (a file the last GPU run brought back)")
     run.add_argument("--batch", type=int, help="samples a step (default: the config's)")
     run.add_argument("--workers", type=int, default=8, help="data-loader processes")
     run.add_argument("--validations", type=int, default=8, help="points on the dev curve")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="more config overrides")
+    run.add_argument("--bench-against", default="propstvsr.x4_m", help="model timed beside the trained one")
     run.add_argument("--dry-run", action="store_true", help="on the CPU, PyAV blocked, a tiny schedule")
     args = parser.parse_args(argv)
     from stvsr.errors import StvsrError
@@ -140,8 +143,24 @@ def run_training(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     run = train(config, command=" ".join(sys.argv), max_minutes=args.minutes)
     summary = _summarise(run, rate, steps, time.perf_counter() - started)
+    summary["speed"] = _speed(run / summary["weights"], args.bench_against, device, args.dry_run)
+    (run / "summary.json").write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary, indent=1))
     return 0
+
+
+def _speed(weights: Path, baseline: str, device: str, dry_run: bool) -> list[dict]:
+    """Output frames a second at 1080p (`stvsr bench`'s measure: the model, frames handed over as 8-bit RGB), of the
+    trained weights and of a baseline model in the same call; on the CPU dry run, a 64×64 output."""
+    from stvsr.jobs.bench import _measure
+
+    height, width, frames, precision = (64, 64, 2, "fp32") if dry_run else (1080, 1920, 24, "bf16")
+    rows = []
+    for method in (str(weights), baseline):
+        row = _measure(method, 4, 1, height, width, frames, device, precision)
+        rows.append({"method": Path(method).name if method == str(weights) else method, "output": f"{width}x{height}",
+                     "precision": precision, "fps": round(row["fps"], 2), "peak_mb": round(row["peak_mb"])})
+    return rows
 
 
 def _steps_per_second(config, scratch: Path, steps: int) -> float:

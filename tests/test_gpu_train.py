@@ -117,6 +117,8 @@ def test_the_gpu_script_dry_run_trains_from_a_bundle_without_pyav(pack, tmp_path
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["steps_planned"] >= 2 and summary["dev_curve"], summary
+    assert [row["method"] for row in summary["speed"]] == [summary["weights"], "propstvsr.x4_m"]
+    assert all(row["fps"] > 0 for row in summary["speed"])
     assert (out / "curve.png").is_file() and (out / summary["weights"]).is_file()
     assert not (tmp_path / "out" / ".run.rate").exists()  # the rate probe's scratch run is gone
     from stvsr.models import load_model
