@@ -75,32 +75,48 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def make_bundle(args: argparse.Namespace) -> int:
-    from stvsr.errors import OutputError
-    from stvsr.train.pack import pack_training_data
+    """The bundle is built beside `--out` and moved into place only when whole (a failed pack leaves nothing)."""
+    from stvsr.errors import InputError, OutputError
 
     if args.out.exists():
         raise OutputError(f"{args.out} exists; remove it first")
-    clips = [line.strip() for line in (args.dev / "sep_testlist.txt").read_text().splitlines() if line.strip()]
-    chosen = clips[::max(1, len(clips) // args.val_clips)][:args.val_clips]
-    for clip in chosen:
-        shutil.copytree(args.dev / "sequences" / clip, args.out / "dev" / "sequences" / clip)
-    (args.out / "dev" / "sep_testlist.txt").write_text("\n".join(chosen) + "\n")
-    aside = set(args.aside)
-    tree = sum(_size(p) for p in ROOT.iterdir() if p.name not in {".git", ".venv", "runs", ".gpu", *aside})
-    budget = args.budget_mb or (CARRY_LIMIT - tree - _size(args.out) - 2 * 2 ** 20) / 2 ** 20
-    manifest = pack_training_data(args.videos, args.photos, args.out / "train", budget_mb=budget, crf=args.crf,
-                                  cache=args.cache)
-    frames = sum(c["frames"] for c in manifest["clips"])
-    worst = min(c["psnr_db"] for c in manifest["clips"])
-    total = tree + _size(args.out)
-    print(f"bundle {args.out}: {len(manifest['clips'])} segments ({frames} frames) from "
-          f"{len({c['source'] for c in manifest['clips']})} sources, {len(manifest['photos'])} photos, "
-          f"{len(chosen)} dev clips, {_size(args.out) / 2 ** 20:.1f} MiB; packed frames within {worst:.1f} dB PSNR "
-          f"of the cached ones at worst")
+    listing = args.dev / "sep_testlist.txt"
+    if not listing.is_file():
+        raise InputError(f"not a Vimeo septuplet folder (no sep_testlist.txt): {args.dev}")
+    work = args.out.with_name(f".{args.out.name}.partial")
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        report = _fill_bundle(args, work, listing)
+        work.rename(args.out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    aside, tree, total = report
     print(f"carry: the tree without {', '.join(sorted(aside))} ({tree / 2 ** 20:.1f} MiB) and the bundle: "
           f"{total / 2 ** 20:.1f} MiB of 64 ({'fits' if total < CARRY_LIMIT else 'TOO LARGE'}). For the call, set "
           f"them aside (mv zoo ../zoo.aside) and name the bundle in `carry`.")
     return 0 if total < CARRY_LIMIT else 1
+
+
+def _fill_bundle(args: argparse.Namespace, work: Path, listing: Path) -> tuple[set, int, int]:
+    from stvsr.train.pack import pack_training_data
+
+    clips = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
+    chosen = clips[::max(1, len(clips) // args.val_clips)][:args.val_clips]
+    for clip in chosen:
+        shutil.copytree(args.dev / "sequences" / clip, work / "dev" / "sequences" / clip)
+    (work / "dev" / "sep_testlist.txt").write_text("\n".join(chosen) + "\n")
+    aside = set(args.aside)
+    tree = sum(_size(p) for p in ROOT.iterdir() if p.name not in {".git", ".venv", "runs", ".gpu", *aside})
+    budget = args.budget_mb or (CARRY_LIMIT - tree - _size(work) - 2 * 2 ** 20) / 2 ** 20
+    manifest = pack_training_data(args.videos, args.photos, work / "train", budget_mb=budget, crf=args.crf,
+                                  cache=args.cache)
+    frames = sum(c["frames"] for c in manifest["clips"])
+    worst = min(c["psnr_db"] for c in manifest["clips"])
+    print(f"bundle {args.out}: {len(manifest['clips'])} segments ({frames} frames) from "
+          f"{len({c['source'] for c in manifest['clips']})} sources, {len(manifest['photos'])} photos, "
+          f"{len(chosen)} dev clips, {_size(work) / 2 ** 20:.1f} MiB; packed frames within {worst:.1f} dB PSNR "
+          f"of the cached ones at worst")
+    return aside, tree, tree + _size(work)
 
 
 def _size(path: Path) -> int:

@@ -134,3 +134,21 @@ def test_the_gpu_script_refuses_without_cuda_unless_dry_run(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("a CUDA machine")
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "no CUDA device" in result.stderr
+
+
+def test_the_bundle_step_refuses_a_missing_dev_set_in_one_line(sources, tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "gpu_train.py"), "bundle", "--out",
+                             str(tmp_path / "b"), "--videos", str(sources), "--dev", str(tmp_path / "nowhere")],
+                            capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "no sep_testlist.txt" in result.stderr and not (tmp_path / "b").exists()
+
+
+def test_a_bundle_that_fails_to_pack_leaves_nothing(tmp_path):
+    dev = _vimeo_dev(tmp_path / "dev")
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "gpu_train.py"), "bundle", "--out",
+                             str(tmp_path / "b"), "--videos", str(tmp_path / "no_videos"), "--dev", str(dev)],
+                            capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "training data not found" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dev"]
