@@ -186,8 +186,9 @@ def render_card(entry, metadata: dict, info: dict, result, task: str, args, seco
         f"`{config.get('data', {}).get('degradation', 'BI')}` on the fly, degrade/protocol.py); never the dev set.",
         f"- Steps: {training.get('steps')} x batch {config.get('batch')} "
         f"(LR patch {config.get('data', {}).get('patch')}, precision {config.get('precision')}); "
-        f"wall time {training.get('wall_seconds', 0) / 60:.0f} min on a 2-core CPU (no GPU), sharing it with "
-        "the other shipped models' training runs.",
+        f"wall time {training.get('wall_seconds', 0) / 60:.0f} min"
+        + (f" on {training['device']}." if training.get("device") else " on a 2-core CPU (no GPU), sharing it with "
+           "the other shipped models' training runs."),
         "- Losses: " + "; ".join(f"{s.get('name')}: {s.get('losses')}" for s in config.get("stages", [])) + ".",
         f"- Command: `{training.get('command')}`",
         "",

@@ -608,6 +608,10 @@ def test_max_minutes_ends_the_call_with_a_checkpoint_and_a_snapshot(tmp_path, da
     assert not (tmp_path / "run/last.safetensors").exists()
     assert main(["train", "--resume", str(tmp_path / "run")]) == 0
     assert torch.load(tmp_path / "run/checkpoint.pt", weights_only=False)["step"] == 4
-    assert (tmp_path / "run/last.safetensors").is_file()
+    from stvsr.models import read_metadata
+
+    training = read_metadata(tmp_path / "run/last.safetensors")["training"]
+    assert training["wall_seconds"] >= round(state["wall_seconds"], 1)  # both calls, not the last one only
+    assert training["device"].endswith("CPU threads")
     assert main(["train", "--resume", str(tmp_path / "run"), "--max-minutes", "0"]) == 2
     assert capsys.readouterr().err.strip().endswith("--max-minutes must be above 0")

@@ -441,7 +441,7 @@ class Trainer:
 
     def export(self, path: Path, metrics: dict | None, kwargs: dict | None = None) -> None:
         _export(self.ema, path, self.config, self.kwargs if kwargs is None else kwargs, self.step_count, metrics,
-                self.command, self.started)
+                self.command, self.wall_seconds, self.runtime)
 
     def stage_kwargs(self) -> dict:
         """The model arguments of a stage's weights: a stage whose losses all look at one stage output (TP-net's
@@ -453,12 +453,22 @@ class Trainer:
         return self.kwargs
 
 
-def _export(ema, path: Path, config: TrainConfig, kwargs: dict, step: int, metrics, command: str, started) -> None:
-    extra = {"training": {"data": config.data.videos + config.data.photos, "steps": step, "command": command,
-                          "wall_seconds": round(time.perf_counter() - started, 1), "config": dump_config(config)},
+def _export(ema, path: Path, config: TrainConfig, kwargs: dict, step: int, metrics, command: str, wall_seconds: float,
+            runtime: Runtime) -> None:
+    """Weights with what made them: data, steps, the wall-clock seconds of every call of the run, the machine."""
+    data = [config.data.packed] if config.data.packed else config.data.videos + config.data.photos
+    extra = {"training": {"data": data, "steps": step, "command": command, "wall_seconds": round(wall_seconds, 1),
+                          "device": _device_name(runtime), "config": dump_config(config)},
              "validation": {"metrics": metrics, "protocol": f"{config.task} on {config.val.data}, LR by "
                                                             f"{config.val.degradation}"} if metrics else None}
     save_weights(ema, path, name=config.model, kwargs=kwargs, extra=extra)
+
+
+def _device_name(runtime: Runtime) -> str:
+    """'2 CPU threads' or '1 × NVIDIA H200': what a card says the weights were trained on."""
+    if runtime.device.type == "cuda":
+        return f"{runtime.world} × {torch.cuda.get_device_name(runtime.device)}"
+    return f"{torch.get_num_threads()} CPU threads" + (f" × {runtime.world} processes" if runtime.world > 1 else "")
 
 
 def _ignore_stop_signals(worker_id: int) -> None:
