@@ -145,6 +145,7 @@ def run_training(args: argparse.Namespace) -> int:
         overrides += ["batch=2", "data.patch=12", "data.frames=3", "data.workers=0", "precision=fp32"]
     overrides += args.set
     config = load_config(args.config, overrides)
+    check_paths(config)  # a missing bundle or init is one line before anything loads
     seconds = 60 * args.minutes
     rate = _steps_per_second(config, args.out.parent / f".{args.out.name}.rate", steps=3 if args.dry_run else 40)
     steps = max(2, int(rate * seconds * 0.9))  # 10 % for validation, loading and the final export
@@ -154,7 +155,6 @@ def run_training(args: argparse.Namespace) -> int:
     config.checkpoint_every = max(1, steps // 4)
     config.log_every = max(1, steps // 200)
     config.out = str(args.out)
-    check_paths(config)
     print(f"{rate:.2f} steps/s measured; {steps} steps in {args.minutes:g} minutes on {device}", flush=True)
     started = time.perf_counter()
     run = train(config, command=" ".join(sys.argv), max_minutes=args.minutes)
