@@ -204,15 +204,10 @@ def _steps_per_second(config, scratch: Path, steps: int) -> float:
 
 def _summarise(run: Path, rate: float, planned: int, seconds: float) -> dict:
     """The dev curve from log.csv as JSON and as a plot (against steps and minutes)."""
-    import csv
+    from stvsr.train.loop import read_dev_curve
 
-    with open(run / "log.csv", newline="") as handle:
-        rows = [r for r in csv.DictReader(handle) if r["key"] in ("val_psnr_y", "wall_s")]
-    points: dict[int, dict] = {}
-    for row in rows:  # log.csv is long: one row per (step, key)
-        points.setdefault(int(row["step"]), {})[row["key"]] = float(row["value"])
-    curve = [{"step": step, "minutes": round(p.get("wall_s", 0.0) / 60, 2), "psnr_y": round(p["val_psnr_y"], 3)}
-             for step, p in sorted(points.items()) if "val_psnr_y" in p]
+    curve = [{"step": step, "minutes": round((wall or 0.0) / 60, 2), "psnr_y": round(psnr, 3)}
+             for step, psnr, wall in read_dev_curve(run / "log.csv")]
     weights = "last.safetensors" if (run / "last.safetensors").exists() else "snapshot.safetensors"
     summary = {"run": str(run), "weights": weights, "steps_planned": planned, "steps_per_s": round(rate, 3),
                "seconds": round(seconds, 1), "dev_curve": curve}

@@ -43,20 +43,17 @@ CLASSICAL_BASELINE = {"bicubic", "bicubic+dis", "dis"}  # the classical referenc
 def dev_curve(log: Path) -> list[str]:
     """The run's dev-set PSNR-Y at each validation (from log.csv), by step and, where the run logged it, by
     wall-clock hours of training (all calls of the run): where the curve flattened, and at what cost."""
-    import csv
+    from stvsr.train.loop import read_dev_curve
 
-    with open(log, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    points = [(int(r["step"]), float(r["value"])) for r in rows if r["key"] == "val_psnr_y"]
-    walls = {int(r["step"]): float(r["value"]) for r in rows if r["key"] == "wall_s"}
+    points = read_dev_curve(log)
     if not points:
         return []
     lines = ["## Dev-set curve (validation during training, EMA weights)", "",
-             "| step | " + " | ".join(str(s) for s, _ in points) + " |",
+             "| step | " + " | ".join(str(s) for s, _, _ in points) + " |",
              "|---|" + "---:|" * len(points),
-             "| PSNR-Y | " + " | ".join(f"{v:.2f}" for _, v in points) + " |"]
-    if all(step in walls for step, _ in points):
-        lines.append("| hours | " + " | ".join(f"{walls[step] / 3600:.2f}" for step, _ in points) + " |")
+             "| PSNR-Y | " + " | ".join(f"{v:.2f}" for _, v, _ in points) + " |"]
+    if all(wall is not None for _, _, wall in points):
+        lines.append("| hours | " + " | ".join(f"{wall / 3600:.2f}" for _, _, wall in points) + " |")
     return lines + [""]
 
 

@@ -489,6 +489,15 @@ def _quiet_when_the_main_process_is_gone(kind, value, traceback) -> None:
     sys.__excepthook__(kind, value, traceback)
 
 
+def read_dev_curve(path: Path) -> list[tuple[int, float, float | None]]:
+    """(step, dev PSNR-Y, wall-clock seconds of training or None) at each validation of a run's log.csv (long
+    format: one row per step and key): the learning curve cards and the GPU script report."""
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    walls = {int(r["step"]): float(r["value"]) for r in rows if r["key"] == "wall_s"}
+    return [(int(r["step"]), float(r["value"]), walls.get(int(r["step"]))) for r in rows if r["key"] == "val_psnr_y"]
+
+
 def truncate_log(path: Path, step: int) -> None:
     """Drop the rows of `path` (log.csv) after `step`: a killed run logged them, and its resume logs them again."""
     if not path.is_file():

@@ -6,12 +6,12 @@ The 718 MB of decoded sources do not fit: a pack holds a subset, chosen for vari
 (enough for a sample's span) are taken from each source in turn, each at positions spread over the clip, until the
 byte budget is spent; the photos take up to a fifth of it first.
 
-Why H.264: consecutive frames share almost everything, and only a video codec uses that (60 frames of 240×427,
-18.4 MB raw, are 3.1 MB at CRF 12). Why RGB (libx264rgb): OpenCV decodes it to exactly what was coded, no colour matrix
-in between. 4:4:4 YUV would fit about a fifth more frames at the same fidelity (2.6 MB for 44.2 dB against RGB's
-3.1 MB for 43.8), but its 8-bit studio-range round trip alone caps it at 52 dB; the pack measures each segment's
-PSNR against the cached frames and records it. Decoding with OpenCV, not PyAV: OpenCV is on the GPU image, PyAV is
-not (its wheel alone is half the carry).
+Why H.264 (written and read by `io.rgb_clips`): consecutive frames share almost everything, and only a video codec
+uses that (60 frames of 240×427, 18.4 MB raw, are 3.1 MB at CRF 12). Why RGB (libx264rgb): OpenCV decodes it to
+exactly what was coded, no colour matrix in between. 4:4:4 YUV would fit about a fifth more frames at the same
+fidelity (2.6 MB for 44.2 dB against RGB's 3.1 MB for 43.8), but its 8-bit studio-range round trip alone caps it at 52
+dB; the pack measures each segment's PSNR against the cached frames and records it. Decoding with OpenCV, not PyAV:
+OpenCV is on the GPU image, PyAV is not (its wheel alone is half the carry).
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ import math
 import shutil
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from ..errors import InputError, OutputError
+from ..io.rgb_clips import read_rgb_clip, write_rgb_clip
 from .data import FrameStore, find_sources, load_photos
 
 MANIFEST = "pack.json"
@@ -69,7 +69,7 @@ def _pack_segment(folder: Path, manifest: dict, index: int, name: str, clip: Ten
     relative = f"clips/{index:02d}_{Path(name).stem}_{start:05d}.mp4"
     write_rgb_clip(folder / relative, frames, crf)
     size = (folder / relative).stat().st_size
-    psnr = _psnr(read_packed_clip(folder / relative, len(frames)), frames)
+    psnr = _psnr(read_rgb_clip(folder / relative, len(frames)), frames)
     manifest["clips"].append({"file": relative, "source": name, "start": start, "frames": len(frames),
                               "psnr_db": round(psnr, 2), "bytes": size})
     return size
@@ -90,13 +90,13 @@ def _bit_reverse_rank(i: int, count: int) -> float:
 
 
 def _pack_photos(photos: list[Tensor], folder: Path, manifest: dict, budget: float) -> int:
-    import cv2
+    from ..io.frames import write_png
 
     spent = 0
     for index, photo in enumerate(photos):
         relative = f"photos/{index:03d}.png"
         (folder / "photos").mkdir(exist_ok=True)
-        cv2.imwrite(str(folder / relative), photo.permute(1, 2, 0).flip(-1).contiguous().numpy())
+        write_png(folder / relative, photo.float().div(255))  # uint8 / 255 rounds back to itself
         size = (folder / relative).stat().st_size
         if spent + size > budget:
             (folder / relative).unlink()
@@ -106,48 +106,9 @@ def _pack_photos(photos: list[Tensor], folder: Path, manifest: dict, budget: flo
     return spent
 
 
-def write_rgb_clip(path: Path, frames: Tensor, crf: int) -> None:
-    """uint8 (T, 3, H, W) RGB frames as H.264 in RGB (libx264rgb): no colour matrix between us and OpenCV."""
-    import av  # PyAV: needed where the pack is made, not where it is read
-
-    from ..io.ffmpeg_log import use_native_ffmpeg_log
-
-    use_native_ffmpeg_log()
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264rgb", rate=25)
-        stream.width, stream.height, stream.pix_fmt = int(frames.shape[-1]), int(frames.shape[-2]), "bgr24"
-        stream.options = {"crf": str(crf), "preset": "slow"}
-        for frame in frames:
-            bgr = frame.flip(0).permute(1, 2, 0).contiguous().numpy()
-            for packet in stream.encode(av.VideoFrame.from_ndarray(bgr, format="bgr24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-
-
 def _psnr(a: Tensor, b: Tensor) -> float:
     mse = (a.float() - b.float()).pow(2).mean().item()
     return math.inf if mse == 0 else 10 * math.log10(255 ** 2 / mse)
-
-
-def read_packed_clip(path: Path, frames: int) -> Tensor:
-    """A packed clip as uint8 (T, 3, H, W), decoded with OpenCV; a file that yields fewer frames than the manifest
-    lists is truncated or corrupt, and says so."""
-    import cv2
-
-    capture = cv2.VideoCapture(str(path))
-    decoded = []
-    try:
-        while len(decoded) < frames:
-            ok, bgr = capture.read()
-            if not ok:
-                break
-            decoded.append(torch.from_numpy(np.ascontiguousarray(bgr[..., ::-1])).permute(2, 0, 1))
-    finally:
-        capture.release()
-    if len(decoded) < frames:
-        raise InputError(f"packed clip is truncated or unreadable: {path} holds {len(decoded)} of {frames} frames")
-    return torch.stack(decoded)
 
 
 class PackedStore:
@@ -167,7 +128,7 @@ class PackedStore:
             raise InputError(f"training pack format {manifest.get('format')} is not {FORMAT}: {folder}")
         self.manifest = manifest
         self.hr_downscale = float(manifest["hr_downscale"])
-        self.clips = [read_packed_clip(path, frames) for path, frames, _ in entries]
+        self.clips = [read_rgb_clip(path, frames) for path, frames, _ in entries]
         self.names = [source for _, _, source in entries]
         self.photos = [_read_photo(folder / p) for p in manifest.get("photos", [])]
 
