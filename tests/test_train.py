@@ -597,6 +597,27 @@ def test_validation_logs_wall_clock_time_across_resumes(tmp_path, data):
     assert 0 < walls[0][1] <= first < walls[1][1]
 
 
+def test_total_steps_ends_a_resumed_run_annealed_where_asked(tmp_path, data, capsys):
+    """A long run planned for 20 steps ends at 6: the cosine, refitted from its current learning rate, falls without
+    a jump to its floor at the new end, and the run folder's plan says 6."""
+    import re
+
+    stages = [{"name": "all", "steps": 20, "losses": {"l1": 1.0}}]
+    config = sr_config(tmp_path / "c.yaml", data, tmp_path / "run", stages)
+    assert main(["train", "--config", str(config), "--max-steps", "3"]) == 0
+    before = [float(x) for x in re.findall(r" lr ([0-9.e+-]+)", capsys.readouterr().out)]
+    assert main(["train", "--resume", str(tmp_path / "run"), "--total-steps", "6"]) == 0
+    after = [float(x) for x in re.findall(r" lr ([0-9.e+-]+)", capsys.readouterr().out)]
+    assert len(after) == 3 and before[-1] > after[0] > after[1] > after[2] == pytest.approx(1e-7)
+    assert (tmp_path / "run/last.safetensors").is_file()
+    assert torch.load(tmp_path / "run/checkpoint.pt", weights_only=False)["step"] == 6
+    assert yaml.safe_load((tmp_path / "run/config.yaml").read_text())["stages"][0]["steps"] == 6
+    assert main(["train", "--resume", str(tmp_path / "run"), "--total-steps", "6"]) == 2  # not past where it is
+    assert "--total-steps must be above the step the run is at (6)" in capsys.readouterr().err
+    assert main(["train", "--config", str(config), "--total-steps", "6"]) == 2
+    assert "--total-steps goes with --resume" in capsys.readouterr().err
+
+
 def test_max_minutes_ends_the_call_with_a_checkpoint_and_a_snapshot(tmp_path, data, capsys):
     """A time-boxed call (a lent GPU's minutes): past the limit the step it is on is the call's last, written as a
     checkpoint and `snapshot.safetensors`; `--resume` finishes the schedule."""

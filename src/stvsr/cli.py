@@ -380,8 +380,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.interrupt_note = f"the last checkpoint is kept: stvsr train --resume {config.out} continues"
         from .train.loop import train
 
-        run = train(config, resume=True, command=command, max_steps=args.max_steps, max_minutes=args.max_minutes)
+        run = train(config, resume=True, command=command, max_steps=args.max_steps, max_minutes=args.max_minutes,
+                    total_steps=args.total_steps)
     else:
+        if args.total_steps is not None:
+            raise UsageError("--total-steps goes with --resume (a new run's length is its config's stages.N.steps)")
         if args.config is None:
             raise UsageError("give --config FILE (see configs/) or --resume RUN_DIR")
         config = load_config(args.config, args.set or [])
@@ -794,6 +797,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--max-steps", type=int, help="stop after this many steps in this call (resume later)")
     tr.add_argument("--max-minutes", type=float, help="stop after this much training time in this call, with a "
                     "checkpoint and snapshot.safetensors (resume later)")
+    tr.add_argument("--total-steps", type=int, metavar="N", help="with --resume: end the run at step N in all (its "
+                    "last stage lengthened or shortened; its cosine refitted to reach its floor at N)")
     tr.set_defaults(func=cmd_train)
 
     sv = sub.add_parser("serve", help="a local web page: drop a video, follow the job, compare before and after",

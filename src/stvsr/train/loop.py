@@ -198,12 +198,13 @@ def validate(model: nn.Module, config: TrainConfig, clips: list, device: torch.d
 
 
 def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_steps: int | None = None,
-          max_minutes: float | None = None) -> Path:
+          max_minutes: float | None = None, total_steps: int | None = None) -> Path:
     """Train `config` (or continue the run in `config.out` with `resume`); returns the run folder.
 
     `max_steps` stops early (after that many steps in this call), for tests and time-boxed sessions; `max_minutes`
     stops after the first step past that much wall-clock time in the loop (a lent GPU's fixed budget). Either way
     the call ends with a checkpoint and `snapshot.safetensors` (the EMA weights), and `--resume` continues.
+    `total_steps` (with `resume`) moves the end of the run: see `replan`.
     """
     for stage in config.stages:  # a bad loss name fails before anything is written or loaded
         Objective(stage.losses, scale=config.scale, vgg_weights=config.vgg_weights,
@@ -216,6 +217,8 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_s
             raise UsageError(f"nothing to resume: {checkpoint} not found")
         state = load_checkpoint(checkpoint)
         config = parse_config(state["config"])
+        if total_steps is not None:  # every rank plans the same end; the main one rewrites the files
+            replan(state, config, total_steps, checkpoint.parent if runtime.main else None)
     elif runtime.main and checkpoint.exists():
         raise UsageError(f"{checkpoint.parent} already holds a run; use --resume {checkpoint.parent} or another "
                          f"train.out")
@@ -229,6 +232,25 @@ def train(config: TrainConfig, *, resume: bool = False, command: str = "", max_s
         dist.barrier()
         dist.destroy_process_group()
     return trainer.run_dir
+
+
+def replan(state: dict, config: TrainConfig, total_steps: int, run: Path | None) -> None:
+    """End a resumed run at `total_steps` in all: its last stage lengthened or shortened, and, when the run is in
+    that stage, its cosine refitted from the current learning rate (PyTorch's schedule is recursive, so with the new
+    `T_max` it falls smoothly from where it is to its floor at the new end). A long run planned for days can thus
+    end annealed within a session, or go on past its plan. The plans in `run`'s checkpoint and config.yaml are
+    rewritten (None: in memory only)."""
+    start_of_last = sum(s.steps for s in config.stages[:-1])
+    if total_steps <= max(state["step"], start_of_last):
+        raise UsageError(f"--total-steps must be above the step the run is at ({state['step']}) and the start of its "
+                         f"last stage ({start_of_last})")
+    config.stages[-1].steps = total_steps - start_of_last
+    state["config"] = dump_config(config)
+    if state["stage"] == len(config.stages) - 1 and state.get("scheduler", {}).get("T_max") is not None:
+        state["scheduler"]["T_max"] = config.stages[-1].steps
+    if run is not None:
+        save_checkpoint(run / CHECKPOINT, state)
+        (run / "config.yaml").write_text(dump_config(config))
 
 
 def training_sources(data: DataConfig) -> tuple:
