@@ -51,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
                         "has left after the tree and the dev clips)")
     bundle.add_argument("--aside", nargs="*", default=["zoo"], help="top-level folders set aside for the call")
     bundle.add_argument("--cache", help="folder of decoded sources (a training run's data.cache)")
+    bundle.add_argument("--degradation", help="pack each segment's low-resolution inputs degraded by this training "
+                        "chain (the config's data.degradation, e.g. configs/propstvsr_real.yaml's): a recipe whose "
+                        "chain runs a video codec trains without PyAV that way")
+    bundle.add_argument("--variants", type=int, default=3, help="with --degradation: inputs a segment (draws)")
     run = sub.add_parser("run", help="train for a fixed number of minutes from a bundle (on the GPU)")
     run.add_argument("--bundle", type=Path, required=True)
     run.add_argument("--config", type=Path, required=True)
@@ -109,7 +113,7 @@ def _fill_bundle(args: argparse.Namespace, work: Path, listing: Path) -> tuple[s
     tree = sum(_size(p) for p in ROOT.iterdir() if p.name not in {".git", ".venv", "runs", ".gpu", *aside})
     budget = args.budget_mb or (CARRY_LIMIT - tree - _size(work) - 2 * 2 ** 20) / 2 ** 20
     manifest = pack_training_data(args.videos, args.photos, work / "train", budget_mb=budget, crf=args.crf,
-                                  cache=args.cache)
+                                  cache=args.cache, degradation=args.degradation, variants=args.variants)
     frames = sum(c["frames"] for c in manifest["clips"])
     worst = min(c["psnr_db"] for c in manifest["clips"])
     print(f"bundle {args.out}: {len(manifest['clips'])} segments ({frames} frames) from "
@@ -128,7 +132,9 @@ def run_training(args: argparse.Namespace) -> int:
         sys.modules["av"] = None  # the GPU machine has no PyAV: prove the path does without it
     import torch
 
+    from stvsr.degrade import parse_protocol
     from stvsr.errors import UsageError
+    from stvsr.runtime import pyav_installed
     from stvsr.train.config import check_paths, load_config
     from stvsr.train.loop import train
 
@@ -146,6 +152,10 @@ def run_training(args: argparse.Namespace) -> int:
     overrides += args.set
     config = load_config(args.config, overrides)
     check_paths(config)  # a missing bundle or init is one line before anything loads
+    if parse_protocol(config.val.degradation).video_coded and not pyav_installed():  # dev inputs are made on the fly
+        print(f"validation on BI: {config.val.degradation} needs PyAV; evaluate the weights where it is installed",
+              flush=True)
+        config.val.degradation = "BI"
     seconds = 60 * args.minutes
     rate = _steps_per_second(config, args.out.parent / f".{args.out.name}.rate", steps=3 if args.dry_run else 40)
     steps = max(2, int(rate * seconds * 0.9))  # 10 % for validation, loading and the final export

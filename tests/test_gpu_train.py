@@ -6,8 +6,10 @@ import sys
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 import torch
+import yaml
 
 from stvsr.data.synthetic import texture, translating_clip
 from stvsr.data.synthetic_video import write_synthetic_video
@@ -92,6 +94,75 @@ def test_a_damaged_pack_is_one_line(pack, tmp_path):
         PackedStore(tmp_path)
 
 
+REAL_CHAIN = yaml.safe_load((ROOT / "configs/propstvsr_real.yaml").read_text())["data"]["degradation"]
+
+
+@pytest.fixture(scope="module")
+def degraded_pack(sources, tmp_path_factory):
+    out = tmp_path_factory.mktemp("dpack") / "train"
+    pack_training_data([str(sources)], [str(sources / "photos")], out, budget_mb=1, segment=12,
+                       cache=str(out.parent / "cache"), degradation=REAL_CHAIN, variants=2)
+    return out
+
+
+def test_a_degraded_pack_holds_the_inputs_of_the_chain_as_the_codecs_own_stream(degraded_pack):
+    """Each segment's inputs are the training chain applied to the packed frames with the pack's draws (replayed here:
+    the same codec settings), stored as the codec's own stream; OpenCV reads them (PyAV blocked) exactly as PyAV
+    decodes them."""
+    from stvsr.degrade import parse_protocol
+    from stvsr.io.compress import read_codec_stream, video_roundtrip
+
+    manifest = json.loads((degraded_pack / MANIFEST).read_text())
+    assert manifest["degradation"] == REAL_CHAIN and manifest["scale"] == 4 and manifest["photos"] == []
+    entries = [v for c in manifest["clips"] for v in c["lr"]]
+    assert all(len(c["lr"]) == 2 for c in manifest["clips"]) and all(v["decode_max_diff"] == 0 for v in entries)
+    assert any(v["file"].endswith(".h264") for v in entries) and len({v["codec"] for v in entries}) > 1
+    script = f"""
+import sys
+sys.modules["av"] = None
+from stvsr.train.pack import PackedStore
+import torch
+store = PackedStore({str(degraded_pack)!r})
+torch.save({{"clips": store.clips, "degraded": store.degraded}}, {str(degraded_pack.parent / 'read.pt')!r})
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+    read = torch.load(degraded_pack.parent / "read.pt", weights_only=True)
+    protocol = parse_protocol(REAL_CHAIN)
+    for number, (clip, inputs, entry) in enumerate(zip(read["clips"], read["degraded"], manifest["clips"]), start=1):
+        assert clip.shape[-2] % 4 == 0 and clip.shape[-1] % 4 == 0
+        rng = np.random.default_rng([0, number])
+        for stored, variant in zip(inputs, entry["lr"]):
+            x, codec = protocol.apply_before_codec(clip.float().div(255), 4, rng)
+            assert variant["codec"] == ("none" if codec is None else
+                                        f"{codec[0]} " + " ".join(f"{k}={v}" for k, v in codec[1].items()))
+            assert stored.shape == x.shape and stored.dtype == torch.uint8
+            if codec is None:  # stored losslessly
+                assert torch.equal(stored.float(), x.clamp(0, 1).mul(255).round())
+                continue
+            decoded = read_codec_stream(degraded_pack / variant["file"])[..., :x.shape[-2], :x.shape[-1]]
+            assert torch.equal(stored.float(), decoded.mul(255).round())
+            # x264 is not always bit-exact between two encodes (io.compress.write_codec_stream): near, not equal
+            fresh = video_roundtrip(x, codec[0], **codec[1])
+            assert (stored.float() / 255 - fresh).pow(2).mean() < 1e-3  # above 30 dB
+
+
+def test_samples_from_a_degraded_pack_pair_each_crop_with_its_input(degraded_pack):
+    from stvsr.degrade import bicubic_down
+    from stvsr.train.config import DataConfig
+    from stvsr.train.data import TrainSamples
+
+    store = PackedStore(degraded_pack)
+    config = DataConfig(videos=[], photos=[], patch=8, frames=3, frame_step=2, degradation=REAL_CHAIN)
+    samples = TrainSamples(store, [], config, scale=4, seed=1)
+    for i in range(6):  # the input is nearest the bicubic of its own crop, not of a crop a pixel away
+        sample = samples[i]
+        assert sample.hr.shape == (3, 3, 32, 32) and sample.lr.shape == (3, 3, 8, 8)
+        reference = bicubic_down(sample.hr, 4)[..., 1:-1, 1:-1]
+        errors = {(dy, dx): (sample.lr.roll((dy, dx), (-2, -1))[..., 1:-1, 1:-1] - reference).abs().mean().item()
+                  for dy in (-1, 0, 1) for dx in (-1, 0, 1)}
+        assert min(errors, key=errors.get) == (0, 0), errors
+
+
 def _vimeo_dev(root: Path) -> Path:
     clip = root / "sequences" / "00001" / "0001"
     clip.mkdir(parents=True)
@@ -125,6 +196,27 @@ def test_the_gpu_script_dry_run_trains_from_a_bundle_without_pyav(pack, tmp_path
 
     model, metadata = load_model(out / summary["weights"], scale=4, time_factor=1)
     assert metadata["kwargs"]["features"] == 64 and metadata["training"]["data"]
+
+
+def test_the_compressed_recipe_trains_from_a_degraded_bundle_without_pyav(pack, degraded_pack, tmp_path):
+    """configs/propstvsr_real.yaml runs x264 in its loader: from a degraded pack it needs no PyAV (validation falls
+    back to BI, said in the log); from a clean pack, no PyAV is one line naming the fix."""
+    import shutil
+
+    for name, source in (("clean", pack), ("degraded", degraded_pack)):
+        shutil.copytree(source, tmp_path / name / "train")
+        _vimeo_dev(tmp_path / name / "dev")
+    command = [sys.executable, str(ROOT / "scripts" / "gpu_train.py"), "run", "--dry-run", "--config",
+               str(ROOT / "configs/propstvsr_real.yaml"), "--minutes", "0.1", "--validations", "1"]
+    result = subprocess.run(command + ["--bundle", str(tmp_path / "clean"), "--out", str(tmp_path / "o1")],
+                            capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr[-2000:]
+    assert "holds clean clips only" in result.stderr and "--degradation" in result.stderr
+    result = subprocess.run(command + ["--bundle", str(tmp_path / "degraded"), "--out", str(tmp_path / "o2")],
+                            capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "validation on BI: BI+h264:crf=26 needs PyAV" in result.stdout
+    assert json.loads((tmp_path / "o2" / "summary.json").read_text())["dev_curve"]
 
 
 def test_the_gpu_script_refuses_without_cuda_unless_dry_run(tmp_path):

@@ -60,6 +60,7 @@ STAGES: dict[str, tuple[str, dict[str, Param]]] = {  # name: (place in the chain
         "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")), **_P}),
 }
 STAGES["h265"] = ("after", {**STAGES["h264"][1], "crf": Param(int, 28, 0, 51)})
+VIDEO_STAGES = ("h264", "h265")  # each clip through the codec as one stream (io.compress.video_roundtrip)
 
 
 @dataclass(frozen=True)
@@ -96,22 +97,43 @@ class Protocol:
         return any(stage.random for stage in self.stages)
 
     @property
+    def video_coded(self) -> bool:
+        """True when a stage runs a video codec (PyAV): a clip-level round trip, not a per-frame one."""
+        return any(stage.name in VIDEO_STAGES for stage in self.stages)
+
+    @property
     def compressed(self) -> bool:
-        return any(stage.name in ("jpeg", "h264", "h265") for stage in self.stages)
+        return any(stage.name in ("jpeg", *VIDEO_STAGES) for stage in self.stages)
 
     def apply(self, images: Tensor, scale: int, rng: np.random.Generator | None = None) -> Tensor:
         """Degrade ground truth (..., T, 3, H, W) or (3, H, W) in [0, 1] to ×1/scale on the 8-bit grid. A video
         codec stage encodes each clip (the T axis) as one stream. Draws come from `rng` (default: seed 0)."""
         from ..ops.color import quantize as to_8bit
 
+        return to_8bit(self._run(images, scale, rng, stop_at_codec=False)[0])
+
+    def apply_before_codec(self, images: Tensor, scale: int, rng: np.random.Generator | None = None
+                           ) -> tuple[Tensor, tuple[str, dict] | None]:
+        """`apply` up to its video codec stage, with the same draws: the images (float, not yet on the 8-bit grid)
+        and the codec stage as drawn, (name, values), or None where the chain has none or its draw skipped it. The
+        training pack encodes that stage to a file instead (`train.pack`), so it must be the chain's last."""
+        codecs = [i for i, stage in enumerate(self.stages) if stage.name in VIDEO_STAGES]
+        if codecs and codecs != [len(self.stages) - 1]:
+            raise UsageError(f"degradation {self.text!r}: a pack encodes one video codec stage, the chain's last")
+        return self._run(images, scale, rng, stop_at_codec=True)
+
+    def _run(self, images: Tensor, scale: int, rng: np.random.Generator | None, stop_at_codec: bool
+             ) -> tuple[Tensor, tuple[str, dict] | None]:
         rng = np.random.default_rng(0) if rng is None else rng
         x = images.float()
         for stage in self.stages:
             values = stage.draw(rng)
             if rng.random() >= values.pop("p", 1.0):
                 continue
+            if stop_at_codec and stage.name in VIDEO_STAGES:
+                return x, (stage.name, values)
             x = _apply_stage(stage.name, values, x, scale, rng)
-        return to_8bit(x)
+        return x, None
 
 
 def _apply_stage(name: str, values: dict, x: Tensor, scale: int, rng: np.random.Generator) -> Tensor:

@@ -54,6 +54,8 @@ def _to_uint8(frames: Tensor) -> Tensor:
 class FrameStore:
     """Every source clip as uint8 (T, 3, H, W) at training resolution, cached on disk between runs."""
 
+    degraded = None  # low-resolution inputs made ahead of time: a degraded pack's (`train.pack.PackedStore`)
+
     def __init__(self, sources: list[Path], *, downscale: float, cache: str | Path | None = None,
                  max_frames: int = 2000):
         self.cache = Path(cache) if cache else Path(tempfile.gettempdir()) / "stvsr-train-cache"
@@ -98,6 +100,11 @@ def load_photos(roots: list[str], downscale: float) -> list[Tensor]:
     return photos
 
 
+# Each applied with probability 1/2, in this order: the flips and the transpose make the 8 rotations and mirrorings,
+# the last reverses time.
+_AUGMENTATIONS = (lambda t: t.flip(-1), lambda t: t.flip(-2), lambda t: t.transpose(-1, -2), lambda t: t.flip(0))
+
+
 @dataclass
 class Sample:
     hr: Tensor  # (T, 3, P·s, P·s) float in [0, 1]
@@ -106,14 +113,19 @@ class Sample:
 
 class TrainSamples(Dataset):
     """Item i: T consecutive frames of a random clip (or a still photo panned by a random camera motion), a random
-    crop, random flips, 90° rotation and time reversal, as HR and degraded LR. Pure in (seed, i)."""
+    crop, random flips, 90° rotation and time reversal, as HR and degraded LR. Pure in (seed, i).
+
+    From a store with `degraded` inputs (a degraded pack), the LR is the same crop of one of the clip's ready-made
+    inputs, drawn at random, and the HR crop sits on the LR pixel grid."""
 
     def __init__(self, store: FrameStore, photos: list[Tensor], config: DataConfig, *, scale: int, seed: int,
                  length: int = 10 ** 9):
         self.config, self.scale, self.seed, self.length = config, scale, seed, length
         size = config.patch * scale
         self.span = (config.frames - 1) * config.frame_step + 1  # source frames one sample covers
-        self.clips = [c for c in store.clips if len(c) >= self.span and min(c.shape[-2:]) >= size]
+        kept = [i for i, c in enumerate(store.clips) if len(c) >= self.span and min(c.shape[-2:]) >= size]
+        self.clips = [store.clips[i] for i in kept]
+        self.degraded = None if store.degraded is None else [store.degraded[i] for i in kept]
         # Room for a crop that moves up to 4 px per source frame.
         margin = 4 * (self.span - 1)
         self.photos = [p for p in photos if min(p.shape[-2:]) >= size + margin]
@@ -127,26 +139,31 @@ class TrainSamples(Dataset):
 
     def __getitem__(self, index: int) -> Sample:
         rng = np.random.default_rng([self.seed, index])
-        t, size = self.config.frames, self.config.patch * self.scale
+        t, size, lr = self.config.frames, self.config.patch * self.scale, None
         if self.photos and rng.random() < self.config.photo_share:
             hr = self._panned_photo(rng, t, size)
         else:
-            clip = self.clips[rng.choice(len(self.clips), p=self.weights)]
+            index = rng.choice(len(self.clips), p=self.weights)
+            clip = self.clips[index]
             start = rng.integers(0, len(clip) - self.span + 1)
-            y = rng.integers(0, clip.shape[-2] - size + 1)
-            x = rng.integers(0, clip.shape[-1] - size + 1)
+            if self.degraded is None:
+                y = rng.integers(0, clip.shape[-2] - size + 1)
+                x = rng.integers(0, clip.shape[-1] - size + 1)
+            else:  # on the LR grid, and one of the ready-made inputs
+                s, patch = self.scale, self.config.patch
+                y, x = (s * rng.integers(0, (n - size) // s + 1) for n in clip.shape[-2:])
+                inputs = self.degraded[index][rng.integers(len(self.degraded[index]))]
+                lr = inputs[start:start + self.span:self.config.frame_step, :, y // s:y // s + patch,
+                            x // s:x // s + patch]
             hr = clip[start:start + self.span:self.config.frame_step, :, y:y + size, x:x + size]
-        hr = hr.float().div(255)
-        if rng.random() < 0.5:
-            hr = hr.flip(-1)
-        if rng.random() < 0.5:
-            hr = hr.flip(-2)
-        if rng.random() < 0.5:
-            hr = hr.transpose(-1, -2)
-        if rng.random() < 0.5:
-            hr = hr.flip(0)
+        hr, lr = hr.float().div(255), (None if lr is None else lr.float().div(255))
+        for op in _AUGMENTATIONS:
+            if rng.random() < 0.5:
+                hr, lr = op(hr), (None if lr is None else op(lr))
         hr = hr.contiguous()
-        return Sample(hr=hr, lr=degrade(hr, self.config.degradation, self.scale, rng))
+        if lr is None:
+            lr = degrade(hr, self.config.degradation, self.scale, rng)
+        return Sample(hr=hr, lr=lr.contiguous())
 
     def _panned_photo(self, rng: np.random.Generator, t: int, size: int) -> Tensor:
         photo = self.photos[rng.integers(len(self.photos))]

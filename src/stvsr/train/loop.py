@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Sampler
 
 from ..data.clips import open_clips
+from ..degrade import parse_protocol
 from ..errors import InputError, StvsrError, UsageError, WeightsError
 from ..evaluate.runner import score
 from ..evaluate.tasks import Task, run_task
@@ -33,7 +34,7 @@ from ..atomic import atomic_path
 from ..losses import discriminator_loss
 from ..models import create_model, model_entry, save_weights
 from ..models.checkpoint import read_tensors
-from ..runtime import native_bf16, resolve_precision
+from ..runtime import native_bf16, pyav_installed, resolve_precision
 from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from .config import DataConfig, StageConfig, TrainConfig, dump_config, parse_config
 from .data import FrameStore, TrainSamples, collate, find_sources, load_photos
@@ -253,9 +254,9 @@ def replan(state: dict, config: TrainConfig, total_steps: int, run: Path | None)
         (run / "config.yaml").write_text(dump_config(config))
 
 
-def training_sources(data: DataConfig) -> tuple:
-    """The clips (an object with `.clips`) and stills a run samples from: the pack in `data.packed`, or the source
-    videos and photos decoded and cached at training resolution."""
+def training_sources(data: DataConfig, scale: int) -> tuple:
+    """The clips (an object with `.clips`, and `.degraded` inputs or None) and stills a run at ×`scale` samples
+    from: the pack in `data.packed`, or the source videos and photos decoded and cached at training resolution."""
     if data.packed:
         from .pack import PackedStore
 
@@ -263,6 +264,13 @@ def training_sources(data: DataConfig) -> tuple:
         if abs(pack.hr_downscale - data.hr_downscale) > 1e-9:
             raise UsageError(f"the pack {data.packed} holds sources at ×{pack.hr_downscale}, the config asks for "
                              f"data.hr_downscale {data.hr_downscale}")
+        if pack.degradation and (pack.degradation, pack.scale) != (data.degradation, scale):
+            raise UsageError(f"the pack {data.packed} holds inputs degraded by {pack.degradation!r} at ×{pack.scale}, "
+                             f"the config asks for data.degradation {data.degradation!r} at ×{scale}")
+        if not pack.degradation and parse_protocol(data.degradation).video_coded and not pyav_installed():
+            raise UsageError(f"data.degradation {data.degradation!r} runs a video codec, which needs PyAV (not "
+                             f"installed here); the pack {data.packed} holds clean clips only: make it with that "
+                             f"degradation (scripts/gpu_train.py bundle --degradation)")
         return pack, pack.photos if data.photo_share > 0 else []
     sources = find_sources(data.videos, exclude=data.photos)
     if not sources:
@@ -313,7 +321,7 @@ class Trainer:
         if runtime.main and config.val.every > 0 and config.val.data:
             source = open_clips(config.val.data, config.val.layout)
             self.val_clips = [c for i, c in enumerate(source) if not config.val.clips or i < config.val.clips]
-        store, photos = training_sources(config.data)
+        store, photos = training_sources(config.data, config.scale)
         self.samples = TrainSamples(store, photos, config.data, scale=config.scale, seed=config.seed)
         self.bounds = np.cumsum([s.steps for s in config.stages])
         self.total = int(self.bounds[-1])

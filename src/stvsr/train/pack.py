@@ -12,6 +12,13 @@ exactly what was coded, no colour matrix in between. 4:4:4 YUV would fit about a
 fidelity (2.6 MB for 44.2 dB against RGB's 3.1 MB for 43.8), but its 8-bit studio-range round trip alone caps it at 52
 dB; the pack measures each segment's PSNR against the cached frames and records it. Decoding with OpenCV, not PyAV:
 OpenCV is on the GPU image, PyAV is not (its wheel alone is half the carry).
+
+A pack made with a `degradation` (a training chain of `degrade/`, e.g. the compressed recipe's x264 at a random CRF)
+also holds each segment's low-resolution input, degraded `variants` times with different draws: the loader, which
+would need PyAV to run a codec, crops those instead. A variant that went through a video codec is stored as the
+codec's own stream (`io.compress.write_codec_stream`): the bits a round trip in the loader would decode, at a tenth
+of the size of a re-encoded copy; the manifest records the largest difference between OpenCV's decode of it (the
+loader's) and PyAV's (0 where measured so far). Photos are left out of such a pack: their pans are made per sample, and compressing them needs PyAV.
 """
 
 from __future__ import annotations
@@ -21,24 +28,35 @@ import math
 import shutil
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from ..degrade import parse_protocol
 from ..errors import InputError, OutputError
 from ..io.rgb_clips import read_rgb_clip, write_rgb_clip
 from .data import FrameStore, find_sources, load_photos
 
 MANIFEST = "pack.json"
 FORMAT = 1
+_STREAM_SUFFIX = {"h264": ".h264", "h265": ".hevc"}  # raw elementary streams, which OpenCV's FFmpeg reads
 
 
 def pack_training_data(videos: list[str], photos: list[str], out: str | Path, *, budget_mb: float = 36.0,
-                       segment: int = 32, hr_downscale: float = 0.5, crf: int = 10, cache: str | None = None) -> dict:
+                       segment: int = 32, hr_downscale: float = 0.5, crf: int = 10, cache: str | None = None,
+                       degradation: str | None = None, variants: int = 3, scale: int = 4, seed: int = 0) -> dict:
     """Write a pack of `videos` (files and frame folders) and `photos` to the folder `out` within `budget_mb` (made
-    beside it and moved into place only when complete); returns the manifest."""
+    beside it and moved into place only when complete); returns the manifest. With `degradation`, each segment
+    also gets `variants` low-resolution inputs at ×1/`scale` (drawn from `seed`), and the photos are left out."""
     out = Path(out)
     if out.exists():
         raise OutputError(f"{out} exists; remove it or choose another --out")
+    protocol = parse_protocol(degradation) if degradation else None
+    if protocol is not None:
+        protocol.apply_before_codec(torch.zeros(2, 3, 8 * scale, 8 * scale), scale)  # a chain it cannot pack fails now
+        if variants < 1:
+            raise InputError(f"variants must be at least 1, not {variants}")
+        photos = []
     sources = find_sources(videos, exclude=photos)
     if not sources:
         raise InputError(f"no video files or frame folders in {', '.join(videos)}")
@@ -49,6 +67,8 @@ def pack_training_data(videos: list[str], photos: list[str], out: str | Path, *,
     budget = budget_mb * 2 ** 20
     manifest = {"format": FORMAT, "hr_downscale": hr_downscale, "crf": crf, "codec": "libx264rgb", "segment": segment,
                 "budget_mb": budget_mb, "clips": [], "photos": []}
+    if protocol is not None:
+        manifest |= {"degradation": protocol.text, "scale": scale, "variants": variants, "seed": seed}
     try:
         spent = _pack_photos(load_photos(photos, hr_downscale) if photos else [], partial, manifest, budget / 5)
         queues = [_spread_starts(len(clip), segment) for clip in store.clips]
@@ -56,6 +76,9 @@ def pack_training_data(videos: list[str], photos: list[str], out: str | Path, *,
             for index, (name, clip) in enumerate(zip(store.names, store.clips)):
                 if queues[index] and spent < budget:
                     spent += _pack_segment(partial, manifest, index, name, clip, queues[index].pop(0), segment, crf)
+                    if protocol is not None:
+                        spent += _pack_degraded(partial, manifest["clips"][-1], protocol, scale, variants,
+                                                np.random.default_rng([seed, len(manifest["clips"])]))
         (partial / MANIFEST).write_text(json.dumps(manifest, indent=1))
         partial.rename(out)
     finally:
@@ -66,6 +89,8 @@ def pack_training_data(videos: list[str], photos: list[str], out: str | Path, *,
 def _pack_segment(folder: Path, manifest: dict, index: int, name: str, clip: Tensor, start: int, segment: int,
                   crf: int) -> int:
     frames = clip[start:start + segment]
+    scale = manifest.get("scale", 1)  # a degraded pack's segments are cut to whole low-resolution pixels
+    frames = frames[..., :frames.shape[-2] // scale * scale, :frames.shape[-1] // scale * scale]
     relative = f"clips/{index:02d}_{Path(name).stem}_{start:05d}.mp4"
     write_rgb_clip(folder / relative, frames, crf)
     size = (folder / relative).stat().st_size
@@ -73,6 +98,37 @@ def _pack_segment(folder: Path, manifest: dict, index: int, name: str, clip: Ten
     manifest["clips"].append({"file": relative, "source": name, "start": start, "frames": len(frames),
                               "psnr_db": round(psnr, 2), "bytes": size})
     return size
+
+
+def _pack_degraded(folder: Path, entry: dict, protocol, scale: int, variants: int, rng: np.random.Generator) -> int:
+    """The segment of `entry`, as packed, degraded `variants` times; each variant's file and draws go in `entry`."""
+    from ..io.compress import read_codec_stream, write_codec_stream
+    from ..ops.color import quantize
+
+    hr = read_rgb_clip(folder / entry["file"], entry["frames"]).float().div(255)
+    entry["lr"], spent = [], 0
+    for v in range(variants):
+        x, codec = protocol.apply_before_codec(hr, scale, rng)
+        stem = f"{entry['file'].removesuffix('.mp4')}_lr{v}"
+        if codec is None:  # the chain's draw skipped the codec: the input as it is, losslessly (x264 at CRF 0)
+            relative, drawn, exact = f"{stem}.mp4", "none", quantize(x)
+            write_rgb_clip(folder / relative, exact.mul(255).round().to(torch.uint8), 0)
+        else:
+            name, values = codec
+            relative, drawn = stem + _STREAM_SUFFIX[name], f"{name} " + " ".join(f"{k}={v}" for k, v in values.items())
+            write_codec_stream(folder / relative, x, name, **values)
+            exact = _crop(read_codec_stream(folder / relative), x.shape[-2:])  # as PyAV decodes it
+        stored = _crop(read_rgb_clip(folder / relative, len(x)), x.shape[-2:])  # as the loader will
+        size = (folder / relative).stat().st_size
+        entry["lr"].append({"file": relative, "codec": drawn, "bytes": size,
+                            "decode_max_diff": int((stored.float() - exact.mul(255).round()).abs().max())})
+        spent += size
+    return spent
+
+
+def _crop(frames: Tensor, size) -> Tensor:
+    """`frames` without a codec's padding (to even and smallest sizes, bottom and right)."""
+    return frames[..., :size[0], :size[1]].contiguous()
 
 
 def _spread_starts(length: int, segment: int) -> list[int]:
@@ -131,6 +187,18 @@ class PackedStore:
         self.clips = [read_rgb_clip(path, frames) for path, frames, _ in entries]
         self.names = [source for _, _, source in entries]
         self.photos = [_read_photo(folder / p) for p in manifest.get("photos", [])]
+        # A degraded pack: each clip's low-resolution inputs, and the chain that made them (None: a clean pack).
+        self.degradation: str | None = manifest.get("degradation")
+        self.degraded: list[list[Tensor]] | None = None
+        self.scale: int | None = None
+        if self.degradation:
+            self.scale = scale = int(manifest["scale"])
+            try:
+                self.degraded = [[_crop(read_rgb_clip(folder / v["file"], len(clip)),
+                                        (clip.shape[-2] // scale, clip.shape[-1] // scale)) for v in c["lr"]]
+                                 for clip, c in zip(self.clips, manifest["clips"])]
+            except (KeyError, TypeError) as error:
+                raise InputError(f"training pack manifest is corrupt: {manifest_path} ({error})") from None
 
 
 def _read_photo(path: Path) -> Tensor:
