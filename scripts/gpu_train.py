@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     bundle.add_argument("--degradation", help="pack each segment's low-resolution inputs degraded by this training "
                         "chain (the config's data.degradation, e.g. configs/propstvsr_real.yaml's): a recipe whose "
                         "chain runs a video codec trains without PyAV that way")
-    bundle.add_argument("--variants", type=int, default=3, help="with --degradation: inputs a segment (draws)")
+    bundle.add_argument("--variants", type=int, default=8, help="with --degradation: inputs a segment, each drawn "
+                        "anew (a codec-degraded input of 32 frames at 135x240 is 1-16 KB)")
     run = sub.add_parser("run", help="train for a fixed number of minutes from a bundle (on the GPU)")
     run.add_argument("--bundle", type=Path, required=True)
     run.add_argument("--config", type=Path, required=True)
