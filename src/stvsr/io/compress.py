@@ -38,9 +38,8 @@ def video_roundtrip(frames: Tensor, codec: str = "h264", *, crf: int = 23, prese
     """`frames` (T, 3, H, W) in [0, 1] encoded as one clip (yuv420p, one GOP from an I frame, the preset's B frames
     and lookahead) at constant rate factor `crf`, then decoded: (T, 3, H, W) on the 8-bit grid.
 
-    One encoder thread, so the result is nearly always a pure function of the input (one encode in about 60 of
-    small synthetic clips came out different, 4 levels on average, in a packing test). Frames are padded (replicated) to the codec's
-    smallest and even sizes, and the padding is cropped off after decoding.
+    One encoder thread and x264's C code (see `_encode`), so the result is a pure function of the input. Frames are
+    padded (replicated) to the codec's smallest and even sizes, and the padding is cropped off after decoding.
 
     >>> video_roundtrip(torch.rand(3, 3, 32, 32), crf=30).shape
     torch.Size([3, 3, 32, 32])
@@ -62,9 +61,7 @@ def write_codec_stream(path, frames: Tensor, codec: str = "h264", *, crf: int = 
     """The stream `video_roundtrip` decodes, written to `path` as a raw elementary stream (Annex B: `.h264`,
     `.hevc`), which OpenCV reads (`io.rgb_clips.read_rgb_clip`, then cropped to the clip's size): the training
     pack's degraded clips, made here and decoded on a machine without PyAV. The same kind of bits, so the same
-    artefacts; the YUV-to-RGB conversion is OpenCV's there (the pack checks it against PyAV's, `read_codec_stream`).
-    Since x264 is not always bit-exact from one encode to the next (see `video_roundtrip`), this file, not a second
-    round trip, is the reference."""
+    artefacts; the YUV-to-RGB conversion is OpenCV's there (the pack checks it against PyAV's, `read_codec_stream`)."""
     with open(path, "wb") as handle:
         for packet in _encode(frames, codec, crf, preset):
             handle.write(bytes(packet))
@@ -91,6 +88,12 @@ def _encode(frames: Tensor, codec: str, crf: int, preset: str) -> list:
     encoder.width, encoder.height, encoder.pix_fmt = padded.shape[-1], padded.shape[-2], "yuv420p"
     encoder.time_base, encoder.framerate = 1 / _RATE, _RATE
     options = {"crf": str(int(crf)), "preset": preset, "threads": "1"}
+    if codec == "h264":
+        # x264's SIMD code reads past the rows of the frames it is given, into bytes FFmpeg leaves undefined: the same
+        # clip then coded differently from call to call (2 dev clips in 3 within 30 calls; dev bicubic at CRF 26 from
+        # 31.869 to 31.876 dB over 4 runs). Its C code does not (30 of 30 alike on each clip): 3x slower at 480x270,
+        # no slower at the dev set's 112x64 or the loader's crops, and the protocols give one number.
+        options["x264-params"] = "asm=0"
     if codec == "h265":
         options["x265-params"] = "log-level=none:pools=none:frame-threads=1"
     encoder.options = options
