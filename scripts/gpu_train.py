@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 CARRY_LIMIT = 64 * 2 ** 20
+INIT = "init.safetensors"  # a bundle's starting weights (bundle --init)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     bundle.add_argument("--degradation", help="pack each segment's low-resolution inputs degraded by this training "
                         "chain (the config's data.degradation, e.g. configs/propstvsr_real.yaml's): a recipe whose "
                         "chain runs a video codec trains without PyAV that way")
+    bundle.add_argument("--init", type=Path, help="weights the GPU run starts from, carried in the bundle as "
+                        f"{INIT} (zoo/ stays behind): `run --init BUNDLE/{INIT}`")
     bundle.add_argument("--variants", type=int, default=8, help="with --degradation: inputs a segment, each drawn "
                         "anew (a codec-degraded input of 32 frames at 135x240 is 1-16 KB)")
     run = sub.add_parser("run", help="train for a fixed number of minutes from a bundle (on the GPU)")
@@ -105,8 +108,14 @@ def make_bundle(args: argparse.Namespace) -> int:
 def _fill_bundle(args: argparse.Namespace, work: Path, listing: Path) -> tuple[set, int, int]:
     from stvsr.train.pack import pack_training_data
 
+    from stvsr.models import read_metadata
+
     clips = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
     chosen = clips[::max(1, len(clips) // args.val_clips)][:args.val_clips]
+    if args.init:
+        read_metadata(args.init)  # stvsr weights, or one line saying what is wrong
+        work.mkdir(parents=True)
+        shutil.copyfile(args.init, work / INIT)  # before the budget is set: the pack gets what is left
     for clip in chosen:
         shutil.copytree(args.dev / "sequences" / clip, work / "dev" / "sequences" / clip)
     (work / "dev" / "sep_testlist.txt").write_text("\n".join(chosen) + "\n")

@@ -236,6 +236,27 @@ def test_the_bundle_step_refuses_a_missing_dev_set_in_one_line(sources, tmp_path
     assert "no sep_testlist.txt" in result.stderr and not (tmp_path / "b").exists()
 
 
+def test_a_bundle_carries_its_starting_weights_and_degraded_inputs(sources, tmp_path):
+    """`bundle --init W --degradation CHAIN`: the weights travel in the bundle (zoo/ stays behind) and the pack holds
+    the chain's inputs; a file that is not stvsr weights is one line and leaves nothing."""
+    weights = ROOT / "src/stvsr/weights/propstvsr.x4_m.safetensors"
+    command = [sys.executable, str(ROOT / "scripts" / "gpu_train.py"), "bundle", "--videos", str(sources),
+               "--photos", "--dev", str(_vimeo_dev(tmp_path / "dev")), "--budget-mb", "1",
+               "--cache", str(tmp_path / "cache")]
+    result = subprocess.run(command + ["--out", str(tmp_path / "b"), "--init", str(weights), "--degradation",
+                                       "BI+h264:crf=20..30", "--variants", "2"],
+                            capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode in (0, 1), result.stderr[-2000:]  # 1: the carry check (this tree is not set aside)
+    assert (tmp_path / "b" / "init.safetensors").read_bytes() == weights.read_bytes()
+    manifest = json.loads((tmp_path / "b" / "train" / MANIFEST).read_text())
+    assert manifest["degradation"] == "BI+h264:crf=20..30" and all(len(c["lr"]) == 2 for c in manifest["clips"])
+    (tmp_path / "junk.safetensors").write_bytes(b"not weights")
+    result = subprocess.run(command + ["--out", str(tmp_path / "c"), "--init", str(tmp_path / "junk.safetensors")],
+                            capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert not (tmp_path / "c").exists() and not list(tmp_path.glob(".c*"))
+
+
 def test_a_bundle_that_fails_to_pack_leaves_nothing(tmp_path):
     dev = _vimeo_dev(tmp_path / "dev")
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "gpu_train.py"), "bundle", "--out",

@@ -20,7 +20,7 @@ from stvsr.models.shipped import SHIPPED, WEIGHTS_DIR
 EXPECTED = {"flowstvsr.x4x2": ("stvsr", 4, 2), "flowstvsr_fast.x4x2": ("stvsr", 4, 2), "flowvsr.x4": ("vsr", 4, 1),
             "flowvfi.x2": ("vfi", 1, 2), "imdn.x4": ("sr", 4, 1), "imdn.x4_gan": ("sr", 4, 1),
             "espcn.x4": ("sr", 4, 1), "propstvsr.x4x2": ("stvsr", 4, 2), "propstvsr.x4": ("vsr", 4, 1), "propstvsr.x4_m": ("vsr", 4, 1),
-            "propstvsr.x4_real": ("vsr", 4, 1), "tpcascade.x4x2": ("stvsr", 4, 2),
+            "propstvsr.x4_l": ("vsr", 4, 1), "propstvsr.x4_real": ("vsr", 4, 1), "tpcascade.x4x2": ("stvsr", 4, 2),
             "dual_stream.x4x2": ("stvsr", 4, 2), "vsr_delta.x4": ("vsr", 4, 1),
             "vsr_5parallel.x4": ("vsr", 4, 1), "srunet.x4": ("sr", 4, 1), "srunet.x4_perceptual": ("sr", 4, 1), "srresnet.x4": ("sr", 4, 1),
             "srresnet.x4_gan": ("sr", 4, 1), "srresnet.x4_gan_perceptual": ("sr", 4, 1),
@@ -29,7 +29,7 @@ EXPECTED = {"flowstvsr.x4x2": ("stvsr", 4, 2), "flowstvsr_fast.x4x2": ("stvsr", 
             "srresnet.x2_gan_perceptual": ("sr", 2, 1), "vdsr.x4": ("sr", 4, 1)}
 # Trained with a pixel loss (MSE, L1, Charbonnier): each must beat bicubic on PSNR.
 PIXEL_LOSS = ("imdn.x4", "flowvsr.x4", "espcn.x4", "srunet.x4", "srresnet.x4", "vsr_delta.x4", "vsr_5parallel.x4",
-              "propstvsr.x4", "propstvsr.x4_m", "srresnet.x2", "srunet.x2", "vdsr.x4")
+              "propstvsr.x4", "propstvsr.x4_m", "propstvsr.x4_l", "srresnet.x2", "srunet.x2", "vdsr.x4")
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
