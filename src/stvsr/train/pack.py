@@ -18,7 +18,8 @@ also holds each segment's low-resolution input, degraded `variants` times with d
 would need PyAV to run a codec, crops those instead. A variant that went through a video codec is stored as the
 codec's own stream (`io.compress.write_codec_stream`): the bits a round trip in the loader would decode, at a tenth
 of the size of a re-encoded copy; the manifest records the largest difference between OpenCV's decode of it (the
-loader's) and PyAV's (0 where measured so far). Photos are left out of such a pack: their pans are made per sample, and compressing them needs PyAV.
+loader's) and PyAV's (0 where measured so far). Photos are left out of such a pack: their pans are made per sample,
+and compressing them needs PyAV.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..degrade import parse_protocol
+from ..degrade import Protocol, parse_protocol
 from ..errors import InputError, OutputError
 from ..io.rgb_clips import read_rgb_clip, write_rgb_clip
 from .data import FrameStore, find_sources, load_photos
@@ -100,7 +101,8 @@ def _pack_segment(folder: Path, manifest: dict, index: int, name: str, clip: Ten
     return size
 
 
-def _pack_degraded(folder: Path, entry: dict, protocol, scale: int, variants: int, rng: np.random.Generator) -> int:
+def _pack_degraded(folder: Path, entry: dict, protocol: Protocol, scale: int, variants: int,
+                   rng: np.random.Generator) -> int:
     """The segment of `entry`, as packed, degraded `variants` times; each variant's file and draws go in `entry`."""
     from ..io.compress import read_codec_stream, write_codec_stream
     from ..ops.color import quantize
