@@ -612,8 +612,11 @@ def test_total_steps_ends_a_resumed_run_annealed_where_asked(tmp_path, data, cap
     assert (tmp_path / "run/last.safetensors").is_file()
     assert torch.load(tmp_path / "run/checkpoint.pt", weights_only=False)["step"] == 6
     assert yaml.safe_load((tmp_path / "run/config.yaml").read_text())["stages"][0]["steps"] == 6
-    assert main(["train", "--resume", str(tmp_path / "run"), "--total-steps", "6"]) == 2  # not past where it is
-    assert "--total-steps must be above the step the run is at (6)" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path / "run"), "--total-steps", "9"]) == 2  # its lr is at the floor
+    assert "the run has finished (step 6)" in capsys.readouterr().err
+    assert main(["train", "--config", str(config), "--set", f"out={tmp_path / 'run2'}", "--max-steps", "3"]) == 0
+    assert main(["train", "--resume", str(tmp_path / "run2"), "--total-steps", "3"]) == 2  # not where it is already
+    assert "--total-steps must be above the step the run is at (3)" in capsys.readouterr().err
     assert main(["train", "--config", str(config), "--total-steps", "6"]) == 2
     assert "--total-steps goes with --resume" in capsys.readouterr().err
 

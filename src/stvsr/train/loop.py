@@ -239,9 +239,12 @@ def replan(state: dict, config: TrainConfig, total_steps: int, run: Path | None)
     """End a resumed run at `total_steps` in all: its last stage lengthened or shortened, and, when the run is in
     that stage, its cosine refitted from the current learning rate (PyTorch's schedule is recursive, so with the new
     `T_max` it falls smoothly from where it is to its floor at the new end). A long run planned for days can thus
-    end annealed within a session, or go on past its plan. The plans in `run`'s checkpoint and config.yaml are
-    rewritten (None: in memory only)."""
+    end annealed within a session, or, before it ends, go on longer than planned. The plans in `run`'s checkpoint
+    and config.yaml are rewritten (None: in memory only)."""
     start_of_last = sum(s.steps for s in config.stages[:-1])
+    if state["step"] >= start_of_last + config.stages[-1].steps:  # its cosine is at its floor: it would stay there
+        raise UsageError(f"the run has finished (step {state['step']}); to train on, start a new run from its "
+                         f"last.safetensors (--set init=...) with a fresh schedule")
     if total_steps <= max(state["step"], start_of_last):
         raise UsageError(f"--total-steps must be above the step the run is at ({state['step']}) and the start of its "
                          f"last stage ({start_of_last})")
