@@ -144,7 +144,7 @@ def run_training(args: argparse.Namespace) -> int:
 
     from stvsr.degrade import parse_protocol
     from stvsr.errors import UsageError
-    from stvsr.runtime import pyav_installed
+    from stvsr.io import pyav_installed
     from stvsr.train.config import check_paths, load_config
     from stvsr.train.loop import train
 

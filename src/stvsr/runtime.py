@@ -35,16 +35,6 @@ def pick_device(name: str = "auto") -> torch.device:
     return device
 
 
-def pyav_installed() -> bool:
-    """Whether PyAV imports here: a lent GPU's image lacks it, so protocols that run a video codec need their inputs
-    made elsewhere (train.pack)."""
-    try:
-        import av  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 

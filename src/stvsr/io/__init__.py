@@ -13,7 +13,17 @@ from .probe import VideoInfo, probe
 _LAZY = {"audio_duration": "audio", "VideoReader": "reader", "VideoWriter": "writer", "FrameFolderWriter": "writer", "open_writer": "writer"}
 
 __all__ = ["VideoInfo", "VideoReader", "VideoWriter", "FrameFolderWriter", "audio_duration", "check_destination",
-           "is_folder_output", "open_writer", "probe"]
+           "is_folder_output", "open_writer", "probe", "pyav_installed"]
+
+
+def pyav_installed() -> bool:
+    """Whether PyAV imports here: a lent GPU's image lacks it, so protocols that run a video codec need their inputs
+    made elsewhere (train.pack)."""
+    try:
+        import av  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def __getattr__(name: str):

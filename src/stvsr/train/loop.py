@@ -34,7 +34,8 @@ from ..atomic import atomic_path
 from ..losses import discriminator_loss
 from ..models import create_model, model_entry, save_weights
 from ..models.checkpoint import read_tensors
-from ..runtime import native_bf16, pyav_installed, resolve_precision
+from ..io import pyav_installed
+from ..runtime import native_bf16, resolve_precision
 from .checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from .config import DataConfig, StageConfig, TrainConfig, dump_config, parse_config
 from .data import FrameStore, TrainSamples, collate, find_sources, load_photos
