@@ -12,7 +12,7 @@ repository root (no install: the script puts `src/` on the path):
         --out $OUT/propstvsr_l [--init WEIGHTS]
 
 `run` measures the step rate for a few seconds, sets the cosine to end when the minutes do (the minutes are also a
-hard stop), trains, times the result against `propstvsr.x4_m` at 1080p output, and leaves in `--out`:
+hard stop), trains, times the result against the default `propstvsr.x4_l` at 1080p output, and leaves in `--out`:
 `last.safetensors` (or `snapshot.safetensors` if stopped early), the best-on-dev weights, `log.csv`, `curve.png`
 (dev PSNR-Y against steps and minutes) and `summary.json` (the curve, the step rate, the speed). The next
 lent GPU continues from the weights it brought back: `--init OUT/last.safetensors` (a fresh cosine).
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--workers", type=int, default=8, help="data-loader processes")
     run.add_argument("--validations", type=int, default=8, help="points on the dev curve")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="more config overrides")
-    run.add_argument("--bench-against", default="propstvsr.x4_m", help="model timed beside the trained one")
+    run.add_argument("--bench-against", default="propstvsr.x4_l", help="model timed beside the trained one")
     run.add_argument("--dry-run", action="store_true", help="on the CPU, PyAV blocked, a tiny schedule")
     args = parser.parse_args(argv)
     from stvsr.errors import StvsrError

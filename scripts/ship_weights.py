@@ -74,16 +74,27 @@ def repo_relative(text: str) -> str:
     return text
 
 
-def install(weights: Path, destination: Path) -> None:
-    """Copy `weights` to `destination` atomically, its metadata made repository-relative (the tensors as they are)."""
+STORAGE = {"fp32": torch.float32, "fp16": torch.float16}
+
+
+def install(weights: Path, destination: Path, storage: str = "fp32") -> None:
+    """Copy `weights` to `destination` atomically, its metadata made repository-relative. `storage` fp16 halves the
+    file (a wheel's size budget): floating tensors are rounded to fp16 and loading casts them back into the model's
+    fp32 parameters (load_state_dict copies), so only the rounding of the weights changes, which the card's fresh
+    evaluation of the installed file measures. The metadata records it."""
     from safetensors import safe_open
     from safetensors.torch import load_file, save_file
 
     with safe_open(str(weights), "pt") as handle:
         metadata = {key: repo_relative(value) for key, value in (handle.metadata() or {}).items()}
+    tensors = load_file(str(weights))
+    if storage != "fp32":
+        tensors = {k: v.to(STORAGE[storage]) if v.is_floating_point() else v for k, v in tensors.items()}
+        contract = json.loads(metadata["stvsr"])
+        metadata["stvsr"] = json.dumps({**contract, "storage": storage})
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(f".{destination.name}.partial")
-    save_file(load_file(str(weights)), str(partial), metadata=metadata)
+    save_file(tensors, str(partial), metadata=metadata)
     partial.replace(destination)
 
 
@@ -123,13 +134,15 @@ def main() -> int:
     parser.add_argument("--degradation", action="append", default=[], metavar="PROTOCOL",
                         help="also evaluate with LR made by this protocol (e.g. BI+h264:crf=26; repeatable): one "
                              "more table each, with the blockiness metric")
+    parser.add_argument("--storage", choices=sorted(STORAGE), default="fp32",
+                        help="the installed file's float type (fp16: half the size; the card measures that file)")
     args = parser.parse_args()
     entry = SHIPPED[args.name]
     if args.weights is None and not args.card_only:
         parser.error("give the weights to install, or --card-only")
     if args.weights is not None:
         load_model(args.weights)  # refuses corrupt or mismatched files before anything is replaced
-        install(args.weights, entry.path)
+        install(args.weights, entry.path, args.storage)
 
     metadata = read_metadata(entry.path)
     model_name, kwargs = metadata["model"], metadata.get("kwargs", {})
@@ -171,7 +184,8 @@ def render_card(entry, metadata: dict, info: dict, result, task: str, args, seco
         f"{model_entry(metadata['model']).description}.",
         "",
         f"- Parameters: {info['params']:,}; {info['gflops']:.2f} GFLOPs per output frame at 180x144 input; "
-        f"weights file {size:.2f} MB (safetensors, EMA of the trained weights).",
+        f"weights file {size:.2f} MB (safetensors, EMA of the trained weights"
+        + (f", stored in {metadata['storage']} and computed in fp32" if metadata.get("storage") else "") + ").",
         f"- Scale x{metadata.get('scale')}, time x{metadata.get('time_factor')}; input "
         f"{metadata.get('input')}.",
         "",

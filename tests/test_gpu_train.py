@@ -188,7 +188,7 @@ def test_the_gpu_script_dry_run_trains_from_a_bundle_without_pyav(pack, tmp_path
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["steps_planned"] >= 2 and summary["dev_curve"], summary
-    assert [row["method"] for row in summary["speed"]] == [summary["weights"], "propstvsr.x4_m"]
+    assert [row["method"] for row in summary["speed"]] == [summary["weights"], "propstvsr.x4_l"]
     assert all(row["fps"] > 0 for row in summary["speed"])
     assert (out / "curve.png").is_file() and (out / summary["weights"]).is_file()
     assert not (tmp_path / "out" / ".run.rate").exists()  # the rate probe's scratch run is gone
@@ -239,7 +239,7 @@ def test_the_bundle_step_refuses_a_missing_dev_set_in_one_line(sources, tmp_path
 def test_a_bundle_carries_its_starting_weights_and_degraded_inputs(sources, tmp_path):
     """`bundle --init W --degradation CHAIN`: the weights travel in the bundle (zoo/ stays behind) and the pack holds
     the chain's inputs; a file that is not stvsr weights is one line and leaves nothing."""
-    weights = ROOT / "src/stvsr/weights/propstvsr.x4_m.safetensors"
+    weights = ROOT / "zoo/propstvsr.x4_m.safetensors"
     command = [sys.executable, str(ROOT / "scripts" / "gpu_train.py"), "bundle", "--videos", str(sources),
                "--photos", "--dev", str(_vimeo_dev(tmp_path / "dev")), "--budget-mb", "1",
                "--cache", str(tmp_path / "cache")]

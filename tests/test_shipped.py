@@ -57,9 +57,9 @@ def test_model_card_and_details(capsys):
 
 
 def test_defaults_are_the_shipped_models():
-    assert default_method(4, 2) == QUALITY_MODELS[(4, 2)]["best"][0] == "propstvsr.x4_m+dis"
+    assert default_method(4, 2) == QUALITY_MODELS[(4, 2)]["best"][0] == "propstvsr.x4_l+dis"
     assert default_method(4, 2, output_pixels=3840 * 2160) == "propstvsr.x4x2"  # flow at the input size
-    assert default_method(4, 1) == "propstvsr.x4_m"
+    assert default_method(4, 1) == "propstvsr.x4_l"
     assert default_method(1, 2) == "dis"  # flowvfi only equals DIS on the dev set so far
     assert default_method(2, 2) in ("bicubic+dis", "dis+bicubic")  # no x2 model is shipped
 
@@ -91,10 +91,10 @@ def test_quality_levels_pick_named_models(tmp_path, capsys, ntsc_clip):
     from stvsr.cli import build_parser
     from stvsr.runtime import QUALITY_LEVELS
 
-    assert default_method(4, 2, quality="best") == default_method(4, 2) == "propstvsr.x4_m+dis"
+    assert default_method(4, 2, quality="best") == default_method(4, 2) == "propstvsr.x4_l+dis"
     assert default_method(4, 2, quality="fast") == "imdn.x4+dis_fast"
     assert default_method(4, 2, output_pixels=3840 * 2160, quality="fast") == "dis+imdn.x4"
-    assert default_method(4, 1, quality="best") == "propstvsr.x4_m" and default_method(4, 1, quality="fast") == "flowvsr.x4"
+    assert default_method(4, 1, quality="best") == "propstvsr.x4_l" and default_method(4, 1, quality="fast") == "flowvsr.x4"
     assert default_method(2, 2, quality="best") == default_method(2, 2)  # no level of its own: the default
     with pytest.raises(UsageError):
         default_method(4, 2, quality="ultra")
@@ -160,7 +160,7 @@ def test_shipped_pixel_loss_sr_models_beat_bicubic_on_real_footage(name, real_cl
 def test_upscale_uses_the_default_model(tmp_path, capsys, ntsc_clip):
     out = tmp_path / "out.mp4"
     assert main(["upscale", str(ntsc_clip), str(out), "--scale", "4", "--time-factor", "2", "--source", "clean"]) == 0
-    assert "propstvsr.x4_m+dis" in capsys.readouterr().out
+    assert "propstvsr.x4_l+dis" in capsys.readouterr().out
     info = probe(out)
     assert (info.width, info.height, info.frame_count) == (256, 192, 40)
 
@@ -197,7 +197,7 @@ def test_propagation_beats_the_cascade_it_starts_from(real_clip):
     fast = _psnr_on("imdn.x4+dis_fast", real_clip, task)
     assert _psnr_on("propstvsr.x4x2", real_clip, task) > fast
     assert _psnr_on("propstvsr.x4+dis", real_clip, task) > fast  # its x4 VSR half, then DIS
-    assert _psnr_on("propstvsr.x4_m+dis", real_clip, task) > fast  # the default
+    assert _psnr_on("propstvsr.x4_l+dis", real_clip, task) > fast  # the default
 
 
 def _checker_on(method: str, clip, task: Task) -> float:

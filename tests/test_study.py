@@ -214,5 +214,5 @@ def test_default_study_methods_are_the_shipped_models_of_the_studied_scale():
             shipped_names = [m.removesuffix("+dis") for m in methods if m.removesuffix("+dis") in SHIPPED]
             assert all(SHIPPED[n].scale == scale for n in shipped_names), (scale, task, methods)
     assert "imdn.x4" in default_study_methods("vsr", 4) and "imdn.x4+dis" in default_study_methods("stvsr", 4)
-    assert "propstvsr.x4_m+dis" in default_study_methods("stvsr", 4)  # the default, a multi-frame model + DIS
+    assert "propstvsr.x4_l+dis" in default_study_methods("stvsr", 4)  # the default, a multi-frame model + DIS
     assert "imdn.x4" not in default_study_methods("vsr", 2)

@@ -99,3 +99,52 @@ def test_frame_step_takes_every_other_frame_of_the_same_span(sources, tmp_path):
         assert torch.equal(stepped[i].hr, dense[i].hr[::2])
     _, photos = make(sources, tmp_path, photo_share=1.0, frames=4, frame_step=2)
     assert photos[0].hr.shape == (4, 3, 32, 32)
+
+
+def _source_of(sample: torch.Tensor, store: FrameStore) -> set[int]:
+    """The frame spacings at which `sample` (un-augmented HR) is a crop of a source clip's frames."""
+    t, size = sample.shape[0], sample.shape[-1]
+    found = set()
+    for clip in store.clips:
+        for step in (1, 2, 3):
+            for start in range(len(clip) - (t - 1) * step):
+                frames = clip[start:start + (t - 1) * step + 1:step].float().div(255)
+                for y in range(clip.shape[-2] - size + 1):
+                    for x in range(clip.shape[-1] - size + 1):
+                        if torch.equal(frames[..., y:y + size, x:x + size], sample):
+                            found.add(step)
+    return found
+
+
+def test_random_frame_spacing_draws_each_sample_s_spacing(sources, tmp_path):
+    """`frame_steps: [1, 2]`: every sample is source frames at spacing 1 or 2, and both occur."""
+    store, samples = make(sources, tmp_path, photo_share=0.0, frames=3, frame_steps=[1, 2], augment=[])
+    spacings = [_source_of(samples[i].hr, store) for i in range(10)]
+    assert all(spacings), spacings
+    assert {1, 2} <= set().union(*spacings) and not any(s == {3} for s in spacings)
+    _, photos = make(sources, tmp_path, photo_share=1.0, frames=3, frame_steps=[1, 3])
+    assert photos[0].hr.shape == (3, 3, 32, 32)
+
+
+def test_an_augmentation_left_out_changes_only_what_it_did(sources, tmp_path):
+    """Without `reverse`, each sample is the full set's sample or its time reversal, and the rest of the stream is
+    the same; with none, a sample is a plain crop of the footage."""
+    _, every = make(sources, tmp_path, photo_share=0.0)
+    _, forward = make(sources, tmp_path, photo_share=0.0, augment=["hflip", "vflip", "transpose"])
+    same = [torch.equal(every[i].hr, forward[i].hr) for i in range(12)]
+    assert all(s or torch.equal(every[i].hr.flip(0), forward[i].hr) for i, s in enumerate(same))
+    assert 0 < sum(same) < 12
+    store, plain = make(sources, tmp_path, photo_share=0.0, augment=[])
+    assert _source_of(plain[3].hr, store) == {1}
+
+
+@pytest.mark.parametrize("setting", [{"frame_steps": [0, 2]}, {"augment": ["rotate"]}])
+def test_bad_augmentation_settings_are_one_line(setting, tmp_path):
+    from stvsr.errors import UsageError
+    from stvsr.train.config import load_config
+
+    path = tmp_path / "bad.yaml"
+    key, value = next(iter(setting.items()))
+    path.write_text(f"model: imdn\ndata: {{{key}: {value}}}\n")
+    with pytest.raises(UsageError, match=f"data.{key}"):
+        load_config(path)

@@ -585,9 +585,9 @@ def _upscale_options(up: argparse.ArgumentParser) -> None:
                                      "(default: bicubic; dis for time only; for both, bicubic+dis up to 1280x720 "
                                      "output, dis+bicubic above)")
     up.add_argument("--quality", choices=QUALITY_LEVELS,
-                    help="without --method: best (the default: propstvsr.x4_m+dis for x4 x2, propstvsr.x4_m for x4) "
-                         "or fast (imdn.x4+dis_fast: 0.9 dB lower on the dev set, 2.5-4x the speed; flowvsr.x4 "
-                         "for x4); see the README's table")
+                    help="without --method: best (the default: propstvsr.x4_l+dis for x4 x2, propstvsr.x4_l for x4) "
+                         "or fast (imdn.x4+dis_fast: 1.6 dB lower on the dev set, several times the speed; "
+                         "flowvsr.x4 for x4); see the README's table")
     up.add_argument("--source", choices=SOURCES,
                     help="without --method: how the input was coded, which picks the model: auto (the default) reads "
                          "it from the codec and its bits per pixel, and compressed video (phone clips, downloads) "

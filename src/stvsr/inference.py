@@ -64,16 +64,16 @@ HIGH_RES_FLOW_MAX_PIXELS = 1280 * 720
 # (BENCHMARKS.md), the method of each level, as (up to 1280x720 output, above it). `best`, the default, is the
 # most faithful model that flickers no more than the fast one; `fast` the cheapest that still beats the classical
 # methods clearly.
-# x4 x2: best is propstvsr.x4_m (bidirectional propagation over the clip, 840 k parameters) on the input frames,
-#   then DIS (medium preset) at the output size; fast is per-frame imdn.x4, then DIS (fast preset), at about 2x the
+# x4 x2: best is propstvsr.x4_l (bidirectional propagation over the clip, 1.97 M parameters) on the input frames,
+#   then DIS (medium preset) at the output size; fast is per-frame imdn.x4, then DIS (fast preset), at about 3x the
 #   speed. Above 1280x720 output, flow at full size costs too much: the end-to-end propstvsr.x4x2 (flow at the input
-#   size) and, fast, DIS at the input size then imdn.x4. x4: propstvsr.x4_m and flowvsr.x4. Scores: README.
-QUALITY_MODELS = {(4, 2): {"fast": ("imdn.x4+dis_fast", "dis+imdn.x4"), "best": ("propstvsr.x4_m+dis", "propstvsr.x4x2")},
-                  (4, 1): {"fast": ("flowvsr.x4", "flowvsr.x4"), "best": ("propstvsr.x4_m", "propstvsr.x4_m")}}
+#   size) and, fast, DIS at the input size then imdn.x4. x4: propstvsr.x4_l and flowvsr.x4. Scores: README.
+QUALITY_MODELS = {(4, 2): {"fast": ("imdn.x4+dis_fast", "dis+imdn.x4"), "best": ("propstvsr.x4_l+dis", "propstvsr.x4x2")},
+                  (4, 1): {"fast": ("flowvsr.x4", "flowvsr.x4"), "best": ("propstvsr.x4_l", "propstvsr.x4_l")}}
 
 
 # The model trained on codec-degraded input (degrade/protocol.py) for each clean one it replaces on compressed input.
-COMPRESSED_VARIANTS = {"propstvsr.x4_m": "propstvsr.x4_real"}
+COMPRESSED_VARIANTS = {"propstvsr.x4_l": "propstvsr.x4_real", "propstvsr.x4_m": "propstvsr.x4_real"}
 
 
 def for_source(method: str, compressed: bool) -> str:

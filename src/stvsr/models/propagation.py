@@ -11,9 +11,9 @@ frame is the cascade's frame plus a residual reconstructed from the states. The 
 zero and the cascade's SR network comes from its shipped weights, so an untrained model is exactly the cascade
 and training can only add to it.
 
-Built at time factor 1 it is a multi-frame VSR model (propstvsr.x4; propstvsr.x4_m, grown from it by `adapt_init`),
-and as the space half of a cascade with DIS at the output size (`propstvsr.x4_m+dis`) it is the x4 x2 default: DIS
-between its frames makes better new frames than its own in-between branch (BENCHMARKS.md).
+Built at time factor 1 it is a multi-frame VSR model (propstvsr.x4; propstvsr.x4_m and propstvsr.x4_l, grown from it
+by `adapt_init`), and as the space half of a cascade with DIS at the output size (`propstvsr.x4_l+dis`) it is the x4 x2
+default: DIS between its frames makes better new frames than its own in-between branch (BENCHMARKS.md).
 """
 
 from __future__ import annotations

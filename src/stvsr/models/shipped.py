@@ -108,11 +108,11 @@ SHIPPED = {s.name: s for s in [
             "propstvsr.x4_m", study=True),
     Shipped("propstvsr", "x4_m", "propstvsr_m",
             "multi-frame video SR, x4, bidirectional propagation, 840 k parameters (propstvsr.x4 grown, then trained "
-            "8550 steps): the default for x4, and with DIS (propstvsr.x4_m+dis) for x4 x2", home="wheel"),
+            "8550 steps): the default before propstvsr.x4_l, at half its time (--method propstvsr.x4_m, or "
+            "propstvsr.x4_m+dis for x4 x2)"),
     Shipped("propstvsr", "x4_l", "propstvsr_l",
             "multi-frame video SR, x4, bidirectional propagation, 1.97 M parameters (propstvsr.x4_m grown, then "
-            "trained 2800 steps): the most faithful x4 model, at about twice the default's time (--method "
-            "propstvsr.x4_l, or propstvsr.x4_l+dis for x4 x2)"),
+            "trained 2800 steps): the default for x4, and with DIS (propstvsr.x4_l+dis) for x4 x2", home="wheel"),
     Shipped("propstvsr", "x4_real", "propstvsr_real",
             "propstvsr.x4_m trained on codec-degraded input (x264 at CRF 16-36, noise): the x4 model for compressed "
             "video, chosen by --source auto", home="wheel"),

@@ -51,7 +51,7 @@ class TradeoffConfig:
 def default_study_methods(task: str, scale: int = 4) -> list[str]:
     """Bicubic, every shipped per-frame SR model (pixel- and GAN-trained), the multi-frame and space-time models
     trained for `scale`; for the space-time task, per-frame and multi-frame SR models are paired with DIS
-    interpolation at high resolution (the x4 x2 default is one: propstvsr.x4_m+dis), and the classical cascades are
+    interpolation at high resolution (the x4 x2 default is one: propstvsr.x4_l+dis), and the classical cascades are
     included."""
     available = {s.name: s for s in SHIPPED.values() if s.available and s.scale == scale}
     per_frame = [n for n, s in available.items() if s.task == "sr"]

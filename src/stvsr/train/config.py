@@ -18,6 +18,9 @@ from ..degrade.protocol import parse_protocol
 from ..errors import InputError, UsageError
 
 
+AUGMENTATIONS = ("hflip", "vflip", "transpose", "reverse")  # the 8 rotations and mirrorings, and time reversal
+
+
 @dataclass
 class DataConfig:
     videos: list[str] = field(default_factory=lambda: ["../shared/data/train"])  # video files and frame folders
@@ -28,6 +31,11 @@ class DataConfig:
     # Source frames between consecutive sample frames: 2 trains a VSR model on the frame spacing it sees as the
     # space half of an x2 cascade (the 4 input frames of a septuplet).
     frame_step: int = 1
+    # Random frame spacing (more motion per sample than the footage has): each sample draws its spacing from this
+    # list, in place of frame_step; empty: every sample at frame_step.
+    frame_steps: list[int] = field(default_factory=list)
+    # Which of the geometric and temporal augmentations run, each on half the samples (an ablation turns one off).
+    augment: list[str] = field(default_factory=lambda: list(AUGMENTATIONS))
     photo_share: float = 0.1  # share of samples made from still photos with synthetic camera motion
     degradation: str = "BI"
     workers: int = 2
@@ -228,6 +236,10 @@ def validate_config(config: TrainConfig) -> TrainConfig:
     need(d.patch >= 4, "data.patch", "at least 4 pixels", d.patch)
     need(d.frames >= 1, "data.frames", "at least 1", d.frames)
     need(d.frame_step >= 1, "data.frame_step", "at least 1", d.frame_step)
+    need(all(isinstance(k, int) and k >= 1 for k in d.frame_steps), "data.frame_steps",
+         "a list of spacings of at least 1 (empty: frame_step)", d.frame_steps)
+    need(all(a in AUGMENTATIONS for a in d.augment), "data.augment", f"a list of {', '.join(AUGMENTATIONS)}",
+         d.augment)
     need(0 <= d.photo_share <= 1, "data.photo_share", "in [0, 1]", d.photo_share)
     need(0 < d.hr_downscale <= 1, "data.hr_downscale", "in (0, 1]", d.hr_downscale)
     need(d.workers >= 0, "data.workers", "at least 0", d.workers)

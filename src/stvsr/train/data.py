@@ -101,8 +101,10 @@ def load_photos(roots: list[str], downscale: float) -> list[Tensor]:
 
 
 # Each applied with probability 1/2, in this order: the flips and the transpose make the 8 rotations and mirrorings,
-# the last reverses time.
-_AUGMENTATIONS = (lambda t: t.flip(-1), lambda t: t.flip(-2), lambda t: t.transpose(-1, -2), lambda t: t.flip(0))
+# the last reverses time. A coin is drawn for each even when the config leaves it out, so switching one off changes
+# nothing else in the sample stream.
+_AUGMENTATIONS = {"hflip": lambda t: t.flip(-1), "vflip": lambda t: t.flip(-2),
+                  "transpose": lambda t: t.transpose(-1, -2), "reverse": lambda t: t.flip(0)}
 
 
 @dataclass
@@ -112,8 +114,9 @@ class Sample:
 
 
 class TrainSamples(Dataset):
-    """Item i: T consecutive frames of a random clip (or a still photo panned by a random camera motion), a random
-    crop, random flips, 90° rotation and time reversal, as HR and degraded LR. Pure in (seed, i).
+    """Item i: T frames of a random clip, `frame_step` apart or at a spacing drawn from `frame_steps` (or a still
+    photo panned by a random camera motion), a random crop, random flips, 90° rotation and time reversal (those of
+    `augment`), as HR and degraded LR. Pure in (seed, i).
 
     From a store with `degraded` inputs (a degraded pack), the LR is the same crop of one of the clip's ready-made
     inputs, drawn at random, and the HR crop sits on the LR pixel grid."""
@@ -122,7 +125,8 @@ class TrainSamples(Dataset):
                  length: int = 10 ** 9):
         self.config, self.scale, self.seed, self.length = config, scale, seed, length
         size = config.patch * scale
-        self.span = (config.frames - 1) * config.frame_step + 1  # source frames one sample covers
+        self.steps = config.frame_steps or [config.frame_step]
+        self.span = (config.frames - 1) * max(self.steps) + 1  # source frames one sample covers, at most
         kept = [i for i, c in enumerate(store.clips) if len(c) >= self.span and min(c.shape[-2:]) >= size]
         self.clips = [store.clips[i] for i in kept]
         self.degraded = None if store.degraded is None else [store.degraded[i] for i in kept]
@@ -140,12 +144,15 @@ class TrainSamples(Dataset):
     def __getitem__(self, index: int) -> Sample:
         rng = np.random.default_rng([self.seed, index])
         t, size, lr = self.config.frames, self.config.patch * self.scale, None
+        # drawn only when a spacing is to be drawn: a fixed-spacing config keeps the stream it always had
+        step = int(rng.choice(self.steps)) if len(self.steps) > 1 else self.steps[0]
+        span = (t - 1) * step + 1
         if self.photos and rng.random() < self.config.photo_share:
-            hr = self._panned_photo(rng, t, size)
+            hr = self._panned_photo(rng, t, size, step)
         else:
             index = rng.choice(len(self.clips), p=self.weights)
             clip = self.clips[index]
-            start = rng.integers(0, len(clip) - self.span + 1)
+            start = rng.integers(0, len(clip) - span + 1)
             if self.degraded is None:
                 y = rng.integers(0, clip.shape[-2] - size + 1)
                 x = rng.integers(0, clip.shape[-1] - size + 1)
@@ -153,21 +160,20 @@ class TrainSamples(Dataset):
                 s, patch = self.scale, self.config.patch
                 y, x = (s * rng.integers(0, (n - size) // s + 1) for n in clip.shape[-2:])
                 inputs = self.degraded[index][rng.integers(len(self.degraded[index]))]
-                lr = inputs[start:start + self.span:self.config.frame_step, :, y // s:y // s + patch,
-                            x // s:x // s + patch]
-            hr = clip[start:start + self.span:self.config.frame_step, :, y:y + size, x:x + size]
+                lr = inputs[start:start + span:step, :, y // s:y // s + patch, x // s:x // s + patch]
+            hr = clip[start:start + span:step, :, y:y + size, x:x + size]
         hr, lr = hr.float().div(255), (None if lr is None else lr.float().div(255))
-        for op in _AUGMENTATIONS:
-            if rng.random() < 0.5:
+        for name, op in _AUGMENTATIONS.items():
+            if rng.random() < 0.5 and name in self.config.augment:
                 hr, lr = op(hr), (None if lr is None else op(lr))
         hr = hr.contiguous()
         if lr is None:
             lr = degrade(hr, self.config.degradation, self.scale, rng)
         return Sample(hr=hr, lr=lr.contiguous())
 
-    def _panned_photo(self, rng: np.random.Generator, t: int, size: int) -> Tensor:
+    def _panned_photo(self, rng: np.random.Generator, t: int, size: int, step: int) -> Tensor:
         photo = self.photos[rng.integers(len(self.photos))]
-        vy, vx = rng.integers(-4, 5, size=2) * self.config.frame_step
+        vy, vx = rng.integers(-4, 5, size=2) * step
         span_y, span_x = abs(vy) * (t - 1), abs(vx) * (t - 1)
         y0 = rng.integers(0, photo.shape[-2] - size - span_y + 1) + (span_y if vy < 0 else 0)
         x0 = rng.integers(0, photo.shape[-1] - size - span_x + 1) + (span_x if vx < 0 else 0)
