@@ -305,11 +305,7 @@ def test_with_kwargs_script_rewindows_a_weights_file(tmp_path):
 def test_cards_name_the_recipe_their_weights_start_from():
     """A card's 'after configs/X.yaml' is the recipe whose weights its own recipe's `init` names (srunet.x4_perceptual
     once claimed configs/sr.yaml, IMDN's recipe, for every fine-tuned model)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("ship_weights", Path(__file__).parents[1] / "scripts/ship_weights.py")
-    ship = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ship)
+    ship = _ship_weights_script()
     assert ship.starts_from("srunet_x4_perceptual").startswith(" (after `configs/srunet_x4.yaml`")
     assert ship.starts_from("sr") == ""
     assert ship.baselines("vsr", 2) == ["bicubic"] and "imdn.x4" in ship.baselines("vsr", 4)
@@ -317,6 +313,39 @@ def test_cards_name_the_recipe_their_weights_start_from():
         if entry.available and entry.card_path.is_file():
             recipe_line = next(line for line in entry.card_path.read_text().splitlines() if line.startswith("- Recipe:"))
             assert recipe_line.endswith(ship.starts_from(entry.recipe) + "."), entry.name
+
+
+def _ship_weights_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ship_weights", Path(__file__).parents[1] / "scripts/ship_weights.py")
+    ship = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ship)
+    return ship
+
+
+def test_weights_installed_in_fp16_load_into_fp32_and_compute_the_same(tmp_path):
+    """`ship_weights.py --storage fp16` (the default's file, to fit the wheel): half the bytes, the metadata says so,
+    and the loaded model is fp32 and gives the fp32 file's output to fp16's rounding of the weights."""
+    from stvsr.models import create_model
+    from stvsr.models.checkpoint import save_weights
+
+    torch.manual_seed(0)
+    model = create_model("propstvsr_tiny", scale=4, time_factor=1)
+    for p in model.parameters():  # trained-looking weights: the zero-initialised residual would hide a broken load
+        p.data.normal_(0, 0.05)
+    full = save_weights(model, tmp_path / "full.safetensors", name="propstvsr_tiny",
+                        kwargs={"scale": 4, "time_factor": 1})
+    half = tmp_path / "half.safetensors"
+    _ship_weights_script().install(full, half, "fp16")
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    loaded, metadata = load_model(half)
+    assert metadata["storage"] == "fp16" and all(p.dtype == torch.float32 for p in loaded.parameters())
+    reference, _ = load_model(full)
+    clip = translating_clip(4, 32, 32, seed=1)[None]  # (1, T, 3, H, W) in [0, 1]
+    with torch.inference_mode():
+        a, b = reference(clip), loaded(clip)
+    assert not torch.equal(a, b) and float((a - b).abs().max()) < 2e-3
 
 
 def test_a_bare_architecture_takes_the_weights_of_the_requested_scale():
