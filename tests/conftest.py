@@ -15,6 +15,21 @@ silence_ffmpeg()  # native FFmpeg logging (PyAV's Python callback can deadlock t
 
 
 @pytest.fixture(scope="session")
+def load_script():
+    """load(name) -> the module of scripts/NAME.py: the scripts are not a package, and their tests call their
+    functions directly."""
+    import importlib.util
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "scripts" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
+
+
+@pytest.fixture(scope="session")
 def video_factory(tmp_path_factory):
     """make(name, frames=12, height=48, width=64, **write_synthetic_video kwargs) -> Path, cached by arguments."""
     root = tmp_path_factory.mktemp("videos")

@@ -223,20 +223,14 @@ def test_texture_loss_asks_for_statistics_not_exact_detail():
         patch_gram(torch.ones(1, 4, 8, 8), 16)
 
 
-def test_export_critic_features_cuts_a_gan_checkpoint(tmp_path, capsys):
+def test_export_critic_features_cuts_a_gan_checkpoint(tmp_path, capsys, load_script):
     """scripts/export_critic_features.py keeps a run's critic as a feature network; a checkpoint without a critic,
     or no checkpoint, is a one-line error and leaves no file behind."""
-    import importlib.util
-    from pathlib import Path
-
     from stvsr.errors import OutputError
     from stvsr.losses import CriticFeatures, load_feature_network
     from stvsr.models.srgan import Discriminator
 
-    spec = importlib.util.spec_from_file_location(
-        "export_critic_features", Path(__file__).parents[1] / "scripts/export_critic_features.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("export_critic_features")
 
     def run(*args):
         import sys

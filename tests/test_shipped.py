@@ -302,10 +302,10 @@ def test_with_kwargs_script_rewindows_a_weights_file(tmp_path):
     assert (metadata["task"], metadata["scale"], metadata["time_factor"]) == ("vsr", 4, 1)
 
 
-def test_cards_name_the_recipe_their_weights_start_from():
+def test_cards_name_the_recipe_their_weights_start_from(load_script):
     """A card's 'after configs/X.yaml' is the recipe whose weights its own recipe's `init` names (srunet.x4_perceptual
     once claimed configs/sr.yaml, IMDN's recipe, for every fine-tuned model)."""
-    ship = _ship_weights_script()
+    ship = load_script("ship_weights")
     assert ship.starts_from("srunet_x4_perceptual").startswith(" (after `configs/srunet_x4.yaml`")
     assert ship.starts_from("sr") == ""
     assert ship.baselines("vsr", 2) == ["bicubic"] and "imdn.x4" in ship.baselines("vsr", 4)
@@ -315,16 +315,7 @@ def test_cards_name_the_recipe_their_weights_start_from():
             assert recipe_line.endswith(ship.starts_from(entry.recipe) + "."), entry.name
 
 
-def _ship_weights_script():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("ship_weights", Path(__file__).parents[1] / "scripts/ship_weights.py")
-    ship = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ship)
-    return ship
-
-
-def test_weights_installed_in_fp16_load_into_fp32_and_compute_the_same(tmp_path):
+def test_weights_installed_in_fp16_load_into_fp32_and_compute_the_same(tmp_path, load_script):
     """`ship_weights.py --storage fp16` (the default's file, to fit the wheel): half the bytes, the metadata says so,
     and the loaded model is fp32 and gives the fp32 file's output to fp16's rounding of the weights."""
     from stvsr.models import create_model
@@ -337,7 +328,7 @@ def test_weights_installed_in_fp16_load_into_fp32_and_compute_the_same(tmp_path)
     full = save_weights(model, tmp_path / "full.safetensors", name="propstvsr_tiny",
                         kwargs={"scale": 4, "time_factor": 1})
     half = tmp_path / "half.safetensors"
-    _ship_weights_script().install(full, half, "fp16")
+    load_script("ship_weights").install(full, half, "fp16")
     assert half.stat().st_size < 0.6 * full.stat().st_size
     loaded, metadata = load_model(half)
     assert metadata["storage"] == "fp16" and all(p.dtype == torch.float32 for p in loaded.parameters())
