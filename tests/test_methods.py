@@ -67,6 +67,30 @@ def test_dis_beats_blend_on_a_translating_clip():
     assert psnr(flow[inner], truth[inner]) > psnr(blend[inner], truth[inner]) + 5
 
 
+def test_dis_averages_its_two_warps_so_their_independent_errors_partly_cancel():
+    # The same moving picture with independent noise on each input, as two super-resolved frames have their own
+    # errors: the averaged blend keeps about half of one warp's error (a blend that picked one warp would keep it all).
+    clip = translating_clip(3, 64, 96, velocity=(2, 1), seed=3)
+    noisy = clip[::2] + 0.04 * torch.randn(2, *clip.shape[1:], generator=torch.Generator().manual_seed(0))
+    inner = (slice(None), slice(12, -12), slice(12, -12))
+    made = FlowInterpolation()(noisy.clamp(0, 1)[None])[0, 1]
+    one_warp = (noisy[0].clamp(0, 1) - clip[0])[inner].square().mean().item()
+    assert (made - clip[1])[inner].square().mean().item() < 0.65 * one_warp
+
+
+def test_models_trained_on_occlusion_aware_frames_keep_that_blend():
+    from stvsr.models.registry import create_model
+
+    assert create_model("dis").blend == "average" and create_model("dis_fast").blend == "average"
+    assert create_model("propstvsr", time_factor=2).interpolate.blend == "occlusion"
+    assert create_model("tpcascade_tiny").interpolate.blend == "occlusion"
+    assert create_model("flowstvsr_tiny").interpolate.blend == "occlusion"
+    assert create_model("flowvfi_tiny").flow.blend == "occlusion"
+    assert create_model("dual_stream", temporal="dis_fast", streams="st").temporal.blend == "occlusion"
+    with pytest.raises(ValueError, match="blend must be one of"):
+        FlowInterpolation(blend="median")
+
+
 def test_flow_backends_recover_a_known_translation():
     clip = translating_clip(2, 64, 64, velocity=(3, 1), seed=2)
     for backend in (dis_flow, farneback_flow):

@@ -224,13 +224,14 @@ def test_streaming_windows_leave_no_seam(name):
 
 
 def test_untrained_flow_refinement_is_exactly_dis():
-    # flowvfi starts from the classical method and learns a correction: before training it must be DIS itself.
+    # flowvfi starts from the classical method and learns a correction: before training it must be DIS itself (with
+    # the occlusion-aware blend its weights were trained on).
     from stvsr.data.synthetic import translating_clip
 
     clip = translating_clip(3, 32, 40, velocity=(1, -2))[None]
     with torch.no_grad():
         refined = create_model("flowvfi_tiny")(clip)
-        classical = create_model("dis", preset="ultrafast")(clip)
+        classical = create_model("dis", preset="ultrafast", blend="occlusion")(clip)
     assert torch.equal(refined, classical)
 
 
@@ -241,7 +242,8 @@ def test_untrained_flow_space_time_model_is_exactly_dis_then_bicubic():
     clip = translating_clip(4, 24, 32, velocity=(1, 1))[None]
     with torch.no_grad():
         model = create_model("flowstvsr_tiny")(clip)
-        classical = Cascade(create_model("dis", preset="ultrafast"), create_model("bicubic", scale=4))(clip)
+        classical = Cascade(create_model("dis", preset="ultrafast", blend="occlusion"),
+                            create_model("bicubic", scale=4))(clip)
     assert torch.allclose(model, classical, atol=1e-6)
 
 
@@ -309,7 +311,7 @@ def test_dual_stream_ablation_rows_are_the_streams_they_name():
     st = create_model("dual_stream_tiny", temporal="dis_fast", streams="st", refine=False).eval()
     ts = create_model("dual_stream_tiny", temporal="dis_fast", streams="ts", refine=False).eval()
     ts.load_state_dict(st.state_dict())
-    dis = create_model("dis_fast")
+    dis = create_model("dis_fast", blend="occlusion")  # the blend the dual-stream models were trained with
     with torch.no_grad():
         s0, s1 = st.spatial.upscale_frames(l0), st.spatial.upscale_frames(l1)
         assert torch.equal(st.streams(l0, l1)["out"], dis.interpolate(s0, s1, [0.5])[0])
@@ -383,7 +385,7 @@ def test_bench_refuses_bad_names_and_devices_before_any_worker(capsys):
 
 def test_tpcascade_starts_as_the_cascade_it_refines():
     # Issue 11's redesign: TP-net's modules on a motion-compensated base. With the shipped imdn.x4 in its cascade
-    # and the fusion's last layer at zero, the untrained model is exactly the default imdn.x4+dis_fast.
+    # and the fusion's last layer at zero, the untrained model is exactly imdn.x4+dis_fast (occlusion blend).
     from stvsr.models import build_method
     from stvsr.models.shipped import WEIGHTS_DIR
     from stvsr.train.loop import init_from
@@ -395,7 +397,9 @@ def test_tpcascade_starts_as_the_cascade_it_refines():
     clip = translating_clip(4, 24, 32, velocity=(1, 1), seed=4)[None]
     with torch.no_grad():
         ours = model.eval()(clip)
-        cascade = build_method("imdn.x4+dis_fast", scale=4, time_factor=2).eval()(clip)
+        cascade = build_method("imdn.x4+dis_fast", scale=4, time_factor=2).eval()
+        cascade.second.blend = "occlusion"  # the blend of the cascade tpcascade was trained on
+        cascade = cascade(clip)
     assert ours.shape == (1, 7, 3, 96, 128)
     # Equal but for float rounding: the prepared cascade runs channels-last convolutions on a CPU.
     assert (ours - cascade).abs().max() < 1e-5

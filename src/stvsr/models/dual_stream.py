@@ -39,6 +39,8 @@ class DualStream(VideoModel):
             raise ValueError("streams must be 'both', 'st' or 'ts'")
         self.scale, self.masks, self.stream_mode = scale, masks, streams
         self.spatial = create_model(spatial, scale=scale, **(spatial_kwargs or {}))
+        if temporal in ("dis", "dis_fast"):  # the blend the shipped fusion was trained on (models/classical.py)
+            temporal_kwargs = {"blend": "occlusion", **(temporal_kwargs or {})}
         self.temporal = create_model(temporal, time_factor=2, **(temporal_kwargs or {}))
         self.classical_temporal = not any(True for _ in self.temporal.parameters())
         self.min_size = max(self.spatial.min_size, self.temporal.min_size)

@@ -40,7 +40,9 @@ class FlowVSR(VideoModel):
         if time_factor not in (1, 2):
             raise ValueError("FlowVSR supports time_factor 1 or 2")
         self.scale, self.time_factor, self.preset = scale, time_factor, preset
-        self.interpolate = FlowInterpolation(time_factor=2, preset=preset) if time_factor == 2 else None
+        # The blend its weights were trained on (models/classical.py: the registered `dis` now averages).
+        self.interpolate = (FlowInterpolation(time_factor=2, preset=preset, blend="occlusion")
+                            if time_factor == 2 else None)
         self.net = IMDNBackbone(c_in=9, features=features, blocks=blocks, scale=(scale, scale))
         last = self.net.up[0]  # zero residual: an untrained model is exactly the classical pipeline
         nn.init.zeros_(last.weight)
@@ -90,7 +92,7 @@ class FlowRefineVFI(PairwiseInterpolator):
     def __init__(self, *, time_factor: int = 2, features: int = 24, depth: int = 3, preset: str = "medium"):
         super().__init__()
         self.time_factor = time_factor
-        self.flow = FlowInterpolation(time_factor=time_factor, preset=preset)
+        self.flow = FlowInterpolation(time_factor=time_factor, preset=preset, blend="occlusion")  # as trained
         self.refine = UNet(9, 3, features=features, depth=depth, blocks=1)
         nn.init.zeros_(self.refine.tail.weight)
         nn.init.zeros_(self.refine.tail.bias)

@@ -82,7 +82,9 @@ class PropagationSTVSR(VideoModel):
         # overlap / 2 input frames of context on each side (the recurrence carries little further than that).
         self.window, self.window_overlap = window, overlap
         self.net = IMDNBackbone(features=sr_features, blocks=sr_blocks, scale=(scale, scale))
-        self.interpolate = FlowInterpolation(time_factor=2, preset=preset) if time_factor == 2 else None
+        # The blend its weights were trained on (models/classical.py: the registered `dis` now averages).
+        self.interpolate = (FlowInterpolation(time_factor=2, preset=preset, blend="occlusion")
+                            if time_factor == 2 else None)
         c = features
         self.encode = _trunk(3, c, 1)
         self.back_branch = _trunk(2 * c, c, blocks)

@@ -193,7 +193,7 @@ class TPCascade(VideoModel):
         super().__init__()
         self.scale = scale
         self.net = IMDNBackbone(features=sr_features, blocks=sr_cascade_blocks, scale=(scale, scale))
-        self.interpolate = FlowInterpolation(time_factor=2, preset=preset)
+        self.interpolate = FlowInterpolation(time_factor=2, preset=preset, blend="occlusion")  # as trained
         self.tp = TPNet(scale=scale, features=features, tpsrm_blocks=tpsrm_blocks, fsm_features=fsm_features,
                         sr_blocks=sr_blocks, refine=False)
         c = fuse_features
