@@ -5,7 +5,7 @@ ground-truth frames, so only the interpolation is measured:
 - dev: the VFI protocol (frames 1, 3, 5, 7 of each septuplet in, 2, 4, 6 scored);
 - held-out fast motion: triplets from folders of frames (the DAVIS validation sequences and the bedroom clip in
   `../shared/data/train`: real footage, large and non-rigid motion), frames `i`, `i + g`, `i + 2g` at gaps g = 1 and
-  2 (2 doubles the motion), halved in size (area) as the data README advises for its JPEG sources; four triplets
+  2 (2 doubles the motion), halved in size as the training loader does (MATLAB bicubic); four triplets
   spread over each folder.
 
     python benchmarks/interpolation_blend.py [--dev ../shared/data/dev/vimeo_septuplet]
@@ -23,7 +23,6 @@ import os
 import platform
 import time
 
-import cv2
 import numpy as np
 import torch
 
@@ -31,13 +30,15 @@ from stvsr.data.clips import open_clips
 from stvsr.io.probe import read_image
 from stvsr.metrics.fidelity import psnr
 from stvsr.models.classical import BLENDS, FlowInterpolation
+from stvsr.ops.resize import imresize
 
 TRIPLETS_PER_FOLDER = 4
 
 
 def _half(array: np.ndarray) -> torch.Tensor:
-    small = cv2.resize(array, (array.shape[1] // 2, array.shape[0] // 2), interpolation=cv2.INTER_AREA)
-    return torch.from_numpy(np.ascontiguousarray(small)).permute(2, 0, 1)[None].float().div_(255)
+    """A source frame as the training loader makes high resolution from it (train/data.py): ×0.5, MATLAB bicubic."""
+    frame = torch.from_numpy(array).permute(2, 0, 1)[None].float().div_(255)
+    return imresize(frame, 0.5).clamp_(0, 1)
 
 
 def folder_triplets(pattern: str, gap: int) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:

@@ -67,7 +67,7 @@ class FlowInterpolation(FrameRepeat):
     flow is noisy enough that it often down-weights a correct warp, and a single warp keeps all of its source's
     error where the average halves it. Plain averaging scored higher on dev (+0.13 dB on `propstvsr.x4_l+dis`'s new
     frames, warping error 0.375 against 0.407) and on held-out fast motion (DAVIS and the bedroom clip at 2-frame
-    gaps: +0.27 dB, better on 94 % of triplets; docs/experiments/interpolation-blend.md). The models trained on the
+    gaps: +0.28 dB, better on 96 % of triplets; docs/experiments/interpolation-blend.md). The models trained on the
     occlusion-aware frames (`propstvsr.x4x2`, `tpcascade.x4x2`, `flowstvsr`, `flowvfi`, `dual_stream`) keep it.
     """
 
