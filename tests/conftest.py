@@ -16,12 +16,12 @@ silence_ffmpeg()  # native FFmpeg logging (PyAV's Python callback can deadlock t
 
 @pytest.fixture(scope="session")
 def load_script():
-    """load(name) -> the module of scripts/NAME.py: the scripts are not a package, and their tests call their
-    functions directly."""
+    """load(name, folder="scripts") -> the module of FOLDER/NAME.py: the scripts and benchmarks are not packages,
+    and their tests call their functions directly."""
     import importlib.util
 
-    def load(name: str):
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "scripts" / f"{name}.py")
+    def load(name: str, folder: str = "scripts"):
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / folder / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module

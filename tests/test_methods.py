@@ -7,6 +7,7 @@ from stvsr.data.synthetic import translating_clip
 from stvsr.errors import UsageError
 from stvsr.models import Cascade, VideoModel, build_method, list_models
 from stvsr.models.classical import FlowInterpolation
+from stvsr.models.registry import create_model
 from stvsr.ops.flow import dis_flow, farneback_flow
 from stvsr.ops.warp import warp
 from stvsr.inference import run_windows
@@ -79,7 +80,6 @@ def test_dis_averages_its_two_warps_so_their_independent_errors_partly_cancel():
 
 
 def test_models_trained_on_occlusion_aware_frames_keep_that_blend():
-    from stvsr.models.registry import create_model
 
     assert create_model("dis").blend == "average" and create_model("dis_fast").blend == "average"
     assert create_model("propstvsr", time_factor=2).interpolate.blend == "occlusion"
@@ -166,7 +166,6 @@ def test_dis_interpolation_needs_room(video_factory, tmp_path, capsys):
 
 def test_a_multi_frame_space_time_model_at_one_frame_rate_is_the_space_half_of_a_cascade(tmp_path):
     from stvsr.models.checkpoint import save_weights
-    from stvsr.models.registry import create_model
 
     kwargs = {"scale": 2, "time_factor": 1}
     vsr = save_weights(create_model("propstvsr_tiny", **kwargs), tmp_path / "vsr.safetensors",
@@ -244,7 +243,6 @@ def test_a_prepared_model_on_a_cpu_runs_channels_last_and_can_still_train(tmp_pa
     # (Module.to(memory_format=...) refused them: vsr_5parallel.x4 crashed at --precision auto), and weights
     # converted under inference mode must stay usable by autograd.
     from stvsr.models.build import Prepared
-    from stvsr.models.registry import create_model
 
     inner = create_model("vsr_5parallel_tiny", scale=2)
     model = Prepared(inner).eval()
@@ -280,7 +278,6 @@ def test_per_frame_networks_run_a_few_frames_at_a_time_on_a_cpu_and_agree_with_t
     with torch.no_grad():
         assert frames_per_call(small) == batching.CPU_PIXELS_PER_CALL // (64 * 112) >= 7
     assert frames_per_call(torch.rand(7, 3, 270, 480)) == 7  # gradients on: training keeps its batch
-    from stvsr.models.registry import create_model
 
     model = create_model("propstvsr_tiny", scale=2, time_factor=1).eval()
     torch.nn.init.normal_(model.up[0].weight, std=0.1)  # a residual that is not zero, so `encode` counts too
@@ -304,3 +301,18 @@ def test_per_frame_models_in_device_windows_give_every_frame_once():
     batched = torch.stack(list(run_windows(bicubic, iter(clip), device=torch.device("cpu"))))
     assert batched.shape == one_by_one.shape == (10, 3, 32, 48)
     assert torch.equal(batched, one_by_one)
+
+
+def test_flow_oracle_benchmark_swaps_only_the_frames_flow_is_computed_on(load_script):
+    oracle = load_script("compressed_flow_oracle", folder="benchmarks")
+    model = create_model("propstvsr_tiny", time_factor=1).eval()
+    torch.manual_seed(0)
+    with torch.no_grad():  # an untrained residual starts at zero and would ignore the flow
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    lr = translating_clip(4, 24, 24, seed=1)
+    own = oracle.run_with_flow_from(model, lr, None)
+    assert torch.equal(oracle.run_with_flow_from(model, lr, lr), own)  # the same frames: the same flows
+    other = translating_clip(4, 24, 24, velocity=(-1, 2), seed=5)
+    assert not torch.equal(oracle.run_with_flow_from(model, lr, other), own)
+    assert oracle.propagation.dis_flow is dis_flow  # put back
