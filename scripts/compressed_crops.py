@@ -57,7 +57,7 @@ def main() -> None:
         tiles.append(np.full((tiles[-1].shape[0], 6, 3), 255, np.uint8))
     sheet = np.hstack(tiles[:-1])
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(args.out), sheet)
+    cv2.imwrite(str(args.out), sheet, [cv2.IMWRITE_PNG_COMPRESSION, 9])  # the README carries it: smallest lossless file
     print(f"wrote {args.out}: frame {middle} of {args.input.name} through libx264 CRF {args.crf}, crop {args.crop}")
 
 
