@@ -20,35 +20,31 @@ import argparse
 import platform
 import time
 
-import cv2
 import numpy as np
 import torch
 
 import stvsr.models.propagation as propagation
 from stvsr.data.clips import open_clips
 from stvsr.degrade import degrade
+from stvsr.degrade.stages import blur
 from stvsr.inference import prepare
 from stvsr.metrics.fidelity import psnr
 
 GUIDES = ("own", "clean", "blurred")
 
 
-def _blurred(clip: torch.Tensor) -> torch.Tensor:
-    frames = [cv2.GaussianBlur(f.permute(1, 2, 0).numpy(), (0, 0), 1.0) for f in clip]
-    return torch.stack([torch.from_numpy(f).permute(2, 0, 1) for f in frames])
-
-
 def run_with_flow_from(model, lr: torch.Tensor, guide: torch.Tensor | None) -> torch.Tensor:
     """`model` on the clip `lr` (T, 3, h, w), its DIS flows computed on `guide` (same shape) instead where given.
     The model's forward asks for the forward flows of its neighbouring frames, then the backward ones
     (`PropagationSTVSR.forward`), so the stand-in answers those two calls in that order from `guide`."""
-    real, calls = propagation.dis_flow, []
+    real, calls = propagation.dis_flow, 0
 
     def from_guide(a, b, preset="medium", backend="auto"):
-        calls.append(a.shape)
+        nonlocal calls
+        calls += 1
         if guide is None:
             return real(a, b, preset, backend)
-        pair = (guide[:-1], guide[1:]) if len(calls) == 1 else (guide[1:], guide[:-1])
+        pair = (guide[:-1], guide[1:]) if calls == 1 else (guide[1:], guide[:-1])
         return real(*pair, preset, backend)
 
     propagation.dis_flow = from_guide
@@ -57,8 +53,8 @@ def run_with_flow_from(model, lr: torch.Tensor, guide: torch.Tensor | None) -> t
             out = model(lr[None])[0].clamp(0, 1)
     finally:
         propagation.dis_flow = real
-    if len(calls) != 2:  # the model changed how it asks for flow: the comparison would not mean what it says
-        raise RuntimeError(f"expected 2 flow calls per clip, saw {len(calls)}")
+    if calls != 2:  # the model changed how it asks for flow: the comparison would not mean what it says
+        raise RuntimeError(f"expected 2 flow calls per clip, saw {calls}")
     return out
 
 
@@ -74,7 +70,7 @@ def main() -> None:
     for clip in open_clips(args.dev, "vimeo"):
         hr = clip.float_frames()
         compressed, clean = degrade(hr, args.degradation, 4), degrade(hr, "BI", 4)
-        for guide, frames in zip(GUIDES, (None, clean, _blurred(compressed))):
+        for guide, frames in zip(GUIDES, (None, clean, blur(compressed, 1.0))):
             out = run_with_flow_from(model, compressed, frames)
             scores[guide].append(psnr(out, hr).mean().item())
     print(f"{args.model} on dev through {args.degradation} ({len(scores['own'])} clips, "
