@@ -165,6 +165,12 @@ def test_upscale_with_fresh_weights_through_the_cli(tmp_path, capsys, ntsc_clip)
     code = main(["upscale", str(ntsc_clip), str(tmp_path / "o3.mp4"), "--model", "imdn_tiny"])
     _, err = capsys.readouterr()
     assert code == 2 and "needs --weights" in err
+    # --model takes an architecture: a shipped model's name points to --method, an unknown name says so
+    for model, message in (("propstvsr.x4_real", "use --method propstvsr.x4_real"),
+                           ("no_such_net", "unknown architecture for --model: 'no_such_net'")):
+        code = main(["upscale", str(ntsc_clip), str(tmp_path / "o5.mp4"), "--model", model])
+        _, err = capsys.readouterr()
+        assert code == 2 and message in err and not (tmp_path / "o5.mp4").exists()
     corrupt = tmp_path / "bad.safetensors"
     corrupt.write_bytes(weights.read_bytes()[:500])
     code = main(["upscale", str(ntsc_clip), str(tmp_path / "o4.mp4"), "--weights", str(corrupt)])

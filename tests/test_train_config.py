@@ -51,6 +51,17 @@ def test_bad_files(tmp_path):
         load_config(listed)
 
 
+def test_photo_scales_are_checked():
+    from stvsr.train.config import parse_config
+
+    assert parse_config("data: {photo_scales: [0.25, 0.35]}\n").data.photo_scales == [0.25, 0.35]
+    for bad in ("[1.5]", "[0]", "[small]"):
+        with pytest.raises(UsageError, match="data.photo_scales"):
+            parse_config(f"data: {{photo_scales: {bad}}}\n")
+    with pytest.raises(UsageError, match="a pack holds its photos"):
+        parse_config("data: {photo_scales: [0.25], packed: some/pack}\n")
+
+
 def test_perceptual_layers_are_checked():
     from stvsr.train.config import parse_config
 

@@ -83,6 +83,16 @@ def test_photo_motion_is_a_steady_camera_pan(sources, tmp_path):
     assert _steady_shift(noisy, reach=4) is None
 
 
+def test_photo_scales_add_each_photo_at_each_factor(sources, tmp_path):
+    from stvsr.train.loop import training_sources
+
+    config = DataConfig(videos=[str(sources)], photos=[str(sources / "photos")], cache=str(tmp_path / "cache"),
+                        photo_share=0.5, photo_scales=[0.25, 0.5])  # 0.5 is hr_downscale: not added twice
+    _, photos = training_sources(config, 4)
+    assert [tuple(p.shape) for p in photos] == [(3, 80, 100), (3, 40, 50)]
+    assert torch.equal(photos[0], load_photos(config.photos, 0.5)[0])
+
+
 def test_too_small_sources_are_refused(sources, tmp_path):
     with pytest.raises(InputError, match="no training clip"):
         make(sources, tmp_path, patch=64)

@@ -69,8 +69,7 @@ class MethodOptions:
             if self.weights.suffix != ".safetensors":
                 raise UsageError(f"--weights must be a .safetensors file (stvsr's weights format), not {self.weights}")
         elif self.model:
-            raise UsageError(f"--model {self.model} needs --weights FILE "
-                             f"(`stvsr models --init {self.model} --out FILE` writes freshly initialised ones)")
+            raise UsageError(_model_without_weights(self.model))
         if self.precision == "fp16" and self.device == "cpu":
             raise UsageError("--precision fp16 needs a CUDA device; on cpu use bf16 (where native) or fp32")
 
@@ -78,6 +77,18 @@ class MethodOptions:
     def named(self) -> bool:
         """The user named the method (or its weights): the default's choices (quality, source) do not apply."""
         return bool(self.method) or self.weights is not None
+
+
+def _model_without_weights(model: str) -> str:
+    """--model names an architecture for --weights; users often give it a shipped model's name instead."""
+    from .. import catalogue
+
+    if any(row["name"] == model for row in catalogue.shipped_weights()):
+        return f"--model takes an architecture for --weights FILE; to run the shipped {model}, use --method {model}"
+    if not catalogue.models(model):
+        return f"unknown architecture for --model: {model!r} (`stvsr models` lists them)"
+    return (f"--model {model} needs --weights FILE "
+            f"(`stvsr models --init {model} --out FILE` writes freshly initialised ones)")
 
 
 @dataclass(frozen=True)

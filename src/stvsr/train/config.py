@@ -37,6 +37,9 @@ class DataConfig:
     # Which of the geometric and temporal augmentations run, each on half the samples (an ablation turns one off).
     augment: list[str] = field(default_factory=lambda: list(AUGMENTATIONS))
     photo_share: float = 0.1  # share of samples made from still photos with synthetic camera motion
+    # Downscale factors the photos are also used at, beside hr_downscale (each photo once per factor, drawn
+    # alike): the same scenes with their texture at other frequencies.
+    photo_scales: list[float] = field(default_factory=list)
     degradation: str = "BI"
     workers: int = 2
     cache: str = ""  # folder for the decoded, downscaled sources (default: a temp folder)
@@ -242,6 +245,10 @@ def validate_config(config: TrainConfig) -> TrainConfig:
          d.augment)
     need(0 <= d.photo_share <= 1, "data.photo_share", "in [0, 1]", d.photo_share)
     need(0 < d.hr_downscale <= 1, "data.hr_downscale", "in (0, 1]", d.hr_downscale)
+    need(all(isinstance(f, (int, float)) and 0 < f <= 1 for f in d.photo_scales), "data.photo_scales",
+         "a list of factors in (0, 1] (empty: hr_downscale only)", d.photo_scales)
+    need(not (d.packed and d.photo_scales), "data.photo_scales", "empty with data.packed (a pack holds its photos "
+         "at hr_downscale only)", d.photo_scales)
     need(d.workers >= 0, "data.workers", "at least 0", d.workers)
     need(bool(d.videos), "data.videos", "a non-empty list of folders or files", d.videos)
     need(v.every >= 0, "val.every", "at least 0 (0: no validation)", v.every)

@@ -280,7 +280,10 @@ def training_sources(data: DataConfig, scale: int) -> tuple:
     if not sources:
         raise InputError(f"no video files or frame folders in {', '.join(data.videos)}")
     store = FrameStore(sources, downscale=data.hr_downscale, cache=data.cache or None)
-    return store, load_photos(data.photos, data.hr_downscale) if data.photo_share > 0 else []
+    if data.photo_share == 0:
+        return store, []
+    scales = [data.hr_downscale] + [f for f in data.photo_scales if abs(f - data.hr_downscale) > 1e-9]
+    return store, [photo for factor in scales for photo in load_photos(data.photos, factor)]
 
 
 def training_precision(precision: str, device: torch.device, announce: bool = True) -> str:
