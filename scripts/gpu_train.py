@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"{INIT} (zoo/ stays behind): `run --init BUNDLE/{INIT}`")
     bundle.add_argument("--variants", type=int, default=8, help="with --degradation: inputs a segment, each drawn "
                         "anew (a codec-degraded input of 32 frames at 135x240 is 1-16 KB)")
+    bundle.add_argument("--pans", type=int, default=2, help="with --degradation: panned segments of each photo "
+                        "(16 frames of up to 256x256, degraded like the video segments; 0: no photos)")
     run = sub.add_parser("run", help="train for a fixed number of minutes from a bundle (on the GPU)")
     run.add_argument("--bundle", type=Path, required=True)
     run.add_argument("--config", type=Path, required=True)
@@ -123,11 +125,15 @@ def _fill_bundle(args: argparse.Namespace, work: Path, listing: Path) -> tuple[s
     tree = sum(_size(p) for p in ROOT.iterdir() if p.name not in {".git", ".venv", "runs", ".gpu", *aside})
     budget = args.budget_mb or (CARRY_LIMIT - tree - _size(work) - 2 * 2 ** 20) / 2 ** 20
     manifest = pack_training_data(args.videos, args.photos, work / "train", budget_mb=budget, crf=args.crf,
-                                  cache=args.cache, degradation=args.degradation, variants=args.variants)
-    frames = sum(c["frames"] for c in manifest["clips"])
+                                  cache=args.cache, degradation=args.degradation, variants=args.variants,
+                                  pans=args.pans)
+    videos = [c for c in manifest["clips"] if not c.get("pan")]
+    pans = len(manifest["clips"]) - len(videos)
+    frames = sum(c["frames"] for c in videos)
     worst = min(c["psnr_db"] for c in manifest["clips"])
-    print(f"bundle {args.out}: {len(manifest['clips'])} segments ({frames} frames) from "
-          f"{len({c['source'] for c in manifest['clips']})} sources, {len(manifest['photos'])} photos, "
+    print(f"bundle {args.out}: {len(videos)} segments ({frames} frames) from "
+          f"{len({c['source'] for c in videos})} sources, {len(manifest['photos'])} photos"
+          f"{f', {pans} panned photo segments' if pans else ''}, "
           f"{len(chosen)} dev clips, {_size(work) / 2 ** 20:.1f} MiB; packed frames within {worst:.1f} dB PSNR "
           f"of the cached ones at worst")
     return aside, tree, tree + _size(work)

@@ -163,6 +163,64 @@ def test_samples_from_a_degraded_pack_pair_each_crop_with_its_input(degraded_pac
         assert min(errors, key=errors.get) == (0, 0), errors
 
 
+@pytest.fixture(scope="module")
+def panned_pack(sources, tmp_path_factory):
+    """A degraded pack with photos large enough to pan: each becomes panned segments with their inputs."""
+    stills = tmp_path_factory.mktemp("stills")
+    with FrameFolderWriter(stills / "photos") as writer:
+        writer.write(texture(200, 176, seed=7))
+        writer.write(texture(40, 40, seed=8))  # too small to pan: skipped
+    out = tmp_path_factory.mktemp("ppack") / "train"
+    pack_training_data([str(sources)], [str(stills / "photos")], out, budget_mb=1, segment=12,
+                       cache=str(out.parent / "cache"), degradation=REAL_CHAIN, variants=2, pans=3, pan_size=64,
+                       pan_frames=8)
+    return out
+
+
+def test_a_degraded_pack_holds_each_photo_as_panned_segments_with_their_inputs(panned_pack):
+    """The stills a compressed recipe pans per sample (which needs PyAV to compress) are panned ahead of time: each
+    pan is the photo's crop moving by one whole-pixel velocity, its inputs drawn as the video segments' are."""
+    from stvsr.train.data import PAN_SPEED
+
+    manifest = json.loads((panned_pack / MANIFEST).read_text())
+    pans = [c for c in manifest["clips"] if c.get("pan")]
+    assert [c["source"] for c in pans] == ["photo 0"] * 3 and manifest["photos"] == []
+    assert all(len(c["lr"]) == 2 and c["frames"] == 8 for c in pans)
+    store = PackedStore(panned_pack)
+    assert store.pans == {i for i, c in enumerate(manifest["clips"]) if c.get("pan")}
+    for i in store.pans:
+        clip = store.clips[i].float()
+        assert clip.shape[-2:] == (60, 60)  # min(64, 88 − 4·7) on the ×4 grid (the photo: 100×88 at ×0.5)
+        assert store.degraded[i][0].shape == (8, 3, 15, 15)
+        # one velocity: frame k+1 is frame k moved by (vy, vx), |v| ≤ PAN_SPEED, found where the two agree
+        shifts = {(dy, dx): (clip[1, :, 8:-8, 8:-8] - clip[0, :, 8 + dy:52 + dy, 8 + dx:52 + dx]).abs().mean().item()
+                  for dy in range(-PAN_SPEED, PAN_SPEED + 1) for dx in range(-PAN_SPEED, PAN_SPEED + 1)}
+        vy, vx = min(shifts, key=shifts.get)
+        assert shifts[(vy, vx)] < 3  # up to the packing codec's rounding
+        later = (clip[5, :, 24:-24, 24:-24] - clip[4, :, 24 + vy:36 + vy, 24 + vx:36 + vx]).abs().mean().item()
+        assert later < 3
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0])
+def test_samples_from_pans_follow_photo_share(panned_pack, share):
+    from stvsr.train.config import DataConfig
+    from stvsr.train.data import TrainSamples
+
+    store = PackedStore(panned_pack)
+    config = DataConfig(videos=[], photos=[], patch=8, frames=3, frame_step=2, degradation=REAL_CHAIN,
+                        photo_share=share, augment=[])
+    samples = TrainSamples(store, store.photos, config, scale=4, seed=3)
+    pans = [store.clips[i] for i in store.pans]
+
+    def from_a_pan(hr: torch.Tensor) -> bool:
+        frame = hr[0].mul(255).round().to(torch.uint8)
+        return any(torch.equal(frame, clip[k, :, y:y + 32, x:x + 32]) for clip in pans for k in range(len(clip))
+                   for y in range(0, clip.shape[-2] - 31, 4) for x in range(0, clip.shape[-1] - 31, 4))
+
+    drawn = [from_a_pan(samples[i].hr) for i in range(8)]
+    assert drawn == [share == 1.0] * 8
+
+
 def _vimeo_dev(root: Path) -> Path:
     clip = root / "sequences" / "00001" / "0001"
     clip.mkdir(parents=True)
@@ -217,6 +275,24 @@ def test_the_compressed_recipe_trains_from_a_degraded_bundle_without_pyav(pack, 
     assert result.returncode == 0, result.stderr[-2000:]
     assert "validation on BI: BI+h264:crf=26 needs PyAV" in result.stdout
     assert json.loads((tmp_path / "o2" / "summary.json").read_text())["dev_curve"]
+
+
+def test_the_gpu_compressed_recipe_trains_from_a_panned_bundle(panned_pack, tmp_path):
+    """configs/gpu/propstvsr_real_l.yaml: the shipped propstvsr.x4_real grown to propstvsr.x4_l's size, photos in
+    most samples as the bundle's panned segments; its dry run trains and writes weights of the grown size."""
+    import shutil
+
+    shutil.copytree(panned_pack, tmp_path / "bundle" / "train")
+    _vimeo_dev(tmp_path / "bundle" / "dev")
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "gpu_train.py"), "run", "--dry-run", "--config",
+                             str(ROOT / "configs/gpu/propstvsr_real_l.yaml"), "--minutes", "0.1", "--validations",
+                             "1", "--bundle", str(tmp_path / "bundle"), "--out", str(tmp_path / "o")],
+                            capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    from stvsr.models import read_metadata
+
+    assert read_metadata(tmp_path / "o" / summary["weights"])["kwargs"]["features"] == 64
 
 
 def test_the_gpu_script_refuses_without_cuda_unless_dry_run(tmp_path):

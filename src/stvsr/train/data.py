@@ -55,6 +55,7 @@ class FrameStore:
     """Every source clip as uint8 (T, 3, H, W) at training resolution, cached on disk between runs."""
 
     degraded = None  # low-resolution inputs made ahead of time: a degraded pack's (`train.pack.PackedStore`)
+    pans: frozenset[int] = frozenset()  # indices of clips that are panned stills (a degraded pack's)
 
     def __init__(self, sources: list[Path], *, downscale: float, cache: str | Path | None = None,
                  max_frames: int = 2000):
@@ -128,15 +129,20 @@ class TrainSamples(Dataset):
         self.steps = config.frame_steps or [config.frame_step]
         self.span = (config.frames - 1) * max(self.steps) + 1  # source frames one sample covers, at most
         kept = [i for i, c in enumerate(store.clips) if len(c) >= self.span and min(c.shape[-2:]) >= size]
+        # A degraded pack's panned stills (its `pans`) are drawn with probability photo_share, like stills
+        pans = [i for i in kept if i in store.pans]
+        kept = [i for i in kept if i not in store.pans]
         self.clips = [store.clips[i] for i in kept]
         self.degraded = None if store.degraded is None else [store.degraded[i] for i in kept]
+        self.pan_clips = [store.clips[i] for i in pans]
+        self.pan_degraded = [store.degraded[i] for i in pans] if pans else []
         # Room for a crop that moves up to 4 px per source frame.
         margin = 4 * (self.span - 1)
         self.photos = [p for p in photos if min(p.shape[-2:]) >= size + margin]
         if not self.clips:
             raise InputError(f"no training clip has {self.span} frames of at least {size}x{size} pixels")
-        self.weights = np.array([len(c) - self.span + 1 for c in self.clips], dtype=np.float64)
-        self.weights /= self.weights.sum()
+        self.weights = _start_weights(self.clips, self.span)
+        self.pan_weights = _start_weights(self.pan_clips, self.span)
 
     def __len__(self) -> int:
         return self.length
@@ -150,16 +156,20 @@ class TrainSamples(Dataset):
         if self.photos and rng.random() < self.config.photo_share:
             hr = self._panned_photo(rng, t, size, step)
         else:
-            index = rng.choice(len(self.clips), p=self.weights)
-            clip = self.clips[index]
+            clips, degraded, weights = self.clips, self.degraded, self.weights
+            # drawn only from a pack with pans: every other source keeps the stream it always had
+            if self.pan_clips and rng.random() < self.config.photo_share:
+                clips, degraded, weights = self.pan_clips, self.pan_degraded, self.pan_weights
+            index = rng.choice(len(clips), p=weights)
+            clip = clips[index]
             start = rng.integers(0, len(clip) - span + 1)
-            if self.degraded is None:
+            if degraded is None:
                 y = rng.integers(0, clip.shape[-2] - size + 1)
                 x = rng.integers(0, clip.shape[-1] - size + 1)
             else:  # on the LR grid, and one of the ready-made inputs
                 s, patch = self.scale, self.config.patch
                 y, x = (s * rng.integers(0, (n - size) // s + 1) for n in clip.shape[-2:])
-                inputs = self.degraded[index][rng.integers(len(self.degraded[index]))]
+                inputs = degraded[index][rng.integers(len(degraded[index]))]
                 lr = inputs[start:start + span:step, :, y // s:y // s + patch, x // s:x // s + patch]
             hr = clip[start:start + span:step, :, y:y + size, x:x + size]
         hr, lr = hr.float().div(255), (None if lr is None else lr.float().div(255))
@@ -172,13 +182,27 @@ class TrainSamples(Dataset):
         return Sample(hr=hr, lr=lr.contiguous())
 
     def _panned_photo(self, rng: np.random.Generator, t: int, size: int, step: int) -> Tensor:
-        photo = self.photos[rng.integers(len(self.photos))]
-        vy, vx = rng.integers(-4, 5, size=2) * step
-        span_y, span_x = abs(vy) * (t - 1), abs(vx) * (t - 1)
-        y0 = rng.integers(0, photo.shape[-2] - size - span_y + 1) + (span_y if vy < 0 else 0)
-        x0 = rng.integers(0, photo.shape[-1] - size - span_x + 1) + (span_x if vx < 0 else 0)
-        return torch.stack([photo[:, y0 + i * vy: y0 + i * vy + size, x0 + i * vx: x0 + i * vx + size]
-                            for i in range(t)])
+        return pan(self.photos[rng.integers(len(self.photos))], rng, t, size, step)
+
+
+PAN_SPEED = 4  # a still's camera moves up to this many pixels a source frame, each way
+
+
+def pan(photo: Tensor, rng: np.random.Generator, frames: int, size: int, step: int = 1) -> Tensor:
+    """`frames` crops of `size`² from `photo`, moved by one random whole-pixel velocity (up to PAN_SPEED · `step` a
+    frame): a still seen by a panning camera. The photo must have `PAN_SPEED · step · (frames − 1)` pixels to spare."""
+    vy, vx = rng.integers(-PAN_SPEED, PAN_SPEED + 1, size=2) * step
+    span_y, span_x = abs(vy) * (frames - 1), abs(vx) * (frames - 1)
+    y0 = rng.integers(0, photo.shape[-2] - size - span_y + 1) + (span_y if vy < 0 else 0)
+    x0 = rng.integers(0, photo.shape[-1] - size - span_x + 1) + (span_x if vx < 0 else 0)
+    return torch.stack([photo[:, y0 + i * vy: y0 + i * vy + size, x0 + i * vx: x0 + i * vx + size]
+                        for i in range(frames)])
+
+
+def _start_weights(clips: list[Tensor], span: int) -> np.ndarray:
+    """Each clip drawn in proportion to its sample starts, so every start is equally likely."""
+    weights = np.array([len(c) - span + 1 for c in clips], dtype=np.float64)
+    return weights / weights.sum() if len(weights) else weights
 
 
 def collate(samples: list[Sample]) -> Sample:

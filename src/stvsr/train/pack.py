@@ -18,8 +18,11 @@ also holds each segment's low-resolution input, degraded `variants` times with d
 would need PyAV to run a codec, crops those instead. A variant that went through a video codec is stored as the
 codec's own stream (`io.compress.write_codec_stream`): the bits a round trip in the loader would decode, at a tenth
 of the size of a re-encoded copy; the manifest records the largest difference between OpenCV's decode of it (the
-loader's) and PyAV's (0 where measured so far). Photos are left out of such a pack: their pans are made per sample,
-and compressing them needs PyAV.
+loader's) and PyAV's (0 where measured so far). Its photos are packed as pans instead of stills: `pans` segments a
+photo, each a crop moved by one random velocity (`train.data.pan`, as the loader pans a still), degraded like the video
+segments; the loader draws them with probability `data.photo_share`. A still is panned per sample, and compressing
+the pan needs PyAV, so a pack must do it ahead of time. (On 2 cores, photos in 70 % of samples gave the compressed
+model 0.04 dB at CRF 26: runs.md, 2026-12-07.)
 """
 
 from __future__ import annotations
@@ -45,10 +48,12 @@ _STREAM_SUFFIX = {"h264": ".h264", "h265": ".hevc"}  # raw elementary streams, w
 
 def pack_training_data(videos: list[str], photos: list[str], out: str | Path, *, budget_mb: float = 36.0,
                        segment: int = 32, hr_downscale: float = 0.5, crf: int = 10, cache: str | None = None,
-                       degradation: str | None = None, variants: int = 3, scale: int = 4, seed: int = 0) -> dict:
+                       degradation: str | None = None, variants: int = 3, scale: int = 4, seed: int = 0,
+                       pans: int = 2, pan_size: int = 256, pan_frames: int = 16) -> dict:
     """Write a pack of `videos` (files and frame folders) and `photos` to the folder `out` within `budget_mb` (made
     beside it and moved into place only when complete); returns the manifest. With `degradation`, each segment
-    also gets `variants` low-resolution inputs at ×1/`scale` (drawn from `seed`), and the photos are left out."""
+    also gets `variants` low-resolution inputs at ×1/`scale` (drawn from `seed`), and each photo becomes `pans`
+    panned segments of `pan_frames` frames of up to `pan_size`² pixels, degraded the same way."""
     out = Path(out)
     if out.exists():
         raise OutputError(f"{out} exists; remove it or choose another --out")
@@ -57,7 +62,6 @@ def pack_training_data(videos: list[str], photos: list[str], out: str | Path, *,
         protocol.apply_before_codec(torch.zeros(2, 3, 8 * scale, 8 * scale), scale)  # a chain it cannot pack fails now
         if variants < 1:
             raise InputError(f"variants must be at least 1, not {variants}")
-        photos = []
     sources = find_sources(videos, exclude=photos)
     if not sources:
         raise InputError(f"no video files or frame folders in {', '.join(videos)}")
@@ -71,7 +75,12 @@ def pack_training_data(videos: list[str], photos: list[str], out: str | Path, *,
     if protocol is not None:
         manifest |= {"degradation": protocol.text, "scale": scale, "variants": variants, "seed": seed}
     try:
-        spent = _pack_photos(load_photos(photos, hr_downscale) if photos else [], partial, manifest, budget / 5)
+        stills = load_photos(photos, hr_downscale) if photos else []
+        if protocol is None:
+            spent = _pack_photos(stills, partial, manifest, budget / 5)
+        else:
+            spent = _pack_pans(stills, partial, manifest, budget / 5, protocol, pans, pan_size, pan_frames, crf,
+                               variants)
         queues = [_spread_starts(len(clip), segment) for clip in store.clips]
         while spent < budget and any(queues):
             for index, (name, clip) in enumerate(zip(store.names, store.clips)):
@@ -89,16 +98,42 @@ def pack_training_data(videos: list[str], photos: list[str], out: str | Path, *,
 
 def _pack_segment(folder: Path, manifest: dict, index: int, name: str, clip: Tensor, start: int, segment: int,
                   crf: int) -> int:
-    frames = clip[start:start + segment]
+    return _pack_frames(folder, manifest, f"clips/{index:02d}_{Path(name).stem}_{start:05d}.mp4",
+                        clip[start:start + segment], crf, {"source": name, "start": start})
+
+
+def _pack_frames(folder: Path, manifest: dict, relative: str, frames: Tensor, crf: int, about: dict) -> int:
     scale = manifest.get("scale", 1)  # a degraded pack's segments are cut to whole low-resolution pixels
     frames = frames[..., :frames.shape[-2] // scale * scale, :frames.shape[-1] // scale * scale]
-    relative = f"clips/{index:02d}_{Path(name).stem}_{start:05d}.mp4"
     write_rgb_clip(folder / relative, frames, crf)
     size = (folder / relative).stat().st_size
     psnr = _psnr(read_rgb_clip(folder / relative, len(frames)), frames)
-    manifest["clips"].append({"file": relative, "source": name, "start": start, "frames": len(frames),
-                              "psnr_db": round(psnr, 2), "bytes": size})
+    manifest["clips"].append({"file": relative, **about, "frames": len(frames), "psnr_db": round(psnr, 2),
+                              "bytes": size})
     return size
+
+
+def _pack_pans(stills: list[Tensor], folder: Path, manifest: dict, budget: float, protocol: Protocol, pans: int,
+               pan_size: int, frames: int, crf: int, variants: int) -> int:
+    """Each still as `pans` panned segments of `frames` frames with their degraded inputs, until `budget` is spent:
+    a first pan of every photo, then a second..., so that a budget that stops early still holds every photo. A
+    photo too small for a pan of at least a quarter of `pan_size` is skipped."""
+    from .data import PAN_SPEED, pan
+
+    scale, seed, spent = manifest["scale"], manifest["seed"], 0
+    sizes = [min(pan_size, min(still.shape[-2:]) - PAN_SPEED * (frames - 1)) // scale * scale for still in stills]
+    for k in range(pans):
+        for index, (still, size) in enumerate(zip(stills, sizes)):
+            if spent >= budget:
+                return spent
+            if size < pan_size // 4:
+                continue
+            rng = np.random.default_rng([seed, 1_000_000 + index, k])  # apart from the video segments' draws
+            relative = f"clips/pan{index:03d}_{k}.mp4"
+            spent += _pack_frames(folder, manifest, relative, pan(still, rng, frames, size), crf,
+                                  {"source": f"photo {index}", "start": 0, "pan": True})
+            spent += _pack_degraded(folder, manifest["clips"][-1], protocol, scale, variants, rng)
+    return spent
 
 
 def _pack_degraded(folder: Path, entry: dict, protocol: Protocol, scale: int, variants: int,
@@ -188,6 +223,7 @@ class PackedStore:
         self.hr_downscale = float(manifest["hr_downscale"])
         self.clips = [read_rgb_clip(path, frames) for path, frames, _ in entries]
         self.names = [source for _, _, source in entries]
+        self.pans = frozenset(i for i, c in enumerate(manifest["clips"]) if c.get("pan"))
         self.photos = [_read_photo(folder / p) for p in manifest.get("photos", [])]
         # A degraded pack: each clip's low-resolution inputs, and the chain that made them (None: a clean pack).
         self.degradation: str | None = manifest.get("degradation")
