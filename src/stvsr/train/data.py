@@ -190,7 +190,7 @@ PAN_SPEED = 4  # a still's camera moves up to this many pixels a source frame, e
 
 def pan(photo: Tensor, rng: np.random.Generator, frames: int, size: int, step: int = 1) -> Tensor:
     """`frames` crops of `size`² from `photo`, moved by one random whole-pixel velocity (up to PAN_SPEED · `step` a
-    frame): a still seen by a panning camera. The photo must have `PAN_SPEED · step · (frames − 1)` pixels to spare."""
+    frame): a still seen by a panning camera. The photo needs `PAN_SPEED · step · (frames − 1)` pixels to spare."""
     vy, vx = rng.integers(-PAN_SPEED, PAN_SPEED + 1, size=2) * step
     span_y, span_x = abs(vy) * (frames - 1), abs(vx) * (frames - 1)
     y0 = rng.integers(0, photo.shape[-2] - size - span_y + 1) + (span_y if vy < 0 else 0)
