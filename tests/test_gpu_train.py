@@ -201,6 +201,13 @@ def test_a_degraded_pack_holds_each_photo_as_panned_segments_with_their_inputs(p
         assert later < 3
 
 
+def test_a_negative_pan_count_is_one_line_and_leaves_nothing(sources, tmp_path):
+    with pytest.raises(InputError, match="pans must be 0 or more"):
+        pack_training_data([str(sources)], [], tmp_path / "p", degradation=REAL_CHAIN, pans=-1,
+                           cache=str(tmp_path / "cache"))
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("share", [0.0, 1.0])
 def test_samples_from_pans_follow_photo_share(panned_pack, share):
     from stvsr.train.config import DataConfig

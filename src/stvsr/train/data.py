@@ -101,6 +101,8 @@ def load_photos(roots: list[str], downscale: float) -> list[Tensor]:
     return photos
 
 
+PAN_SPEED = 4  # a still's camera moves up to this many pixels a source frame, each way
+
 # Each applied with probability 1/2, in this order: the flips and the transpose make the 8 rotations and mirrorings,
 # the last reverses time. A coin is drawn for each even when the config leaves it out, so switching one off changes
 # nothing else in the sample stream.
@@ -136,8 +138,8 @@ class TrainSamples(Dataset):
         self.degraded = None if store.degraded is None else [store.degraded[i] for i in kept]
         self.pan_clips = [store.clips[i] for i in pans]
         self.pan_degraded = [store.degraded[i] for i in pans] if pans else []
-        # Room for a crop that moves up to 4 px per source frame.
-        margin = 4 * (self.span - 1)
+        # Room for a crop that moves up to PAN_SPEED px per source frame.
+        margin = PAN_SPEED * (self.span - 1)
         self.photos = [p for p in photos if min(p.shape[-2:]) >= size + margin]
         if not self.clips:
             raise InputError(f"no training clip has {self.span} frames of at least {size}x{size} pixels")
@@ -183,9 +185,6 @@ class TrainSamples(Dataset):
 
     def _panned_photo(self, rng: np.random.Generator, t: int, size: int, step: int) -> Tensor:
         return pan(self.photos[rng.integers(len(self.photos))], rng, t, size, step)
-
-
-PAN_SPEED = 4  # a still's camera moves up to this many pixels a source frame, each way
 
 
 def pan(photo: Tensor, rng: np.random.Generator, frames: int, size: int, step: int = 1) -> Tensor:

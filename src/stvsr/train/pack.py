@@ -62,6 +62,8 @@ def pack_training_data(videos: list[str], photos: list[str], out: str | Path, *,
         protocol.apply_before_codec(torch.zeros(2, 3, 8 * scale, 8 * scale), scale)  # a chain it cannot pack fails now
         if variants < 1:
             raise InputError(f"variants must be at least 1, not {variants}")
+        if pans < 0:
+            raise InputError(f"pans must be 0 or more, not {pans}")
     sources = find_sources(videos, exclude=photos)
     if not sources:
         raise InputError(f"no video files or frame folders in {', '.join(videos)}")
