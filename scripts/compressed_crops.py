@@ -1,9 +1,9 @@
 """Before/after crops of a real compressed clip for the README (issue 39): the bundled sample re-encoded with
-libx264 at a low quality, then enlarged x4 by bicubic, by the clean default's x4 model and by the model trained on
-compressed input; one crop of the middle frame from each, side by side with labels, written as one PNG.
+libx264 at a low quality, then enlarged x4 by bicubic, by the clean default's x4 model, by the model trained on
+compressed input and by its GAN-trained twin; one crop of the middle frame from each, side by side with labels, written as one PNG.
 
-    python scripts/compressed_crops.py [--crf 32] [--frames 24] [--methods bicubic,propstvsr.x4_l,propstvsr.x4_real]
-                                       [--out docs/compressed_crops.png]
+    python scripts/compressed_crops.py [--crf 32] [--frames 24] [--out docs/compressed_crops.png]
+        [--methods bicubic,propstvsr.x4_l,propstvsr.x4_real,propstvsr.x4_real_gan]
 
 No ground truth exists for a real clip: this shows what a user sees (block edges enlarged or removed); the numbers
 are the dev-set tables (BENCHMARKS.md, "Compressed input").
@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--input", type=Path, default=ROOT / "samples" / "dog.mp4")
     parser.add_argument("--crf", type=int, default=32)
     parser.add_argument("--frames", type=int, default=24)
-    parser.add_argument("--methods", default="bicubic,propstvsr.x4_l,propstvsr.x4_real")
+    parser.add_argument("--methods", default="bicubic,propstvsr.x4_l,propstvsr.x4_real,propstvsr.x4_real_gan")
     parser.add_argument("--crop", default="40,10,72,110", help="y,x,h,w of the crop in input pixels")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "compressed_crops.png")
     args = parser.parse_args()

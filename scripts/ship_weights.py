@@ -134,6 +134,8 @@ def main() -> int:
     parser.add_argument("--degradation", action="append", default=[], metavar="PROTOCOL",
                         help="also evaluate with LR made by this protocol (e.g. BI+h264:crf=26; repeatable): one "
                              "more table each, with the blockiness metric")
+    parser.add_argument("--degradation-metrics", default="psnr_y,ssim_y,warp_err@dis,blockiness",
+                        help="the metrics of those tables, comma-separated (a GAN-trained model: add niqe,checker)")
     parser.add_argument("--storage", choices=sorted(STORAGE), default="fp32",
                         help="the installed file's float type (fp16: half the size; the card measures that file)")
     args = parser.parse_args()
@@ -157,7 +159,7 @@ def main() -> int:
     seconds = time.perf_counter() - started
     compressed = []
     for protocol in args.degradation:  # the same methods on inputs made another way (issue 39)
-        extra_metrics = ["psnr_y", "ssim_y", "warp_err@dis", "blockiness"]
+        extra_metrics = [m for m in args.degradation_metrics.split(",") if m]
         compressed.append((protocol, extra_metrics, evaluate(EvalConfig(
             data=args.data, layout=args.layout, task=task, methods=methods, metrics=extra_metrics,
             degradation=protocol, scale=metadata.get("scale") if task != "vfi" else 4))))
@@ -229,7 +231,8 @@ def render_card(entry, metadata: dict, info: dict, result, task: str, args, seco
         bicubic = next((m for m in other.means if m in CLASSICAL_BASELINE), None)
         lines += [f"## Dev-set results, LR through `{protocol}` ({task} protocol)", "",
                   "Ground truth clean; LR made by the protocol (degrade/protocol.py); blockiness: codec block "
-                  "edges in 8-bit levels, lower is better.", "",
+                  "edges in 8-bit levels, lower is better." + (" NIQE and the checkerboard: lower is better."
+                                                               if "niqe" in extra_metrics else ""), "",
                   markdown_tables(other, extra_metrics).split("\n\nPer clip")[0], ""]
         if bicubic is not None:
             lines += [f"PSNR-Y {mine:.2f} dB: {mine - other.means[bicubic]['psnr_y']:+.2f} dB against {bicubic}.", ""]

@@ -7,8 +7,8 @@ import torch
 
 from stvsr.errors import WeightsError
 from stvsr.losses import (FeatureLoss, VGG19Features, adversarial_loss, charbonnier, cycle_loss, discriminator_loss,
-                          dual_stream_losses, l1, load_vgg19, mse, occlusion_weight, ssim_loss, tosr_joint_loss,
-                          warping_loss)
+                          dual_stream_losses, l1, load_vgg19, mse, occlusion_weight, periodic_loss, ssim_loss,
+                          tosr_joint_loss, warping_loss)
 from stvsr.metrics.fidelity import ssim
 from stvsr.models import create_model
 
@@ -19,6 +19,28 @@ def test_pixel_losses():
     assert mse(a, b).item() == pytest.approx(0.0625)
     assert charbonnier(a, a).item() == pytest.approx(1e-3)
     assert charbonnier(a, b).item() == pytest.approx(math.sqrt(0.0625 + 1e-6))
+
+
+def test_periodic_loss_prices_a_checkerboard_and_not_a_shared_error():
+    torch.manual_seed(0)
+    target = torch.rand(2, 5, 3, 48, 48)  # (N, T, C, H, W) as the video models' outputs
+    tile = torch.zeros(4, 4)
+    tile[0, 0], tile[2, 1] = 0.01, -0.01  # two of the sixteen x4 phases off: a sub-pixel upsampler's pattern
+    pred = (target + tile.repeat(12, 12)).requires_grad_()
+    # A pure period-4 pattern costs most of its power (what MSE charges it), whatever the picture under it ...
+    power = 2 * 0.01 ** 2 / 16
+    assert 0.5 * power < periodic_loss(pred, target, 4).item() <= power
+    # ... an error every phase shares (an offset, a smooth ramp) costs nothing, and a perfect output nothing
+    ramp = torch.linspace(0, 0.1, 48)[None, :].expand(48, 48)
+    assert periodic_loss(target + 0.05, target, 4).item() == pytest.approx(0, abs=1e-12)
+    assert periodic_loss(target + ramp, target, 4).item() < 1e-10
+    assert periodic_loss(target, target, 4).item() == 0
+    # a period the upsampler does not have is not its pattern: the x2 phases of a x4 pattern share nothing
+    assert periodic_loss(target + tile.repeat(12, 12), target, 2).item() < periodic_loss(pred, target, 4).item()
+    periodic_loss(pred, target, 4).backward()
+    assert torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # its spread of means stays in float32
+        assert periodic_loss(pred.bfloat16(), target.bfloat16(), 4).dtype == torch.float32
 
 
 def test_ssim_loss_is_one_minus_the_metric():
