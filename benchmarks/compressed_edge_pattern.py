@@ -1,8 +1,9 @@
 """Local sub-pixel patterns on real compressed footage: where the whole-frame checkerboard measure averages them away.
 
 A GAN-trained sub-pixel model can draw a zig-zag hatching along a few high-contrast edges while its whole-frame
-`periodic_amplitude` stays under the test's 0.5 levels (runs.md, session of 2026-12-07, fifth: 0.08 whole, 3.2 on
-the worst tile). This re-encodes the bundled sample's first frames with libx264 at each CRF (preset medium), enlarges
+`periodic_amplitude` stays under the test's 0.5 levels (runs.md, session of 2026-12-07, fifth: 0.08 whole, 3.3 on
+the worst tile). This re-encodes the bundled sample's first frames with libx264 at each CRF (preset medium, one GOP:
+`io.compress.video_roundtrip`), enlarges
 them ×4 with each method, and scores `periodic_amplitude` without a ground truth (a real clip has none) on 96×96
 tiles of three middle output frames, stride 48: the worst tile, and how many tiles pass 0.5 and 1 level. Bicubic
 scores under 0.1 everywhere; natural content at the upsampling period counts too, so compare methods with each other
@@ -14,16 +15,15 @@ rather than with zero. `--save DIR` writes each method's worst tile beside the o
 from __future__ import annotations
 
 import argparse
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from stvsr.data.synthetic_video import write_synthetic_video
 from stvsr.inference import prepare, run_windows
 from stvsr.io import VideoReader
+from stvsr.io.compress import video_roundtrip
 from stvsr.io.frames import tensor_to_array
 from stvsr.metrics import periodic_amplitude
 
@@ -47,14 +47,10 @@ def main() -> None:
     args = parser.parse_args()
     methods = args.methods.split(",")
     with VideoReader(SAMPLE) as reader:
-        frames, fps = [f for _, f in zip(range(args.frames), reader)], reader.fps
+        frames = torch.stack([f for _, f in zip(range(args.frames), reader)])
     middle = slice(args.frames // 2 - 1, args.frames // 2 + 2)
     for crf in args.crf or [26, 32]:
-        with tempfile.TemporaryDirectory() as tmp:
-            coded = Path(tmp) / "coded.mp4"
-            write_synthetic_video(coded, frames, fps=fps, options={"crf": str(crf), "preset": "medium"})
-            with VideoReader(coded) as reader:
-                low = list(reader)
+        low = list(video_roundtrip(frames, crf=crf))
         outputs = {}
         for method in methods:
             model = prepare(method, scale=4, time_factor=1, device=torch.device("cpu"), precision="fp32")
@@ -73,6 +69,7 @@ def main() -> None:
                                   interpolation=cv2.INTER_NEAREST) for o in outputs.values()]
                 args.save.mkdir(parents=True, exist_ok=True)
                 cv2.imwrite(str(args.save / f"crf{crf}_worst_tile_of_method{k + 1}.png"), np.hstack(row))
+
 
 if __name__ == "__main__":
     main()

@@ -24,6 +24,7 @@ import yaml
 
 from stvsr import catalogue
 from stvsr.evaluate.runner import EvalConfig, evaluate
+from stvsr.metrics import METRICS as METRIC_REGISTRY
 from stvsr.evaluate.tables import markdown_tables
 from stvsr.models import read_metadata
 from stvsr.models.checkpoint import load_model
@@ -139,6 +140,9 @@ def main() -> int:
     parser.add_argument("--storage", choices=sorted(STORAGE), default="fp32",
                         help="the installed file's float type (fp16: half the size; the card measures that file)")
     args = parser.parse_args()
+    unknown = [m for m in args.degradation_metrics.split(",") if m and m not in METRIC_REGISTRY]
+    if unknown:  # before the first evaluation, not minutes into the run
+        parser.error(f"--degradation-metrics: unknown metric {unknown[0]!r}; choose from {', '.join(METRIC_REGISTRY)}")
     entry = SHIPPED[args.name]
     if args.weights is None and not args.card_only:
         parser.error("give the weights to install, or --card-only")

@@ -35,7 +35,7 @@ def test_periodic_loss_prices_a_checkerboard_and_not_a_shared_error():
     assert periodic_loss(target + 0.05, target, 4).item() == pytest.approx(0, abs=1e-12)
     assert periodic_loss(target + ramp, target, 4).item() < 1e-10
     assert periodic_loss(target, target, 4).item() == 0
-    # a period the upsampler does not have is not its pattern: the x2 phases of a x4 pattern share nothing
+    # priced by the upsampler's own period: seen through x2 phases, the same x4 pattern costs less
     assert periodic_loss(target + tile.repeat(12, 12), target, 2).item() < periodic_loss(pred, target, 4).item()
     periodic_loss(pred, target, 4).backward()
     assert torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import Tensor
 from torch.nn import functional
 
+from ..metrics.artifacts import fine_detail
 from .precision import float32_loss
 
 
@@ -30,14 +31,14 @@ def periodic_loss(pred: Tensor, target: Tensor, period: int, window: int = 2) ->
 
     A ×p PixelShuffle draws each of the p² phases of an output pixel with its own kernel; when they disagree the
     error repeats every p pixels, and a critic can learn to want it (runs.md: srgan_x4, 0.7-1.2 levels). Here the
-    error's fine detail (pred − target minus its 3×3 box blur, as `metrics.periodic_amplitude` takes it: a smooth
-    error, even a steep ramp, has none) is split into its p² phases, each phase averaged over `window` × `window`
+    error's fine detail (`metrics.artifacts.fine_detail`, pred − target minus its 3×3 box blur, as the checkerboard
+    measure takes it: a smooth error, even a steep ramp, has none) is split into its p² phases, each phase averaged over `window` × `window`
     low-resolution pixels, and the spread of those local means across the phases is the loss. A pattern that
     repeats every p pixels (its sign may follow the content) costs most of its power; an error the phases share
     costs nothing, so the term adds no pull towards blur. No library has it (torch, kornia and piq have no such
     loss), so it is here. `pred`, `target`: (..., C, H, W), at least 2p + 1 pixels a side."""
     error = (pred - target).flatten(0, -4)
-    detail = error - functional.avg_pool2d(error, 3, stride=1, padding=1, count_include_pad=False)
+    detail = fine_detail(error)
     detail = detail[..., period:-period, period:-period]  # the blur's border is not the picture's; phases kept
     h, w = detail.shape[-2] // period * period, detail.shape[-1] // period * period
     phases = functional.pixel_unshuffle(detail[..., :h, :w], period)  # (B, C·p², H/p, W/p), phases innermost

@@ -46,11 +46,17 @@ def periodic_amplitude(pred: Tensor, target: Tensor | None = None, *, periods: t
     return worst
 
 
+def fine_detail(images: Tensor) -> Tensor:
+    """`images` (N, C, H, W) minus their 3x3 box blur (borders averaged over the pixels inside): what is left of a
+    picture, or of an error, once anything smooth (a ramp included) is gone. The checkerboard measure and the
+    `periodic` training loss look at this."""
+    return images - torch.nn.functional.avg_pool2d(images, 3, 1, 1, count_include_pad=False)
+
+
 def _detail_spectrum(frames: Tensor, crop_border: int) -> tuple[Tensor, float]:
     """Mean power spectrum of the frames' fine detail (Y on the 8-bit scale minus its 3x3 box blur, Hann
     windowed, cropped to a multiple of 12), and the Parseval factor turning summed power into a squared RMS."""
-    y = rgb_to_y(frames) * 255
-    detail = y - torch.nn.functional.avg_pool2d(y, 3, 1, 1, count_include_pad=False)
+    detail = fine_detail(rgb_to_y(frames) * 255)
     if crop_border:
         detail = detail[..., crop_border:-crop_border, crop_border:-crop_border]
     lcm = 12
