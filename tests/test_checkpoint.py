@@ -75,3 +75,31 @@ def test_an_unreadable_checkpoint_is_one_line(tmp_path, finished_run, capsys, da
     else:
         content = {"empty": b"", "truncated": good[: len(good) // 2], "random": os.urandom(4096)}[damage]
     assert_one_line_exit_5(capsys, resume_with(tmp_path, finished_run, content))
+
+
+def test_average_weights_mixes_fine_tunes_of_one_architecture(tmp_path, load_script):
+    from stvsr.errors import WeightsError
+    from stvsr.models import create_model
+    from stvsr.models.checkpoint import load_model, save_weights
+
+    script = load_script("average_weights")
+    average = script.average
+    kwargs = {"scale": 2, "time_factor": 1}
+    torch.manual_seed(0)
+    a, b = create_model("propstvsr_tiny", **kwargs), create_model("propstvsr_tiny", **kwargs)
+    paths = [save_weights(m, tmp_path / f"{n}.safetensors", name="propstvsr_tiny", kwargs=kwargs)
+             for n, m in (("a", a), ("b", b))]
+    tensors, metadata = average(paths, [0.25, 0.75])
+    key = next(k for k, v in a.state_dict().items() if v.is_floating_point() and v.abs().sum() > 0)
+    expected = 0.25 * a.state_dict()[key] + 0.75 * b.state_dict()[key]
+    assert torch.allclose(tensors[key], expected, atol=1e-6)
+    assert metadata["mix"] == [0.25, 0.75] and metadata["model"] == "propstvsr_tiny"
+    # what it writes loads as the model it came from, its ingredients recorded
+    script.write(tmp_path / "soup.safetensors", tensors, metadata)
+    assert read_metadata(tmp_path / "soup.safetensors")["averaged_from"] == [str(p) for p in paths]
+    load_model(tmp_path / "soup.safetensors")
+    # another architecture (or the same one at another size) cannot be averaged in
+    other = save_weights(create_model("propstvsr_tiny", scale=4, time_factor=1), tmp_path / "c.safetensors",
+                         name="propstvsr_tiny", kwargs={"scale": 4, "time_factor": 1})
+    with pytest.raises(WeightsError, match="only one architecture"):
+        average([paths[0], other], [0.5, 0.5])

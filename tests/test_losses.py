@@ -7,8 +7,8 @@ import torch
 
 from stvsr.errors import WeightsError
 from stvsr.losses import (FeatureLoss, VGG19Features, adversarial_loss, charbonnier, cycle_loss, discriminator_loss,
-                          dual_stream_losses, l1, load_vgg19, mse, occlusion_weight, periodic_loss, ssim_loss,
-                          tosr_joint_loss, warping_loss)
+                          dual_stream_losses, l1, load_vgg19, mse, occlusion_weight, periodic_loss, psnr_loss,
+                          ssim_loss, tosr_joint_loss, warping_loss)
 from stvsr.metrics.fidelity import ssim
 from stvsr.models import create_model
 
@@ -19,6 +19,20 @@ def test_pixel_losses():
     assert mse(a, b).item() == pytest.approx(0.0625)
     assert charbonnier(a, a).item() == pytest.approx(1e-3)
     assert charbonnier(a, b).item() == pytest.approx(math.sqrt(0.0625 + 1e-6))
+
+
+def test_psnr_loss_is_minus_the_mean_psnr_and_weighs_each_sample_alike():
+    target = torch.full((2, 5, 3, 8, 8), 0.5)  # two clips (N, T, C, H, W): one nearly right, one far off
+    pred = (target + torch.tensor([0.01, 0.1]).view(2, 1, 1, 1, 1)).requires_grad_()
+    # −(mean of the per-clip PSNRs): 40 dB and 20 dB
+    assert psnr_loss(pred, target).item() == pytest.approx(-30, abs=1e-3)
+    psnr_loss(pred, target).backward()
+    # d(log MSE) = dMSE / MSE: a mean MSE would push the far-off clip's pixels 10× harder than the easy one's; here
+    # the easy one's are pushed 10× harder, so a dB gained on either is worth the same, as in a benchmark's mean
+    easy, hard = pred.grad[0].abs().mean(), pred.grad[1].abs().mean()
+    assert easy.item() == pytest.approx(10 * hard.item(), rel=1e-3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # a log of a mean: fp32
+        assert psnr_loss(pred.bfloat16(), target.bfloat16()).dtype == torch.float32
 
 
 def test_periodic_loss_prices_a_checkerboard_and_not_a_shared_error():

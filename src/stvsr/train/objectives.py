@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from ..errors import UsageError
 from ..losses import (FeatureLoss, adversarial_loss, charbonnier, cycle_loss, dual_stream_losses, error_flicker_loss,
                       feature_matching_loss, l1, load_feature_network, load_vgg19, mse, occlusion_weight,
-                      periodic_loss, ssim_loss, warping_loss)
+                      periodic_loss, psnr_loss, ssim_loss, warping_loss)
 from ..ops.flow import dis_flow
 from ..ops.resize import imresize
 from .data import Sample
@@ -104,6 +104,9 @@ LOSSES: dict[str, LossTerm] = {
     "charbonnier": LossTerm(lambda o, x: charbonnier(x.pred, x.target),
                             "sqrt(d^2 + eps^2): L1 that is smooth at zero"),
     "mse": LossTerm(lambda o, x: mse(x.pred, x.target), "mean squared error, what PSNR measures"),
+    "psnr": LossTerm(lambda o, x: psnr_loss(x.pred, x.target),
+                     "-PSNR in dB averaged over samples: each sample's dB counts alike, as in a benchmark's mean "
+                     "(weight about 0.007 matches mse 15's pull)"),
     "periodic": LossTerm(lambda o, x: periodic_loss(x.pred, x.target, o.scale),
                          "the error's local bias by sub-pixel phase: keeps a sub-pixel upsampler from drawing a "
                          "checkerboard (beside an adversarial term)"),
