@@ -12,15 +12,14 @@ trained from different starts sit in different basins, and their average is wors
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from safetensors.torch import save_file
+from safetensors import SafetensorError
 
-from stvsr.atomic import atomic_path
-from stvsr.errors import StvsrError, WeightsError
-from stvsr.models.checkpoint import read_metadata, read_tensors
+from stvsr.errors import OutputError, StvsrError, WeightsError
+from stvsr.models.checkpoint import read_metadata, read_tensors, save_weights
+from stvsr.models.registry import model_entry
 
 
 def average(paths: list[Path], mix: list[float]) -> tuple[dict, dict]:
@@ -33,8 +32,8 @@ def average(paths: list[Path], mix: list[float]) -> tuple[dict, dict]:
         other_meta = read_metadata(path)
         if (other_meta.get("model"), other_meta.get("kwargs")) != (metadata.get("model"), metadata.get("kwargs")):
             raise WeightsError(f"{path} is {other_meta.get('model')} {other_meta.get('kwargs')}, "
-                             f"{paths[0]} is {metadata.get('model')} {metadata.get('kwargs')}: only one "
-                             f"architecture can be averaged")
+                               f"{paths[0]} is {metadata.get('model')} {metadata.get('kwargs')}: only one "
+                               f"architecture can be averaged")
         other = read_tensors(path)
         if other.keys() != tensors.keys():
             raise WeightsError(f"{path} and {paths[0]} hold different tensors")
@@ -47,8 +46,16 @@ def average(paths: list[Path], mix: list[float]) -> tuple[dict, dict]:
 
 
 def write(path: Path, tensors: dict, metadata: dict) -> None:
-    with atomic_path(path) as partial:
-        save_file(tensors, str(partial), metadata={"stvsr": json.dumps(metadata)})
+    """The average as a weights file, through `save_weights` (atomic; the tensors loaded into the architecture first,
+    so a file that would not load is never written)."""
+    if not path.parent.is_dir():
+        raise OutputError(f"cannot write {path}: the folder {path.parent} does not exist")
+    model = model_entry(metadata["model"]).build(**metadata.get("kwargs", {}))
+    model.load_state_dict(tensors)
+    try:
+        save_weights(model, path, name=metadata["model"], kwargs=metadata.get("kwargs", {}), extra=metadata)
+    except (OSError, SafetensorError) as error:  # safetensors reports I/O failures as its own error
+        raise OutputError(f"cannot write {path}: {getattr(error, 'strerror', None) or error}") from None
 
 
 def main() -> None:
@@ -69,9 +76,9 @@ def main() -> None:
             parser.error(f"--mix needs {len(args.weights)} non-negative shares summing to 1, got {args.mix}")
     try:
         tensors, metadata = average(args.weights, mix)
+        write(args.out, tensors, metadata)
     except StvsrError as error:
         sys.exit(f"average_weights: {error}")
-    write(args.out, tensors, metadata)
     print(f"wrote {args.out}: {' + '.join(f'{m:.2f}×{p}' for m, p in zip(mix, args.weights))}")
 
 

@@ -1,6 +1,7 @@
 """Before/after crops of a real compressed clip for the README (issue 39): the bundled sample re-encoded with
 libx264 at a low quality, then enlarged x4 by bicubic, by the clean default's x4 model, by the model trained on
-compressed input and by its GAN-trained twin; one crop of the middle frame from each, side by side with labels, written as one PNG.
+compressed input and by its GAN-trained twin; one crop of the middle frame from each, side by side with labels,
+written as one PNG.
 
     python scripts/compressed_crops.py [--crf 32] [--frames 24] [--out docs/compressed_crops.png]
         [--methods bicubic,propstvsr.x4_l,propstvsr.x4_real,propstvsr.x4_real_gan]

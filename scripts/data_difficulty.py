@@ -11,11 +11,13 @@ frames of each, so the numbers describe what a training crop is drawn from.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from stvsr.errors import InputError, StvsrError
 from stvsr.io.probe import read_image
 from stvsr.metrics.fidelity import psnr
 from stvsr.ops.resize import imresize
@@ -37,11 +39,23 @@ def main() -> None:
     parser.add_argument("--downscale", type=float, nargs="+", default=[0.5])
     parser.add_argument("--cache", default="runs/cache")
     args = parser.parse_args()
+    try:
+        report(args)
+    except StvsrError as error:
+        sys.exit(f"data_difficulty: {error}")
+
+
+def report(args: argparse.Namespace) -> None:
+    frames = sorted(args.dev.glob("sequences/*/*/im4.png"))
+    if not frames:
+        raise InputError(f"no Vimeo-90K septuplets (sequences/*/*/im4.png) in {args.dev}")
     dev = [round_trip_psnr(torch.from_numpy(read_image(p)).permute(2, 0, 1)[None].float() / 255)
-           for p in sorted(args.dev.glob("sequences/*/*/im4.png"))]
+           for p in frames]
     print(f"dev ({len(dev)} clips, frame 4): mean {np.mean(dev):.2f} dB, median {np.median(dev):.2f}, "
           f"min {np.min(dev):.2f}, max {np.max(dev):.2f}")
     sources = find_sources([str(args.train)], exclude=[str(args.train / "photos")])
+    if not sources:
+        raise InputError(f"no video files or frame folders in {args.train}")
     for factor in args.downscale:
         store = FrameStore(sources, downscale=factor, cache=args.cache or None)
         train = [round_trip_psnr(clip[np.linspace(0, len(clip) - 1, 4).astype(int)].float() / 255)

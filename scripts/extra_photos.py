@@ -55,7 +55,8 @@ def fetch(out: Path) -> int:
                 factor = LONG_SIDE / max(image.shape[:2])
                 if factor < 1:
                     image = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-                cv2.imwrite(str(out / name), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+                if not cv2.imwrite(str(out / name), image, [cv2.IMWRITE_JPEG_QUALITY, 95]):
+                    raise OSError(f"cannot write {out / name}")
                 written += 1
     return written
 
@@ -66,9 +67,11 @@ def main() -> None:
     args = parser.parse_args()
     try:
         count = fetch(args.out)
-    except (subprocess.CalledProcessError, FileNotFoundError, StopIteration) as error:
+    except (subprocess.CalledProcessError, StopIteration) as error:
         sys.exit(f"extra_photos: could not fetch the packages ({error}); needs apt-get and dpkg-deb with Debian "
                  f"sources")
+    except OSError as error:  # a missing apt-get, or an unwritable folder
+        sys.exit(f"extra_photos: {error}")
     print(f"{count} photos in {args.out}")
 
 

@@ -24,8 +24,8 @@ import yaml
 
 from stvsr import catalogue
 from stvsr.evaluate.runner import EvalConfig, evaluate
-from stvsr.metrics import METRICS as METRIC_REGISTRY
 from stvsr.evaluate.tables import markdown_tables
+from stvsr.metrics import METRICS as METRIC_REGISTRY
 from stvsr.models import read_metadata
 from stvsr.models.checkpoint import load_model
 from stvsr.models.info import describe

@@ -103,3 +103,29 @@ def test_average_weights_mixes_fine_tunes_of_one_architecture(tmp_path, load_scr
                          name="propstvsr_tiny", kwargs={"scale": 4, "time_factor": 1})
     with pytest.raises(WeightsError, match="only one architecture"):
         average([paths[0], other], [0.5, 0.5])
+
+
+@pytest.mark.parametrize("case", ["missing input", "unwritable destination"])
+def test_average_weights_refuses_bad_input_in_one_line(tmp_path, load_script, monkeypatch, capsys, case):
+    from stvsr.models import create_model
+    from stvsr.models.checkpoint import save_weights
+
+    script = load_script("average_weights")
+    kwargs = {"scale": 2, "time_factor": 1}
+    good = save_weights(create_model("propstvsr_tiny", **kwargs), tmp_path / "a.safetensors", name="propstvsr_tiny",
+                        kwargs=kwargs)
+    before = good.read_bytes()
+    out = tmp_path / "soup.safetensors"
+    if case == "missing input":
+        inputs = [good, tmp_path / "absent.safetensors"]
+    else:
+        inputs, out = [good, good], tmp_path / "no" / "such" / "folder" / "soup.safetensors"
+    monkeypatch.setattr("sys.argv", ["average_weights.py", str(out), *map(str, inputs)])
+    with pytest.raises(SystemExit) as exit_:
+        script.main()
+    message = str(exit_.value.code)
+    assert message.startswith("average_weights: ") and "\n" not in message
+    assert ("not found" in message) if case == "missing input" else ("cannot write" in message)
+    assert not out.exists()
+    assert not list(tmp_path.rglob("*partial*")) and not list(tmp_path.rglob(".tmp*"))  # no half-written file
+    assert good.read_bytes() == before  # the inputs are only read
