@@ -37,6 +37,9 @@ def test_plain_kernels_are_unchanged():
     ("BI+h264:qp=20", "has no parameter 'qp'"),
     ("BI:3", "BI takes no parameters"),
     ("BI+noise:sigma=5..1", "empty range"),
+    ("BI+mpeg4:q=1", "q=1 is outside 2..31"),
+    ("BI+vp9:crf=70", "crf=70 is outside 0..63"),
+    ("BI+vp9:preset=slow", "vp9 has no parameter 'preset'; it takes crf, p"),
 ])
 def test_a_wrong_protocol_is_one_line_naming_the_part(text, says):
     with pytest.raises(UsageError, match=says):
@@ -67,6 +70,51 @@ def test_video_roundtrip_gives_the_same_clip_on_every_call():
     x = translating_clip(7, 64, 112, seed=1)
     first = video_roundtrip(x, crf=26)
     assert all(torch.equal(video_roundtrip(x, crf=26), first) for _ in range(20))
+
+
+@pytest.mark.parametrize("codec, fine, coarse", [("vp9", {"crf": 15}, {"crf": 55}), ("mpeg4", {"q": 2}, {"q": 25})])
+def test_web_and_old_codecs_keep_every_frame_and_cost_fidelity_by_quality(codec, fine, coarse):
+    x = clip(frames=7, height=30, width=46)
+    good, bad = video_roundtrip(x, codec, **fine), video_roundtrip(x, codec, **coarse)
+    assert good.shape == bad.shape == x.shape
+    assert torch.equal(good, good.mul(255).round().div(255))
+    assert psnr(good, x, channel="y").mean() > psnr(bad, x, channel="y").mean() + 5
+    assert torch.equal(video_roundtrip(x, codec, **coarse), bad)  # one thread: a pure function of the input
+
+
+def test_mpeg4_leaves_its_blocks_where_h264_deblocks_them():
+    """MPEG-4 Part 2 has no in-loop deblocking filter: at about the same fidelity as x264 its 8x8 grid stands out."""
+    x = torch.nn.functional.interpolate(clip(frames=5, height=16, width=24), scale_factor=4, mode="bicubic").clamp(0, 1)
+    old, new = video_roundtrip(x, "mpeg4", q=12), video_roundtrip(x, "h264", crf=30)
+    assert abs(psnr(old, x, channel="y").mean() - psnr(new, x, channel="y").mean()) < 2
+    assert blockiness(old, x) > blockiness(new, x) + 0.2
+
+
+def test_chains_joined_by_bars_are_alternatives_drawn_per_clip():
+    mixture = parse_protocol("BI+h264:crf=30 || BI+mpeg4:q=12")
+    assert mixture.random and mixture.video_coded and mixture.compressed
+    assert not parse_protocol("BI || BI+noise:0").alternatives[0].random
+    x = clip(frames=3, height=32, width=48)
+    h264, mpeg4 = degrade(x, "BI+h264:crf=30", 2), degrade(x, "BI+mpeg4:q=12", 2)
+    drawn = [degrade(x, mixture.text, 2, np.random.default_rng(seed)) for seed in range(12)]
+    assert all(torch.equal(d, h264) or torch.equal(d, mpeg4) for d in drawn)
+    assert 2 <= sum(torch.equal(d, h264) for d in drawn) <= 10  # each drawn, about half the time
+    assert torch.equal(degrade(x, mixture.text, 2, np.random.default_rng(5)), drawn[5])  # a pure function of the seed
+
+
+@pytest.mark.parametrize("text, says", [
+    ("BI+h264:26 ||", "an empty chain"),
+    ("BI || h264:26", "exactly one downscale"),
+    ("BI+mpeg4:q=40 || BI", "q=40 is outside 2..31"),
+])
+def test_a_wrong_alternative_is_one_line(text, says):
+    with pytest.raises(UsageError, match=says):
+        parse_protocol(text)
+
+
+def test_a_codec_setting_it_does_not_take_is_one_line():
+    with pytest.raises(UsageError, match="mpeg4 has no setting 'crf'; it takes q"):
+        video_roundtrip(clip(frames=2), "mpeg4", crf=20)
 
 
 def test_h265_on_frames_smaller_than_its_minimum():

@@ -13,7 +13,7 @@ import yaml
 
 from stvsr.data.synthetic import texture, translating_clip
 from stvsr.data.synthetic_video import write_synthetic_video
-from stvsr.errors import InputError, OutputError
+from stvsr.errors import InputError, OutputError, UsageError
 from stvsr.io import FrameFolderWriter
 from stvsr.train.data import FrameStore, find_sources
 from stvsr.train.pack import MANIFEST, PackedStore, pack_training_data
@@ -103,6 +103,13 @@ def degraded_pack(sources, tmp_path_factory):
     pack_training_data([str(sources)], [str(sources / "photos")], out, budget_mb=1, segment=12,
                        cache=str(out.parent / "cache"), degradation=REAL_CHAIN, variants=2)
     return out
+
+
+def test_a_pack_refuses_a_codec_it_cannot_store_before_packing(sources, tmp_path):
+    # VP9 has no raw elementary stream for OpenCV to read on the bare GPU machine
+    with pytest.raises(UsageError, match="a pack stores h264, h265, mpeg4 streams, not vp9"):
+        pack_training_data([str(sources)], [], tmp_path / "train", budget_mb=1, degradation="BI+vp9:crf=20..40")
+    assert not (tmp_path / "train").exists()
 
 
 def test_a_degraded_pack_holds_the_inputs_of_the_chain_as_the_codecs_own_stream(degraded_pack):

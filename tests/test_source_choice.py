@@ -28,6 +28,26 @@ def test_bits_per_pixel_decides_a_lossy_stream(video_factory):
     assert not high.compressed and high.bits_per_pixel >= 0.5
 
 
+@pytest.mark.parametrize("codec, bits_per_pixel, compressed", [
+    ("hevc", 0.55, True),  # HEVC CRF 22 on dev's inputs is 0.65 and the compressed model is 0.14 dB ahead there
+    ("hevc", 0.7, False),
+    ("mpeg4", 0.7, True),  # MPEG-4 Part 2 q 3 (0.69): the compressed model 0.19 dB ahead, its blocks removed
+    ("mpeg4", 1.1, False),  # q 2 (1.10): the clean model 0.24 dB ahead
+    ("h264", 0.47, True),  # x264 CRF 18 on dev's inputs: the compressed model 0.18 dB ahead
+    ("h264", 0.66, False),  # CRF 14: the clean model 0.15 dB ahead
+])
+def test_each_codec_turns_clean_where_the_clean_model_overtook_on_dev(tmp_path, codec, bits_per_pixel, compressed):
+    from fractions import Fraction
+
+    from stvsr.io.probe import VideoInfo
+
+    frames, width, height = 10, 112, 64
+    info = VideoInfo(tmp_path / "clip.mkv", "matroska", codec, width, height, Fraction(30), frames, 1 / 3, False,
+                     (1 / 30, 1 / 30), video_bytes=round(bits_per_pixel * frames * width * height / 8))
+    found = assess_source(info)
+    assert found.compressed == compressed and f"{bits_per_pixel:.2f} bits per pixel" in found.reason
+
+
 def test_for_source_swaps_installed_variants_only(monkeypatch):
     monkeypatch.setattr(inference, "COMPRESSED_VARIANTS", {"imdn.x4": "flowvsr.x4", "propstvsr.x4": "nosuch.x4"})
     assert inference.for_source("imdn.x4+dis_fast", True) == "flowvsr.x4+dis_fast"

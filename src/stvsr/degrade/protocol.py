@@ -5,13 +5,17 @@
     BD+noise:5                          blur-downscale, then Gaussian noise σ = 5 levels
     blur:sigma=0.2..1.5,sigma2=0.2..1.5,theta=0..180+resize:mode=bicubic|bilinear|area+noise:sigma=0..4,p=0.5
         +h264:crf=18..34,preset=veryfast|medium|slow       a randomised chain, for training
+    BI+mpeg4:q=8                        ... old footage: MPEG-4 Part 2 at quantiser 8, 8x8 blocks and no deblocking
 
 A protocol is stages joined by `+`, applied in order: optional `blur` on the ground truth, exactly one downscale
-(`BI`, `BD`, `blur3_bicubic` or `resize`), then any of `noise`, `jpeg`, `h264`, `h265` on the low-resolution clip.
-A stage takes `key=value` parameters, or its first parameter bare (`h264:26`). A value is a number, a range
-`a..b` (drawn uniformly, whole numbers for integer parameters) or alternatives `a|b|c` (one drawn). `p=` gives a
-stage's probability of being applied. Draws come from the caller's `numpy.random.Generator`, once per clip, so a
-training sample stays a pure function of its seed; a protocol with no draws is deterministic (evaluation).
+(`BI`, `BD`, `blur3_bicubic` or `resize`), then any of `noise`, `jpeg` and the video codecs `h264`, `h265`, `vp9`
+(`crf`) and `mpeg4` (MPEG-4 Part 2, quantiser `q`) on the low-resolution clip. Chains joined by `||` are
+alternatives, one drawn per clip with equal chance: a training mixture of codecs such as `BI+h264:crf=18..34 ||
+BI+mpeg4:q=2..12`. A stage takes `key=value` parameters, or its first parameter bare (`h264:26`). A value is a
+number, a range `a..b` (drawn uniformly, whole numbers for integer parameters) or alternatives `a|b|c` (one drawn).
+`p=` gives a stage's probability of being applied. Draws come from the caller's `numpy.random.Generator`, once per
+clip, so a training sample stays a pure function of its seed; a protocol with no draws is deterministic
+(evaluation).
 """
 
 from __future__ import annotations
@@ -60,7 +64,10 @@ STAGES: dict[str, tuple[str, dict[str, Param]]] = {  # name: (place in the chain
         "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")), **_P}),
 }
 STAGES["h265"] = ("after", {**STAGES["h264"][1], "crf": Param(int, 28, 0, 51)})
-VIDEO_STAGES = ("h264", "h265")  # each clip through the codec as one stream (io.compress.video_roundtrip)
+STAGES["vp9"] = ("after", {"crf": Param(int, 32, 0, 63), **_P})
+STAGES["mpeg4"] = ("after", {"q": Param(int, 5, 2, 31), **_P})  # MPEG-4 Part 2's constant quantiser
+# each clip through the codec as one stream (io.compress.video_roundtrip)
+VIDEO_STAGES = ("h264", "h265", "vp9", "mpeg4")
 
 
 @dataclass(frozen=True)
@@ -89,12 +96,13 @@ class Stage:
 @dataclass(frozen=True)
 class Protocol:
     text: str
-    stages: tuple[Stage, ...]
+    stages: tuple[Stage, ...]  # with alternatives: every alternative's stages, for the questions below
+    alternatives: tuple[Protocol, ...] = ()  # chains joined by `||`: one drawn per clip
 
     @property
     def random(self) -> bool:
         """True when applying it draws anything (training chains); evaluation protocols are fixed."""
-        return any(stage.random for stage in self.stages)
+        return len(self.alternatives) > 1 or any(stage.random for stage in self.stages)
 
     @property
     def video_coded(self) -> bool:
@@ -117,14 +125,18 @@ class Protocol:
         """`apply` up to its video codec stage, with the same draws: the images (float, not yet on the 8-bit grid)
         and the codec stage as drawn, (name, values), or None where the chain has none or its draw skipped it. The
         training pack encodes that stage to a file instead (`train.pack`), so it must be the chain's last."""
-        codecs = [i for i, stage in enumerate(self.stages) if stage.name in VIDEO_STAGES]
-        if codecs and codecs != [len(self.stages) - 1]:
-            raise UsageError(f"degradation {self.text!r}: a pack encodes one video codec stage, the chain's last")
+        for chain in self.alternatives or (self,):
+            codecs = [i for i, stage in enumerate(chain.stages) if stage.name in VIDEO_STAGES]
+            if codecs and codecs != [len(chain.stages) - 1]:
+                raise UsageError(f"degradation {chain.text!r}: a pack encodes one video codec stage, the chain's last")
         return self._run(images, scale, rng, stop_at_codec=True)
 
     def _run(self, images: Tensor, scale: int, rng: np.random.Generator | None, stop_at_codec: bool
              ) -> tuple[Tensor, tuple[str, dict] | None]:
         rng = np.random.default_rng(0) if rng is None else rng
+        if self.alternatives:
+            chain = self.alternatives[int(rng.integers(len(self.alternatives)))]
+            return chain._run(images, scale, rng, stop_at_codec)
         x = images.float()
         for stage in self.stages:
             values = stage.draw(rng)
@@ -156,7 +168,7 @@ def _apply_stage(name: str, values: dict, x: Tensor, scale: int, rng: np.random.
     if name == "jpeg":
         return jpeg_roundtrip(x, quality=values["q"])
     clips = x.reshape(-1, *x.shape[-4:]) if x.dim() >= 4 else x[None, None]
-    out = torch.stack([video_roundtrip(clip, name, crf=values["crf"], preset=values["preset"]) for clip in clips])
+    out = torch.stack([video_roundtrip(clip, name, **values) for clip in clips])
     return out.reshape(x.shape)
 
 
@@ -193,6 +205,15 @@ def _value(stage: str, key: str, raw: str, param: Param, text: str) -> Value:
 @lru_cache(maxsize=64)
 def parse_protocol(text: str) -> Protocol:
     """The protocol written as `text` (see the module docstring); UsageError naming the part that is wrong."""
+    if "||" in text:
+        chains = tuple(_parse_chain(part) for part in text.split("||"))
+        return Protocol(text.strip(), tuple(stage for chain in chains for stage in chain.stages), chains)
+    return _parse_chain(text)
+
+
+def _parse_chain(text: str) -> Protocol:
+    if not text.strip():
+        raise UsageError("degradation: an empty chain (nothing on one side of `||`)")
     stages, places = [], []
     for part in text.strip().split("+"):
         name, _, args = part.strip().partition(":")

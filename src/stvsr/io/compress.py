@@ -1,7 +1,7 @@
-"""Lossy round trips in memory: a clip through a real video codec (libx264 / libx265 via PyAV) or frames through
-JPEG (OpenCV), decoded back. The degradation pipeline (`degrade/`) builds compressed inputs from these, so the
-artefacts a model learns to remove are the codecs' own: 4:2:0 chroma, block transforms, inter prediction over a
-real GOP, deblocking.
+"""Lossy round trips in memory: a clip through a real video codec (libx264, libx265, libvpx-vp9 or FFmpeg's MPEG-4
+Part 2 via PyAV) or frames through JPEG (OpenCV), decoded back. The degradation pipeline (`degrade/`) builds
+compressed inputs from these, so the artefacts a model learns to remove are the codecs' own: 4:2:0 chroma, block
+transforms, inter prediction over a real GOP, deblocking (or, in MPEG-4 Part 2, none: its 8x8 blocks stay).
 
 Float RGB (T, 3, H, W) in [0, 1] in and out; uint8 and YUV stay in here.
 """
@@ -19,10 +19,18 @@ from torch import Tensor
 from ..errors import UsageError
 from .frames import tensor_to_array
 
-VIDEO_CODECS = {"h264": ("libx264", "h264"), "h265": ("libx265", "hevc")}  # stage name: (encoder, decoder)
+# stage name: (encoder, decoder). H.264 and HEVC are what phones and cameras record; VP9 is what web video is served
+# as; MPEG-4 Part 2 (DivX/Xvid, early phones and camcorders) is the old footage, coded without a deblocking filter.
+VIDEO_CODECS = {"h264": ("libx264", "h264"), "h265": ("libx265", "hevc"), "vp9": ("libvpx-vp9", "vp9"),
+                "mpeg4": ("mpeg4", "mpeg4")}
+# Each codec's quality settings and their defaults: a constant rate factor where the codec has one, else MPEG-4 Part
+# 2's constant quantiser `q` (2 finest .. 31 coarsest, as FFmpeg's -q:v).
+CODEC_SETTINGS = {"h264": {"crf": 23, "preset": "medium"}, "h265": {"crf": 28, "preset": "medium"},
+                  "vp9": {"crf": 32}, "mpeg4": {"q": 5}}
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
-# x265 aborts the process (a heap error, not an exception) on frames under 64 pixels a side; x264 wants even sizes.
-_MIN_SIDE = {"h264": 16, "h265": 64}
+# x265 aborts the process (a heap error, not an exception) on frames under 64 pixels a side; the others want even
+# sizes and at least a macroblock.
+_MIN_SIDE = {"h264": 16, "h265": 64, "vp9": 16, "mpeg4": 16}
 _RATE = Fraction(30)  # CRF's rate control barely depends on it; a fixed rate keeps the round trip deterministic
 
 
@@ -34,9 +42,11 @@ def _pad_to(frames: Tensor, height: int, width: int) -> Tensor:
     return torch.nn.functional.pad(frames, (0, pad_w, 0, pad_h), mode="replicate")
 
 
-def video_roundtrip(frames: Tensor, codec: str = "h264", *, crf: int = 23, preset: str = "medium") -> Tensor:
-    """`frames` (T, 3, H, W) in [0, 1] encoded as one clip (yuv420p, one GOP from an I frame, the preset's B frames
-    and lookahead) at constant rate factor `crf`, then decoded: (T, 3, H, W) on the 8-bit grid.
+def video_roundtrip(frames: Tensor, codec: str = "h264", **settings) -> Tensor:
+    """`frames` (T, 3, H, W) in [0, 1] encoded as one clip (yuv420p, a GOP from an I frame, the codec's own
+    prediction: the preset's B frames and lookahead, VP9's alternate reference) at `settings` (CODEC_SETTINGS: a
+    constant rate factor `crf` and a `preset`, or MPEG-4 Part 2's quantiser `q`), then decoded: (T, 3, H, W) on the
+    8-bit grid.
 
     One encoder thread and x264's C code (see `_encode`), so the result is a pure function of the input. Frames are
     padded (replicated) to the codec's smallest and even sizes, and the padding is cropped off after decoding.
@@ -44,8 +54,13 @@ def video_roundtrip(frames: Tensor, codec: str = "h264", *, crf: int = 23, prese
     >>> video_roundtrip(torch.rand(3, 3, 32, 32), crf=30).shape
     torch.Size([3, 3, 32, 32])
     """
+    return coded_roundtrip(frames, codec, **settings)[0]
+
+
+def coded_roundtrip(frames: Tensor, codec: str = "h264", **settings) -> tuple[Tensor, int]:
+    """`video_roundtrip`, with the size of the coded stream in bytes (what bits per pixel is computed from)."""
     t, _, h, w = frames.shape
-    packets = _encode(frames, codec, crf, preset)
+    packets = _encode(frames, codec, settings)
     decoder = av.CodecContext.create(VIDEO_CODECS[codec][1], "r")
     decoded = []
     for packet in [*packets, None]:
@@ -54,16 +69,16 @@ def video_roundtrip(frames: Tensor, codec: str = "h264", *, crf: int = 23, prese
         raise RuntimeError(f"{codec} round trip returned {len(decoded)} frames for {t}")
     array = np.stack([picture.to_ndarray(format="rgb24") for picture in decoded])
     out = torch.from_numpy(array).permute(0, 3, 1, 2).float().div(255)
-    return out[..., :h, :w].contiguous()
+    return out[..., :h, :w].contiguous(), sum(packet.size for packet in packets)
 
 
-def write_codec_stream(path, frames: Tensor, codec: str = "h264", *, crf: int = 23, preset: str = "medium") -> None:
+def write_codec_stream(path, frames: Tensor, codec: str = "h264", **settings) -> None:
     """The stream `video_roundtrip` decodes, written to `path` as a raw elementary stream (Annex B: `.h264`,
     `.hevc`), which OpenCV reads (`io.rgb_clips.read_rgb_clip`, then cropped to the clip's size): the training
     pack's degraded clips, made here and decoded on a machine without PyAV. The same kind of bits, so the same
     artefacts; the YUV-to-RGB conversion is OpenCV's there (the pack checks it against PyAV's, `read_codec_stream`)."""
     with open(path, "wb") as handle:
-        for packet in _encode(frames, codec, crf, preset):
+        for packet in _encode(frames, codec, settings):
             handle.write(bytes(packet))
 
 
@@ -75,19 +90,25 @@ def read_codec_stream(path) -> Tensor:
     return torch.from_numpy(array).permute(0, 3, 1, 2).float().div(255)
 
 
-def _encode(frames: Tensor, codec: str, crf: int, preset: str) -> list:
-    """The packets of `frames` (T, 3, H, W) in [0, 1] through `codec` (see `video_roundtrip`)."""
+def _encode(frames: Tensor, codec: str, settings: dict) -> list:
+    """The packets of `frames` (T, 3, H, W) in [0, 1] through `codec` at `settings` (see `video_roundtrip`)."""
     if codec not in VIDEO_CODECS:
         raise UsageError(f"unknown video codec {codec!r}; choose from {', '.join(VIDEO_CODECS)}")
-    if preset not in PRESETS:
-        raise UsageError(f"unknown {codec} preset {preset!r}; choose from {', '.join(PRESETS)}")
+    unknown = set(settings) - set(CODEC_SETTINGS[codec])
+    if unknown:
+        raise UsageError(f"{codec} has no setting {sorted(unknown)[0]!r}; it takes {', '.join(CODEC_SETTINGS[codec])}")
+    settings = {**CODEC_SETTINGS[codec], **settings}
+    if settings.get("preset", "medium") not in PRESETS:
+        raise UsageError(f"unknown {codec} preset {settings['preset']!r}; choose from {', '.join(PRESETS)}")
     _, _, h, w = frames.shape
     side = _MIN_SIDE[codec]
     padded = _pad_to(frames, max(side, h + h % 2), max(side, w + w % 2))
     encoder = av.CodecContext.create(VIDEO_CODECS[codec][0], "w")
     encoder.width, encoder.height, encoder.pix_fmt = padded.shape[-1], padded.shape[-2], "yuv420p"
     encoder.time_base, encoder.framerate = 1 / _RATE, _RATE
-    options = {"crf": str(int(crf)), "preset": preset, "threads": "1"}
+    options = {"threads": "1"}
+    if codec in ("h264", "h265"):
+        options |= {"crf": str(int(settings["crf"])), "preset": settings["preset"]}
     if codec == "h264":
         # x264's SIMD code reads past the rows of the frames it is given, into bytes FFmpeg leaves undefined: the same
         # clip then coded differently from call to call (2 dev clips in 3 within 30 calls; dev bicubic at CRF 26 from
@@ -96,6 +117,14 @@ def _encode(frames: Tensor, codec: str, crf: int, preset: str) -> list:
         options["x264-params"] = "asm=0"
     if codec == "h265":
         options["x265-params"] = "log-level=none:pools=none:frame-threads=1"
+    if codec == "vp9":
+        # constant quality (b=0 with crf), libvpx's default 'good' deadline at its usual speed, no row threads
+        options |= {"crf": str(int(settings["crf"])), "b": "0", "deadline": "good", "cpu-used": "4", "row-mt": "0"}
+    if codec == "mpeg4":
+        # a constant quantiser, as `ffmpeg -q:v`: PyAV does not reach the QSCALE flag's global quality, but pinning
+        # the rate control's range to one value gives the same streams. FFmpeg's default GOP of 12, no B frames: the
+        # Simple Profile of phones and camcorders.
+        encoder.qmin = encoder.qmax = int(settings["q"])
     encoder.options = options
     packets = []
     for index, frame in enumerate(padded):

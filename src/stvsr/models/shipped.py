@@ -113,9 +113,9 @@ SHIPPED = {s.name: s for s in [
     Shipped("propstvsr", "x4_l", "propstvsr_l",
             "multi-frame video SR, x4, bidirectional propagation, 1.97 M parameters (propstvsr.x4_m grown, then "
             "trained 2800 steps): the default for x4, and with DIS (propstvsr.x4_l+dis) for x4 x2", home="wheel"),
-    Shipped("propstvsr", "x4_real", "propstvsr_real",
-            "propstvsr.x4_m trained on codec-degraded input (x264 at CRF 16-36, noise): the x4 model for compressed "
-            "video, chosen by --source auto", home="wheel"),
+    Shipped("propstvsr", "x4_real", "propstvsr_real_codecs",
+            "propstvsr.x4_m trained on codec-degraded input (x264 at CRF 16-36, then also x265, VP9, MPEG-4 Part 2 "
+            "and JPEG; noise): the x4 model for compressed video, chosen by --source auto", home="wheel"),
     Shipped("propstvsr", "x4_real_gan", "propstvsr_real_gan",
             "propstvsr.x4_real trained further against an SRGAN discriminator: crisper texture on compressed video "
             "(NIQE 8.87 against 9.12 at CRF 26) for 0.1 dB of PSNR; opt-in (--method)"),

@@ -37,13 +37,15 @@ import torch
 from torch import Tensor
 
 from ..degrade import Protocol, parse_protocol
-from ..errors import InputError, OutputError
+from ..degrade.protocol import VIDEO_STAGES
+from ..errors import InputError, OutputError, UsageError
 from ..io.rgb_clips import read_rgb_clip, write_rgb_clip
 from .data import FrameStore, find_sources, load_photos
 
 MANIFEST = "pack.json"
 FORMAT = 1
-_STREAM_SUFFIX = {"h264": ".h264", "h265": ".hevc"}  # raw elementary streams, which OpenCV's FFmpeg reads
+# raw elementary streams, which OpenCV's FFmpeg reads; VP9 has none (it needs a container), so a pack refuses it
+_STREAM_SUFFIX = {"h264": ".h264", "h265": ".hevc", "mpeg4": ".m4v"}
 
 
 def pack_training_data(videos: list[str], photos: list[str], out: str | Path, *, budget_mb: float = 36.0,
@@ -60,6 +62,11 @@ def pack_training_data(videos: list[str], photos: list[str], out: str | Path, *,
     protocol = parse_protocol(degradation) if degradation else None
     if protocol is not None:
         protocol.apply_before_codec(torch.zeros(2, 3, 8 * scale, 8 * scale), scale)  # a chain it cannot pack fails now
+        unpackable = [stage.name for stage in protocol.stages if stage.name in VIDEO_STAGES
+                      and stage.name not in _STREAM_SUFFIX]
+        if unpackable:
+            raise UsageError(f"degradation {protocol.text!r}: a pack stores {', '.join(_STREAM_SUFFIX)} streams, "
+                             f"not {unpackable[0]}")
         if variants < 1:
             raise InputError(f"variants must be at least 1, not {variants}")
         if pans < 0:
