@@ -38,6 +38,7 @@ SWEEPS = {  # codec: (setting, values from fine to coarse)
     "h264": ("crf", (4, 6, 8, 10, 12, 14, 18, 22, 26)),
     "h265": ("crf", (4, 6, 8, 10, 12, 14, 18, 22, 26)),
     "vp9": ("crf", (4, 8, 12, 16, 20, 24, 28, 32, 40)),
+    "av1": ("crf", (4, 8, 12, 16, 20, 24, 28, 32, 40)),
     "mpeg4": ("q", (2, 3, 4, 5, 6, 8, 10)),  # 2 is its finest quantiser (the degradation stage's range)
 }
 

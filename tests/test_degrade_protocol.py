@@ -72,7 +72,8 @@ def test_video_roundtrip_gives_the_same_clip_on_every_call():
     assert all(torch.equal(video_roundtrip(x, crf=26), first) for _ in range(20))
 
 
-@pytest.mark.parametrize("codec, fine, coarse", [("vp9", {"crf": 15}, {"crf": 55}), ("mpeg4", {"q": 2}, {"q": 25})])
+@pytest.mark.parametrize("codec, fine, coarse", [("vp9", {"crf": 15}, {"crf": 55}), ("av1", {"crf": 10}, {"crf": 60}),
+                                                 ("mpeg4", {"q": 2}, {"q": 25})])
 def test_web_and_old_codecs_keep_every_frame_and_cost_fidelity_by_quality(codec, fine, coarse):
     x = clip(frames=7, height=30, width=46)
     good, bad = video_roundtrip(x, codec, **fine), video_roundtrip(x, codec, **coarse)

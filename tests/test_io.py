@@ -82,6 +82,24 @@ def test_ten_bit_kept(tmp_path, codec):
     assert off_grid.max() > 0.05
 
 
+def test_av1_output_is_written_without_the_encoders_banner(tmp_path):
+    """SVT-AV1 prints about 20 lines to stdout (C stdio, flushed at exit: a child process shows them) unless told not
+    to; a user's `--codec libsvtav1` run must print only the summary."""
+    import os
+    import subprocess
+    import sys
+
+    dst = tmp_path / "out.mkv"
+    script = ("import sys, torch; from fractions import Fraction; from stvsr.io import VideoWriter\n"
+              "with VideoWriter(sys.argv[1], fps=Fraction(24), codec='libsvtav1') as w:\n"
+              "    [w.write(torch.rand(3, 64, 64)) for _ in range(4)]\n")
+    env = {k: v for k, v in os.environ.items() if k != "SVT_LOG"}
+    run = subprocess.run([sys.executable, "-c", script, str(dst)], capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert probe(dst).codec == "av1" and probe(dst).frame_count == 4
+    assert "Svt[" not in run.stdout + run.stderr
+
+
 def test_tiny_frames_refused_by_libx265(tmp_path):
     dst = tmp_path / "tiny.mkv"
     with pytest.raises(UsageError, match="at least 64x64"):

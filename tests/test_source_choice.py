@@ -35,6 +35,8 @@ def test_bits_per_pixel_decides_a_lossy_stream(video_factory):
     ("mpeg4", 1.1, False),  # q 2 (1.10): the clean model 0.24 dB ahead
     ("h264", 0.47, True),  # x264 CRF 18 on dev's inputs: the compressed model 0.18 dB ahead
     ("h264", 0.66, False),  # CRF 14: the clean model 0.15 dB ahead
+    ("av1", 0.32, True),  # AV1 CRF 28 (0.35): a tie, the compressed model's blocks the weaker
+    ("av1", 0.6, False),  # CRF 12 (0.63): the clean model 0.36 dB ahead
 ])
 def test_each_codec_turns_clean_where_the_clean_model_overtook_on_dev(tmp_path, codec, bits_per_pixel, compressed):
     from fractions import Fraction
@@ -46,6 +48,14 @@ def test_each_codec_turns_clean_where_the_clean_model_overtook_on_dev(tmp_path, 
                      (1 / 30, 1 / 30), video_bytes=round(bits_per_pixel * frames * width * height / 8))
     found = assess_source(info)
     assert found.compressed == compressed and f"{bits_per_pixel:.2f} bits per pixel" in found.reason
+
+
+def test_an_av1_stream_is_judged_as_av1_not_by_its_decoders_name(video_factory, monkeypatch):
+    """FFmpeg decodes AV1 with libdav1d; the probe once reported that name, which no threshold knew (1.0 applied)."""
+    monkeypatch.setenv("SVT_LOG", "1")  # SVT-AV1's banner
+    info = probe(video_factory("av1.mkv", frames=8, height=64, width=64, codec="libsvtav1", options={"crf": "20"}))
+    found = assess_source(info)
+    assert info.codec == "av1" and found.reason.startswith("av1 at") and found.reason.endswith(" 0.35")
 
 
 def test_for_source_swaps_installed_variants_only(monkeypatch):

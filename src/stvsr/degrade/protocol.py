@@ -8,8 +8,8 @@
     BI+mpeg4:q=8                        ... old footage: MPEG-4 Part 2 at quantiser 8, 8x8 blocks and no deblocking
 
 A protocol is stages joined by `+`, applied in order: optional `blur` on the ground truth, exactly one downscale
-(`BI`, `BD`, `blur3_bicubic` or `resize`), then any of `noise`, `jpeg` and the video codecs `h264`, `h265`, `vp9`
-(`crf`) and `mpeg4` (MPEG-4 Part 2, quantiser `q`) on the low-resolution clip. Chains joined by `||` are
+(`BI`, `BD`, `blur3_bicubic` or `resize`), then any of `noise`, `jpeg` and the video codecs `h264`, `h265`, `vp9`,
+`av1` (`crf`) and `mpeg4` (MPEG-4 Part 2, quantiser `q`) on the low-resolution clip. Chains joined by `||` are
 alternatives, one drawn per clip with equal chance: a training mixture of codecs such as `BI+h264:crf=18..34 ||
 BI+mpeg4:q=2..12`. A stage takes `key=value` parameters, or its first parameter bare (`h264:26`). A value is a
 number, a range `a..b` (drawn uniformly, whole numbers for integer parameters) or alternatives `a|b|c` (one drawn).
@@ -65,9 +65,10 @@ STAGES: dict[str, tuple[str, dict[str, Param]]] = {  # name: (place in the chain
 }
 STAGES["h265"] = ("after", {**STAGES["h264"][1], "crf": Param(int, 28, 0, 51)})
 STAGES["vp9"] = ("after", {"crf": Param(int, 32, 0, 63), **_P})
+STAGES["av1"] = ("after", {"crf": Param(int, 35, 1, 63), **_P})  # SVT-AV1's CRF starts at 1
 STAGES["mpeg4"] = ("after", {"q": Param(int, 5, 2, 31), **_P})  # MPEG-4 Part 2's constant quantiser
 # each clip through the codec as one stream (io.compress.video_roundtrip)
-VIDEO_STAGES = ("h264", "h265", "vp9", "mpeg4")
+VIDEO_STAGES = ("h264", "h265", "vp9", "av1", "mpeg4")
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""Lossy round trips in memory: a clip through a real video codec (libx264, libx265, libvpx-vp9 or FFmpeg's MPEG-4
-Part 2 via PyAV) or frames through JPEG (OpenCV), decoded back. The degradation pipeline (`degrade/`) builds
+"""Lossy round trips in memory: a clip through a real video codec (libx264, libx265, libvpx-vp9, SVT-AV1 or FFmpeg's
+MPEG-4 Part 2 via PyAV) or frames through JPEG (OpenCV), decoded back. The degradation pipeline (`degrade/`) builds
 compressed inputs from these, so the artefacts a model learns to remove are the codecs' own: 4:2:0 chroma, block
 transforms, inter prediction over a real GOP, deblocking (or, in MPEG-4 Part 2, none: its 8x8 blocks stay).
 
@@ -8,6 +8,7 @@ Float RGB (T, 3, H, W) in [0, 1] in and out; uint8 and YUV stay in here.
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 
 import av
@@ -19,18 +20,19 @@ from torch import Tensor
 from ..errors import UsageError
 from .frames import tensor_to_array
 
-# stage name: (encoder, decoder). H.264 and HEVC are what phones and cameras record; VP9 is what web video is served
-# as; MPEG-4 Part 2 (DivX/Xvid, early phones and camcorders) is the old footage, coded without a deblocking filter.
+# stage name: (encoder, decoder). H.264 and HEVC are what phones and cameras record; VP9 and AV1 are what web video
+# is served as; MPEG-4 Part 2 (DivX/Xvid, early phones and camcorders) is the old footage, coded without a deblocking
+# filter.
 VIDEO_CODECS = {"h264": ("libx264", "h264"), "h265": ("libx265", "hevc"), "vp9": ("libvpx-vp9", "vp9"),
-                "mpeg4": ("mpeg4", "mpeg4")}
+                "av1": ("libsvtav1", "libdav1d"), "mpeg4": ("mpeg4", "mpeg4")}
 # Each codec's quality settings and their defaults: a constant rate factor where the codec has one, else MPEG-4 Part
 # 2's constant quantiser `q` (2 finest .. 31 coarsest, as FFmpeg's -q:v).
 CODEC_SETTINGS = {"h264": {"crf": 23, "preset": "medium"}, "h265": {"crf": 28, "preset": "medium"},
-                  "vp9": {"crf": 32}, "mpeg4": {"q": 5}}
+                  "vp9": {"crf": 32}, "av1": {"crf": 35}, "mpeg4": {"q": 5}}
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 # x265 aborts the process (a heap error, not an exception) on frames under 64 pixels a side; the others want even
 # sizes and at least a macroblock.
-_MIN_SIDE = {"h264": 16, "h265": 64, "vp9": 16, "mpeg4": 16}
+_MIN_SIDE = {"h264": 16, "h265": 64, "vp9": 16, "av1": 16, "mpeg4": 16}
 _RATE = Fraction(30)  # CRF's rate control barely depends on it; a fixed rate keeps the round trip deterministic
 
 
@@ -120,6 +122,11 @@ def _encode(frames: Tensor, codec: str, settings: dict) -> list:
     if codec == "vp9":
         # constant quality (b=0 with crf), libvpx's default 'good' deadline at its usual speed, no row threads
         options |= {"crf": str(int(settings["crf"])), "b": "0", "deadline": "good", "cpu-used": "4", "row-mt": "0"}
+    if codec == "av1":
+        # SVT-AV1 at its default speed (preset 8) on one thread (lp=1: then a pure function of the input); its banner
+        # goes to stdout unless SVT_LOG asks for errors only
+        os.environ.setdefault("SVT_LOG", "1")
+        options |= {"crf": str(int(settings["crf"])), "preset": "8", "svtav1-params": "lp=1"}
     if codec == "mpeg4":
         # a constant quantiser, as `ffmpeg -q:v`: PyAV does not reach the QSCALE flag's global quality, but pinning
         # the rate control's range to one value gives the same streams. FFmpeg's default GOP of 12, no B frames: the

@@ -10,10 +10,11 @@ and is what the encoder spent. Measured here with x264 (preset medium) on the bu
 
 Where the models cross, on the dev set's x4 inputs (`stvsr evaluate ... --methods propstvsr.x4_l,propstvsr.x4_real
 --degradation BI+CODEC`; bits per pixel from `python benchmarks/codec_transparency.py --dev ...`): the clean model
-is ahead at x264 CRF 14 (0.66 bits per pixel, +0.15 dB) and MPEG-4 Part 2 q 2 (1.10, +0.24 dB), the compressed one at
-x264 CRF 18 (0.47, +0.18 dB), HEVC CRF 22 (0.65, +0.14 dB) and MPEG-4 q 3 (0.69, +0.19 dB). For the same fidelity
-HEVC spends 0.9-1.4x H.264's rate and VP9 0.7-1.4x (larger frames at the low end), and MPEG-4 Part 2 at least 1.6x:
-the thresholds below, not the 70 % of H.264's rate the newer codecs reach at web rates on large frames.
+is ahead at x264 CRF 14 (0.66 bits per pixel, +0.15 dB), AV1 CRF 12 (0.63, +0.36 dB) and MPEG-4 Part 2 q 2 (1.10,
++0.24 dB), the compressed one at x264 CRF 18 (0.47, +0.18 dB), HEVC CRF 22 (0.65, +0.14 dB) and MPEG-4 q 3 (0.69,
++0.19 dB); at AV1 CRF 28 (0.35) they tie (+0.01 dB for the compressed one). For the same fidelity HEVC spends 0.9-1.3x
+H.264's rate, VP9 0.9-1.4x, AV1 0.8-1.3x (larger frames at the low end), and MPEG-4 Part 2 never gets there:
+the thresholds below, not the 60-70 % of H.264's rate the newer codecs reach at web rates on large frames.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ LOSSLESS = {"ffv1", "huffyuv", "ffvhuff", "utvideo", "rawvideo", "png", "apng", 
 # Intra-frame production codecs spend 2-10 bits a pixel: their losses are below what SR models see.
 INTERMEDIATE = {"prores", "prores_ks", "dnxhd", "cfhd", "jpeg2000"}
 # Bits per pixel from which a lossy codec's output is treated as clean: where the clean model overtakes the compressed
-# one (above; H.264, HEVC, VP9 and MPEG-4 Part 2 measured). AV1, VP8 and the older MPEG codecs are not measured: AV1
-# at about 60 % of H.264's rate, the others at MPEG-4 Part 2's (no deblocking filter either).
-CLEAN_BITS_PER_PIXEL = {"h264": 0.5, "hevc": 0.6, "vp9": 0.5, "av1": 0.3, "vp8": 0.6, "mpeg4": 0.9,
-                        "msmpeg4": 1.0, "msmpeg4v3": 1.0, "msmpeg4v2": 1.0, "h263": 1.0, "mpeg2video": 1.0, "mpeg1video": 1.2,
+# one (above; H.264, HEVC, VP9, AV1 and MPEG-4 Part 2 measured). VP8 and the older MPEG codecs are not: VP8 a little
+# above H.264, the others at about MPEG-4 Part 2's (no deblocking filter either).
+CLEAN_BITS_PER_PIXEL = {"h264": 0.5, "hevc": 0.6, "vp9": 0.5, "av1": 0.35, "vp8": 0.6, "mpeg4": 0.9,
+                        "msmpeg4": 1.0, "msmpeg4v3": 1.0, "msmpeg4v2": 1.0, "h263": 1.0, "mpeg2video": 1.0,
+                        "mpeg1video": 1.2,
                         "mjpeg": 3.0, "jpg": 3.0, "jpeg": 3.0, "webp": 2.0}
 UNKNOWN_CLEAN_BITS_PER_PIXEL = 1.0
 

@@ -198,9 +198,15 @@ def read_image(path: Path) -> np.ndarray:
     return np.ascontiguousarray(image[:, :, ::-1])
 
 
+def _codec_name(ctx) -> str:
+    """The stream's format (`av1`), not the decoder FFmpeg picked for it (`libdav1d`): what the bits are is what
+    `io.compression` judges them by."""
+    return getattr(ctx.codec, "canonical_name", None) or ctx.name
+
+
 def _describe(stream) -> StreamInfo:
     ctx = stream.codec_context
-    codec = ctx.name if ctx is not None else "unknown"
+    codec = _codec_name(ctx) if ctx is not None else "unknown"
     if stream.type == "audio" and ctx is not None:
         layout = getattr(ctx.layout, "name", "") if getattr(ctx, "layout", None) else ""
         details = f"{ctx.sample_rate} Hz {layout}".strip()
@@ -253,7 +259,7 @@ def _probe_container(path: Path, container) -> VideoInfo:
                          f"{duration:.3f} s: {path}")
     rotation = _first_frame_rotation(path)
     width, height = (ctx.height, ctx.width) if rotation % 180 else (ctx.width, ctx.height)
-    return VideoInfo(path=path, container=container.format.name, codec=ctx.name, width=width, height=height,
+    return VideoInfo(path=path, container=container.format.name, codec=_codec_name(ctx), width=width, height=height,
                      fps=fps, frame_count=len(pts), duration=duration, vfr=vfr, frame_interval=gaps,
                      rotation=rotation, pix_fmt=ctx.pix_fmt or "unknown", bit_depth=bit_depth_of(ctx.pix_fmt),
                      streams=streams, video_bytes=coded)
