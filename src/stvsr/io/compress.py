@@ -128,8 +128,9 @@ def _encode(frames: Tensor, codec: str, settings: dict) -> list:
         os.environ.setdefault("SVT_LOG", "1")
         options |= {"crf": str(int(settings["crf"])), "preset": "8", "svtav1-params": "lp=1"}
     if codec == "mpeg4":
-        # a constant quantiser, as `ffmpeg -q:v`: PyAV does not reach the QSCALE flag's global quality, but pinning
-        # the rate control's range to one value gives the same streams. FFmpeg's default GOP of 12, no B frames: the
+        # a constant quantiser, as `ffmpeg -q:v` sets: PyAV does not reach the QSCALE flag's global quality, so the
+        # rate control's quantiser range is pinned to one value instead (the stream's size then falls with q, as
+        # tests/test_degrade_protocol.py checks through fidelity). FFmpeg's default GOP of 12, no B frames: the
         # Simple Profile of phones and camcorders.
         encoder.qmin = encoder.qmax = int(settings["q"])
     encoder.options = options
