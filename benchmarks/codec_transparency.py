@@ -23,13 +23,16 @@ import platform
 import time
 from pathlib import Path
 
+import cv2
 import torch
 import torch.nn.functional as F
 
 from stvsr.data.clips import open_clips
 from stvsr.degrade import degrade
 from stvsr.io import VideoReader
-from stvsr.io.compress import coded_roundtrip
+from stvsr.io.compress import coded_roundtrip, jpeg_roundtrip
+from stvsr.io.compression import JPEG_HEADER_BYTES
+from stvsr.io.frames import tensor_to_array
 from stvsr.metrics import blockiness, psnr
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "dog.mp4"
@@ -40,6 +43,7 @@ SWEEPS = {  # codec: (setting, values from fine to coarse)
     "vp9": ("crf", (4, 8, 12, 16, 20, 24, 28, 32, 40)),
     "av1": ("crf", (4, 8, 12, 16, 20, 24, 28, 32, 40)),
     "mpeg4": ("q", (2, 3, 4, 5, 6, 8, 10)),  # 2 is its finest quantiser (the degradation stage's range)
+    "jpeg": ("q", (98, 95, 90, 85, 80, 60, 40)),  # each frame on its own (OpenCV), its headers not counted
 }
 
 
@@ -59,6 +63,13 @@ def rate_at(points: list[tuple[float, float]], target: float) -> float | None:
             w = (target - p0) / (p1 - p0)
             return math.exp(math.log(r0) + w * (math.log(r1) - math.log(r0)))
     return None
+
+
+def jpeg_coded(clip: torch.Tensor, quality: int) -> tuple[torch.Tensor, int]:
+    """`clip` through JPEG frame by frame, with its coded bytes less the headers (`io.compression` counts them so)."""
+    sizes = [cv2.imencode(".jpg", tensor_to_array(frame)[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])[1].size
+             for frame in clip]
+    return jpeg_roundtrip(clip, quality=quality), sum(sizes) - JPEG_HEADER_BYTES["jpg"] * len(sizes)
 
 
 def main() -> None:
@@ -85,7 +96,8 @@ def main() -> None:
         curves[codec] = []
         for value in values:
             start = time.perf_counter()
-            coded = [coded_roundtrip(clip, codec, **{key: value}) for clip in clips]
+            coded = [jpeg_coded(clip, value) if codec == "jpeg" else coded_roundtrip(clip, codec, **{key: value})
+                     for clip in clips]
             seconds = time.perf_counter() - start
             bpp = sum(size for _, size in coded) * 8 / sum(clip[:, 0].numel() for clip in clips)
             pairs = [(out, clip) for (out, _), clip in zip(coded, clips)]

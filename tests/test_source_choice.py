@@ -50,6 +50,24 @@ def test_each_codec_turns_clean_where_the_clean_model_overtook_on_dev(tmp_path, 
     assert found.compressed == compressed and f"{bits_per_pixel:.2f} bits per pixel" in found.reason
 
 
+@pytest.mark.parametrize("width, height, file_bits_per_pixel, compressed", [
+    (112, 64, 2.29, True),  # JPEG quality 80 on dev's inputs: the compressed model 0.67 dB ahead
+    (112, 64, 3.05, False),  # quality 90: the clean model 0.15 dB ahead (0.7 of those bits are headers)
+    (960, 540, 2.44, False),  # quality 95 on the 960x540 aspen clip; on dev the clean model is 1.05 dB ahead there
+])
+def test_jpeg_frames_are_judged_by_their_coded_bits_less_the_headers(tmp_path, width, height, file_bits_per_pixel,
+                                                                     compressed):
+    from fractions import Fraction
+
+    from stvsr.io.probe import VideoInfo
+
+    frames = 10
+    info = VideoInfo(tmp_path, "frames", "jpg", width, height, Fraction(30), frames, 1 / 3, False, (1 / 30, 1 / 30),
+                     video_bytes=round(file_bits_per_pixel * frames * width * height / 8))
+    found = assess_source(info)
+    assert found.compressed == compressed and "(less their headers)" in found.reason
+
+
 def test_an_av1_stream_is_judged_as_av1_not_by_its_decoders_name(video_factory, monkeypatch):
     """FFmpeg decodes AV1 with libdav1d; the probe once reported that name, which no threshold knew (1.0 applied)."""
     monkeypatch.setenv("SVT_LOG", "1")  # SVT-AV1's banner
