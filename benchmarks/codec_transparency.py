@@ -23,16 +23,14 @@ import platform
 import time
 from pathlib import Path
 
-import cv2
 import torch
 import torch.nn.functional as F
 
 from stvsr.data.clips import open_clips
 from stvsr.degrade import degrade
 from stvsr.io import VideoReader
-from stvsr.io.compress import coded_roundtrip, jpeg_roundtrip
+from stvsr.io.compress import coded_jpeg_roundtrip, coded_roundtrip
 from stvsr.io.compression import JPEG_HEADER_BYTES
-from stvsr.io.frames import tensor_to_array
 from stvsr.metrics import blockiness, psnr
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "dog.mp4"
@@ -67,9 +65,8 @@ def rate_at(points: list[tuple[float, float]], target: float) -> float | None:
 
 def jpeg_coded(clip: torch.Tensor, quality: int) -> tuple[torch.Tensor, int]:
     """`clip` through JPEG frame by frame, with its coded bytes less the headers (`io.compression` counts them so)."""
-    sizes = [cv2.imencode(".jpg", tensor_to_array(frame)[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])[1].size
-             for frame in clip]
-    return jpeg_roundtrip(clip, quality=quality), sum(sizes) - JPEG_HEADER_BYTES["jpg"] * len(sizes)
+    out, size = coded_jpeg_roundtrip(clip, quality=quality)
+    return out, size - JPEG_HEADER_BYTES["jpg"] * len(clip)
 
 
 def main() -> None:

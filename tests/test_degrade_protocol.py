@@ -40,6 +40,9 @@ def test_plain_kernels_are_unchanged():
     ("BI+mpeg4:q=1", "q=1 is outside 2..31"),
     ("BI+vp9:crf=70", "crf=70 is outside 0..63"),
     ("BI+vp9:preset=slow", "vp9 has no parameter 'preset'; it takes crf, p"),
+    ("BI+h264:26 ||", "an empty chain"),
+    ("BI || h264:26", "exactly one downscale"),
+    ("BI+mpeg4:q=40 || BI", "q=40 is outside 2..31"),
 ])
 def test_a_wrong_protocol_is_one_line_naming_the_part(text, says):
     with pytest.raises(UsageError, match=says):
@@ -103,14 +106,12 @@ def test_chains_joined_by_bars_are_alternatives_drawn_per_clip():
     assert torch.equal(degrade(x, mixture.text, 2, np.random.default_rng(5)), drawn[5])  # a pure function of the seed
 
 
-@pytest.mark.parametrize("text, says", [
-    ("BI+h264:26 ||", "an empty chain"),
-    ("BI || h264:26", "exactly one downscale"),
-    ("BI+mpeg4:q=40 || BI", "q=40 is outside 2..31"),
-])
-def test_a_wrong_alternative_is_one_line(text, says):
-    with pytest.raises(UsageError, match=says):
-        parse_protocol(text)
+def test_an_ffmpeg_without_the_codec_is_one_line(monkeypatch):
+    import stvsr.io.compress as compress
+
+    monkeypatch.setitem(compress.VIDEO_CODECS, "av1", ("libnosuch-av1", "libdav1d"))  # a PyAV built without SVT-AV1
+    with pytest.raises(UsageError, match="this PyAV's FFmpeg has no libnosuch-av1 encoder"):
+        degrade(clip(frames=2), "BI+av1:crf=40", 2)
 
 
 def test_a_codec_setting_it_does_not_take_is_one_line():

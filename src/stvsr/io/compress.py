@@ -8,7 +8,6 @@ Float RGB (T, 3, H, W) in [0, 1] in and out; uint8 and YUV stay in here.
 
 from __future__ import annotations
 
-import os
 from fractions import Fraction
 
 import av
@@ -18,6 +17,7 @@ import torch
 from torch import Tensor
 
 from ..errors import UsageError
+from .ffmpeg_log import use_native_ffmpeg_log
 from .frames import tensor_to_array
 
 # stage name: (encoder, decoder). H.264 and HEVC are what phones and cameras record; VP9 and AV1 are what web video
@@ -63,7 +63,7 @@ def coded_roundtrip(frames: Tensor, codec: str = "h264", **settings) -> tuple[Te
     """`video_roundtrip`, with the size of the coded stream in bytes (what bits per pixel is computed from)."""
     t, _, h, w = frames.shape
     packets = _encode(frames, codec, settings)
-    decoder = av.CodecContext.create(VIDEO_CODECS[codec][1], "r")
+    decoder = _codec_context(VIDEO_CODECS[codec][1], "r")
     decoded = []
     for packet in [*packets, None]:
         decoded.extend(decoder.decode(packet))
@@ -105,7 +105,7 @@ def _encode(frames: Tensor, codec: str, settings: dict) -> list:
     _, _, h, w = frames.shape
     side = _MIN_SIDE[codec]
     padded = _pad_to(frames, max(side, h + h % 2), max(side, w + w % 2))
-    encoder = av.CodecContext.create(VIDEO_CODECS[codec][0], "w")
+    encoder = _codec_context(VIDEO_CODECS[codec][0], "w")
     encoder.width, encoder.height, encoder.pix_fmt = padded.shape[-1], padded.shape[-2], "yuv420p"
     encoder.time_base, encoder.framerate = 1 / _RATE, _RATE
     options = {"threads": "1"}
@@ -123,9 +123,7 @@ def _encode(frames: Tensor, codec: str, settings: dict) -> list:
         # constant quality (b=0 with crf), libvpx's default 'good' deadline at its usual speed, no row threads
         options |= {"crf": str(int(settings["crf"])), "b": "0", "deadline": "good", "cpu-used": "4", "row-mt": "0"}
     if codec == "av1":
-        # SVT-AV1 at its default speed (preset 8) on one thread (lp=1: then a pure function of the input); its banner
-        # goes to stdout unless SVT_LOG asks for errors only
-        os.environ.setdefault("SVT_LOG", "1")
+        # SVT-AV1 at its default speed (preset 8) on one thread (lp=1: then a pure function of the input)
         options |= {"crf": str(int(settings["crf"])), "preset": "8", "svtav1-params": "lp=1"}
     if codec == "mpeg4":
         # a constant quantiser, as `ffmpeg -q:v` sets: PyAV does not reach the QSCALE flag's global quality, so the
@@ -145,12 +143,27 @@ def _encode(frames: Tensor, codec: str, settings: dict) -> list:
 
 def jpeg_roundtrip(frames: Tensor, *, quality: int = 75) -> Tensor:
     """Each frame of (..., 3, H, W) in [0, 1] through baseline JPEG at `quality` (OpenCV, 4:2:0), decoded back."""
+    return coded_jpeg_roundtrip(frames, quality=quality)[0]
+
+
+def coded_jpeg_roundtrip(frames: Tensor, *, quality: int = 75) -> tuple[Tensor, int]:
+    """`jpeg_roundtrip`, with the coded bytes of all its frames, headers included."""
     flat = frames.reshape(-1, *frames.shape[-3:])
-    out = []
+    out, size = [], 0
     for frame in flat:
         ok, encoded = cv2.imencode(".jpg", tensor_to_array(frame)[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
         if not ok:
             raise RuntimeError("OpenCV could not encode a JPEG")
+        size += encoded.size
         bgr = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
         out.append(torch.from_numpy(np.ascontiguousarray(bgr[:, :, ::-1])).permute(2, 0, 1))
-    return torch.stack(out).float().div(255).reshape(frames.shape)
+    return torch.stack(out).float().div(255).reshape(frames.shape), size
+
+
+def _codec_context(name: str, mode: str) -> av.CodecContext:
+    """PyAV's codec context for encoder or decoder `name`; a build of FFmpeg without it is one line, not a trace."""
+    use_native_ffmpeg_log()
+    try:
+        return av.CodecContext.create(name, mode)
+    except ValueError:  # av.codec.codec.UnknownCodecError
+        raise UsageError(f"this PyAV's FFmpeg has no {name} {'encoder' if mode == 'w' else 'decoder'}") from None

@@ -7,15 +7,20 @@ here as a hung test under load). stvsr therefore restores FFmpeg's native handle
 
 from __future__ import annotations
 
+import os
+
 _done = False
 
 
 def use_native_ffmpeg_log() -> None:
     """Switch (once) to FFmpeg's native log handler, showing errors only (FFmpeg's default, INFO, prints every
-    encoder's statistics; stvsr raises its own errors for what matters)."""
+    encoder's statistics; stvsr raises its own errors for what matters). SVT-AV1 prints a 20-line banner with its
+    own printf, past FFmpeg's log: its SVT_LOG variable asks it for errors only."""
     global _done
     if not _done:
         import av.logging  # here, not at import: frame folders and the packed training data need no PyAV
+
+        os.environ.setdefault("SVT_LOG", "1")
 
         av.logging.restore_default_callback()
         av.logging.set_libav_level(av.logging.ERROR)

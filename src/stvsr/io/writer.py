@@ -191,8 +191,6 @@ class VideoWriter(_Writer):
             options["row-mt"] = "1"
         if self._codec == "libx265":
             options["x265-params"] = "log-level=error"  # x265 prints its statistics to stderr otherwise
-        if self._codec == "libsvtav1":
-            os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints a 20-line banner to stdout otherwise
         stream.options = options
         self._stream_depth = max(c.bits for c in av.video.format.VideoFormat(pix_fmt).components)
         self._stream = stream
