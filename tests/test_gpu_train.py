@@ -95,6 +95,8 @@ def test_a_damaged_pack_is_one_line(pack, tmp_path):
 
 
 REAL_CHAIN = yaml.safe_load((ROOT / "configs/propstvsr_real.yaml").read_text())["data"]["degradation"]
+# the GPU compressed recipe's: the shipped weights' codec mixture less VP9, one chain drawn per sample
+GPU_REAL_CHAIN = yaml.safe_load((ROOT / "configs/gpu/propstvsr_real_l.yaml").read_text())["data"]["degradation"]
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +181,7 @@ def panned_pack(sources, tmp_path_factory):
         writer.write(texture(40, 40, seed=8))  # too small to pan: skipped
     out = tmp_path_factory.mktemp("ppack") / "train"
     pack_training_data([str(sources)], [str(stills / "photos")], out, budget_mb=1, segment=12,
-                       cache=str(out.parent / "cache"), degradation=REAL_CHAIN, variants=2, pans=3, pan_size=64,
+                       cache=str(out.parent / "cache"), degradation=GPU_REAL_CHAIN, variants=2, pans=3, pan_size=64,
                        pan_frames=8)
     return out
 
@@ -206,6 +208,15 @@ def test_a_degraded_pack_holds_each_photo_as_panned_segments_with_their_inputs(p
         assert shifts[(vy, vx)] < 3  # up to the packing codec's rounding
         later = (clip[5, :, 24:-24, 24:-24] - clip[4, :, 24 + vy:36 + vy, 24 + vx:36 + vx]).abs().mean().item()
         assert later < 3
+
+
+def test_the_gpu_compressed_recipes_codec_mixture_packs(panned_pack):
+    """configs/gpu/propstvsr_real_l.yaml draws the shipped weights' codecs less VP9 per sample: its chain packs, and
+    the draws reach more than one codec (JPEG frames and skipped codecs are stored losslessly, as `none`)."""
+    assert "||" in GPU_REAL_CHAIN and "mpeg4" in GPU_REAL_CHAIN and "jpeg" in GPU_REAL_CHAIN
+    manifest = json.loads((panned_pack / MANIFEST).read_text())
+    drawn = {v["codec"].split()[0] for c in manifest["clips"] for v in c["lr"]}
+    assert {"h264", "none"} <= drawn and drawn & {"h265", "mpeg4"}, drawn
 
 
 def test_a_negative_pan_count_is_one_line_and_leaves_nothing(sources, tmp_path):

@@ -639,3 +639,38 @@ def test_max_minutes_ends_the_call_with_a_checkpoint_and_a_snapshot(tmp_path, da
     assert training["device"].endswith("CPU threads")
     assert main(["train", "--resume", str(tmp_path / "run"), "--max-minutes", "0"]) == 2
     assert capsys.readouterr().err.strip().endswith("--max-minutes must be above 0")
+
+
+def test_a_cleaning_stage_grows_from_weights_without_one_and_learns_the_clean_input(tmp_path, data):
+    """propstvsr's pre-cleaning of compressed frames (Real-BasicVSR's): grown from weights without it, the model is
+    the same function; a stage on `mse@clean` alone trains only the cleaner, against the clean low-resolution clip
+    (here the training chain adds noise, which the cleaner is to take out)."""
+    from stvsr.models import create_model
+    from stvsr.models.checkpoint import save_weights
+    from stvsr.train.loop import init_from
+
+    path = tmp_path / "plain.safetensors"
+    torch.manual_seed(0)
+    plain = create_model("propstvsr_tiny", scale=4, time_factor=1)
+    torch.nn.init.normal_(plain.up[0].weight, std=0.01)  # a trained model's residual is not zero
+    save_weights(plain, path, name="propstvsr_tiny", kwargs={"scale": 4, "time_factor": 1})
+    cleaning = create_model("propstvsr_tiny", scale=4, time_factor=1, clean_blocks=1)
+    assert cleaning.STAGES == ("clean",) and plain.STAGES == ()
+    init_from(cleaning, str(path))
+    clip = translating_clip(3, 24, 24, seed=4).unsqueeze(0)
+    with torch.no_grad():
+        torch.testing.assert_close(cleaning.eval()(clip), plain.eval()(clip))
+        assert torch.equal(cleaning.stages(clip)["clean"], clip)
+
+    stages = [{"name": "clean", "steps": 3, "train": ["clean"], "losses": {"mse@clean": 1.0}}]
+    config = write_config(tmp_path / "c.yaml", data, tmp_path / "run", model="propstvsr_tiny", task="vsr",
+                          model_kwargs={"time_factor": 1, "clean_blocks": 1}, init=str(path), stages=stages)
+    tree = yaml.safe_load(config.read_text())
+    tree["data"].update(frames=3, degradation="BI+noise:sigma=8")
+    config.write_text(yaml.safe_dump(tree))
+    assert main(["train", "--config", str(config), "--set", "optim.ema=0", "--set", "optim.lr=1e-2"]) == 0
+    trained = load_file(str(tmp_path / "run/last.safetensors"))
+    initial = cleaning.state_dict()
+    changed = {k for k in initial if not torch.equal(initial[k], trained[k])}
+    assert changed and all(k.startswith("clean.") for k in changed)
+    assert "mse@clean" in (tmp_path / "run/log.csv").read_text()

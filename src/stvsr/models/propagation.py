@@ -11,6 +11,11 @@ frame is the cascade's frame plus a residual reconstructed from the states. The 
 zero and the cascade's SR network comes from its shipped weights, so an untrained model is exactly the cascade
 and training can only add to it.
 
+For compressed input a model may first clean each low-resolution frame (`clean_blocks` > 0): a small residual
+network, as Real-BasicVSR's image pre-cleaning module (Chan et al. CVPR 2022), whose output is scored against the
+clean low-resolution frames by a loss `NAME@clean`; the flow, the cascade and the branches then read the cleaned
+frames. Its last layer starts at zero too, so it grows from a model without one.
+
 Built at time factor 1 it is a multi-frame VSR model (propstvsr.x4; propstvsr.x4_m and propstvsr.x4_l, grown from it
 by `adapt_init`), and as the space half of a cascade with DIS at the output size (`propstvsr.x4_l+dis`) it is the x4 x2
 default: DIS between its frames makes better new frames than its own in-between branch (BENCHMARKS.md).
@@ -63,6 +68,7 @@ class PropagationSTVSR(VideoModel):
     `encode` (features of each input frame), `back_branch`/`fore_branch` (the two recurrent branches), `fuse_key` and
     `fuse_mid` (an output frame's features from the states), `up` (sub-pixel reconstruction of the residual).
     Ablation switches: `bidirectional` (False: forward branch only), `align` (False: states are not warped).
+    `clean` (with `clean_blocks` > 0): a residual pre-cleaning of every input frame, its output the stage `clean`.
     """
 
     min_size = 16  # DIS needs room for its 8×8 patches
@@ -70,7 +76,7 @@ class PropagationSTVSR(VideoModel):
     def __init__(self, *, scale: int = 4, time_factor: int = 2, features: int = 32, blocks: int = 2,
                  sr_features: int = 32, sr_blocks: int = 4, preset: str = "fast", lr_preset: str = "medium",
                  bidirectional: bool = True, align: bool = True, window: int = 20, overlap: int = 6,
-                 fuse_blocks: int = 1):
+                 fuse_blocks: int = 1, clean_blocks: int = 0, clean_features: int = 32):
         super().__init__()
         if time_factor not in (1, 2):
             raise ValueError("PropagationSTVSR supports time_factor 1 or 2")
@@ -95,6 +101,12 @@ class PropagationSTVSR(VideoModel):
         self.up = nn.Sequential(conv(c, 3 * scale * scale), nn.PixelShuffle(scale))
         nn.init.zeros_(self.up[0].weight)  # zero residual: an untrained model is exactly the cascade
         nn.init.zeros_(self.up[0].bias)
+        self.clean = None
+        if clean_blocks > 0:
+            self.clean = nn.Sequential(*_trunk(3, clean_features, clean_blocks), conv(clean_features, 3))
+            nn.init.zeros_(self.clean[-1].weight)  # starts as the identity: grown from a model without it
+            nn.init.zeros_(self.clean[-1].bias)
+            self.STAGES = ("clean",)
 
     def adapt_init(self, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
         """Starting weights of a narrower or shallower propstvsr grown to this size, computing the same function.
@@ -135,8 +147,20 @@ class PropagationSTVSR(VideoModel):
                 out[name] = torch.zeros_like(value)
         return out
 
+    def stages(self, clip: Tensor, *, until: str | None = None) -> dict[str, Tensor]:
+        """The cleaned input frames (stage `clean`), for a loss against the clean low-resolution clip."""
+        if self.clean is None:
+            return super().stages(clip, until=until)
+        self.check_clip(clip)
+        return {"clean": self._cleaned(clip)}
+
+    def _cleaned(self, clip: Tensor) -> Tensor:
+        return clip + per_frame(self.clean, clip.flatten(0, 1)).view_as(clip)
+
     def forward(self, clip: Tensor) -> Tensor:
         self.check_clip(clip)
+        if self.clean is not None:
+            clip = self._cleaned(clip)
         n, t, _, h, w = clip.shape
         frames = clip.flatten(0, 1)
         key = per_frame(self._cascade_frames, frames).view(n, t, 3, h * self.scale, w * self.scale)
@@ -201,16 +225,17 @@ class PropagationSTVSR(VideoModel):
                 description="space-time SR by bidirectional propagation over the clip (DIS-aligned), on the cascade")
 def propstvsr(*, scale: int = 4, time_factor: int = 2, features: int = 32, blocks: int = 2, sr_features: int = 32,
               sr_blocks: int = 4, preset: str = "fast", lr_preset: str = "medium", bidirectional: bool = True,
-              align: bool = True, window: int = 20, overlap: int = 6, fuse_blocks: int = 1) -> PropagationSTVSR:
+              align: bool = True, window: int = 20, overlap: int = 6, fuse_blocks: int = 1, clean_blocks: int = 0,
+              clean_features: int = 32) -> PropagationSTVSR:
     return PropagationSTVSR(scale=scale, time_factor=time_factor, features=features, blocks=blocks,
                             sr_features=sr_features, sr_blocks=sr_blocks, preset=preset, lr_preset=lr_preset,
                             bidirectional=bidirectional, align=align, window=window, overlap=overlap,
-                            fuse_blocks=fuse_blocks)
+                            fuse_blocks=fuse_blocks, clean_blocks=clean_blocks, clean_features=clean_features)
 
 
 @register_model("propstvsr_tiny", task="stvsr", description="propstvsr, tiny variant for tests")
 def propstvsr_tiny(*, scale: int = 4, time_factor: int = 2, bidirectional: bool = True,
-                   align: bool = True) -> PropagationSTVSR:
+                   align: bool = True, clean_blocks: int = 0) -> PropagationSTVSR:
     return PropagationSTVSR(scale=scale, time_factor=time_factor, features=8, blocks=1, sr_features=8, sr_blocks=1,
                             preset="ultrafast", lr_preset="ultrafast", bidirectional=bidirectional, align=align,
-                            window=8, overlap=4)
+                            window=8, overlap=4, clean_blocks=clean_blocks, clean_features=8)
