@@ -43,6 +43,8 @@ def test_plain_kernels_are_unchanged():
     ("BI+h264:26 ||", "an empty chain"),
     ("BI || h264:26", "exactly one downscale"),
     ("BI+mpeg4:q=40 || BI", "q=40 is outside 2..31"),
+    ("BI+second_order", "exactly one downscale"),
+    ("second_order:2", "second_order takes no parameters"),
 ])
 def test_a_wrong_protocol_is_one_line_naming_the_part(text, says):
     with pytest.raises(UsageError, match=says):
@@ -215,7 +217,8 @@ def test_evaluate_on_a_compressed_protocol_and_refuses_a_drawn_one(tmp_path, cap
     assert code == 2 and len(err.strip().splitlines()) == 1 and "fixed" in err
 
 
-def test_training_samples_through_a_codec_stay_pure(tmp_path):
+@pytest.mark.parametrize("chain", ["BI+h264:crf=20..40,preset=veryfast|medium", "second_order+jpeg:q=30..95"])
+def test_training_samples_through_a_drawn_chain_stay_pure(tmp_path, chain):
     from stvsr.train.config import DataConfig
     from stvsr.train.data import FrameStore, TrainSamples
 
@@ -223,7 +226,7 @@ def test_training_samples_through_a_codec_stay_pure(tmp_path):
 
     write_frames(tmp_path / "src" / "a", translating_clip(12, 96, 128, seed=4))
     store = FrameStore([tmp_path / "src" / "a"], downscale=1.0, cache=tmp_path / "cache")
-    config = DataConfig(patch=16, frames=3, degradation="BI+h264:crf=20..40,preset=veryfast|medium")
+    config = DataConfig(patch=16, frames=3, degradation=chain)
     samples = TrainSamples(store, [], config, scale=4, seed=1)
     a, b = samples[5], samples[5]
     assert torch.equal(a.lr, b.lr) and a.lr.shape == (3, 3, 16, 16)
@@ -234,4 +237,28 @@ def test_the_parser_names_every_kernel():
     from stvsr.degrade.protocol import DOWNSCALE_NAMES, STAGES
     from stvsr.degrade.resample import DOWNSCALERS
 
-    assert set(DOWNSCALE_NAMES) == set(DOWNSCALERS) == {n for n, (place, _) in STAGES.items() if place == "down"} - {"resize"}
+    assert set(DOWNSCALE_NAMES) == set(DOWNSCALERS) == {n for n, (place, _) in STAGES.items()
+                                                        if place == "down"} - {"resize", "second_order"}
+
+
+def test_second_order_is_real_esrgans_chain_drawn_once_per_clip(monkeypatch):
+    """`second_order` (Real-ESRGAN's two rounds of blur, resize, noise, with JPEG between): ×1/s on the 8-bit grid,
+    a pure function of the seed, far from BI and spread by its draws; the frames of a clip share its draws (without
+    the per-pixel noise, a still clip stays still); it draws, so evaluation refuses it."""
+    x = clip(frames=4, height=96, width=96, seed=1)
+    outs = [degrade(x, "second_order", 4, np.random.default_rng(seed)) for seed in range(12)]
+    assert all(o.shape == (4, 3, 24, 24) for o in outs)
+    assert all(torch.equal(o, o.mul(255).round().div(255)) for o in outs)
+    assert torch.equal(outs[0], degrade(x, "second_order", 4, np.random.default_rng(0)))
+    scores = [float(psnr(o, bicubic_down(x, 4)).mean()) for o in outs]
+    assert max(scores) < 40 and max(scores) - min(scores) > 3, scores  # degraded, and by different amounts
+    assert parse_protocol("second_order+jpeg:q=30..95").random and parse_protocol("second_order").random
+
+    import stvsr.degrade.stages as stages
+
+    monkeypatch.setattr(stages, "add_noise", lambda images, *args, **kwargs: images)
+    still = x[:1].expand(4, -1, -1, -1).contiguous()
+    for seed in range(6):
+        frames = degrade(still, "second_order", 4, np.random.default_rng(seed))
+        assert torch.equal(frames, frames[:1].expand_as(frames))
+

@@ -6,9 +6,11 @@
     blur:sigma=0.2..1.5,sigma2=0.2..1.5,theta=0..180+resize:mode=bicubic|bilinear|area+noise:sigma=0..4,p=0.5
         +h264:crf=18..34,preset=veryfast|medium|slow       a randomised chain, for training
     BI+mpeg4:q=8                        ... old footage: MPEG-4 Part 2 at quantiser 8, 8x8 blocks and no deblocking
+    second_order+jpeg:q=30..95          Real-ESRGAN's two-round chain, then its final JPEG (training only: it draws)
 
 A protocol is stages joined by `+`, applied in order: optional `blur` on the ground truth, exactly one downscale
-(`BI`, `BD`, `blur3_bicubic` or `resize`), then any of `noise`, `jpeg` and the video codecs `h264`, `h265`, `vp9`,
+(`BI`, `BD`, `blur3_bicubic`, `resize`, or `second_order`: Real-ESRGAN's blur, resize, noise and JPEG twice over,
+`degrade.stages.second_order`), then any of `noise`, `jpeg` and the video codecs `h264`, `h265`, `vp9`,
 `av1` (`crf`) and `mpeg4` (MPEG-4 Part 2, quantiser `q`) on the low-resolution clip. Chains joined by `||` are
 alternatives, one drawn per clip with equal chance: a training mixture of codecs such as `BI+h264:crf=18..34 ||
 BI+mpeg4:q=2..12`. A stage takes `key=value` parameters, or its first parameter bare (`h264:26`). A value is a
@@ -56,6 +58,7 @@ STAGES: dict[str, tuple[str, dict[str, Param]]] = {  # name: (place in the chain
     "BD": ("down", {}),
     "blur3_bicubic": ("down", {}),
     "resize": ("down", {"mode": Param(str, "bicubic", choices=("bicubic", "bilinear", "area"))}),
+    "second_order": ("down", {}),  # Real-ESRGAN's two rounds (stages.second_order): its draws are its own
     "noise": ("after", {"sigma": Param(float, 5.0, 0.0, 50.0),
                         "kind": Param(str, "gauss", choices=("gauss", "poisson")),
                         "grey": Param(float, 0.0, 0.0, 1.0), **_P}),  # grey: the chance of luminance-only noise
@@ -69,6 +72,7 @@ STAGES["av1"] = ("after", {"crf": Param(int, 35, 1, 63), **_P})  # SVT-AV1's CRF
 STAGES["mpeg4"] = ("after", {"q": Param(int, 5, 2, 31), **_P})  # MPEG-4 Part 2's constant quantiser
 # each clip through the codec as one stream (io.compress.video_roundtrip)
 VIDEO_STAGES = ("h264", "h265", "vp9", "av1", "mpeg4")
+DRAWING_STAGES = ("second_order",)  # stages that draw their values themselves: never an evaluation protocol
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,8 @@ class Stage:
 
     @property
     def random(self) -> bool:
-        return any(isinstance(v, tuple) for _, v in self.values) or dict(self.values).get("p", 1.0) < 1.0
+        return (self.name in DRAWING_STAGES or any(isinstance(v, tuple) for _, v in self.values)
+                or dict(self.values).get("p", 1.0) < 1.0)
 
     def draw(self, rng: np.random.Generator) -> dict[str, object]:
         """Concrete parameter values for one clip."""
@@ -153,7 +158,7 @@ def _apply_stage(name: str, values: dict, x: Tensor, scale: int, rng: np.random.
     import torch
 
     from .resample import DOWNSCALERS
-    from .stages import add_noise, blur, resize_down
+    from .stages import add_noise, blur, resize_down, second_order
 
     if name == "blur":
         return blur(x, values["sigma"], values["sigma2"], values["theta"])
@@ -161,6 +166,8 @@ def _apply_stage(name: str, values: dict, x: Tensor, scale: int, rng: np.random.
         return DOWNSCALERS[name](x, scale, quantize=False)
     if name == "resize":
         return resize_down(x, scale, values["mode"])
+    if name == "second_order":
+        return second_order(x, scale, rng)
     if name == "noise":
         generator = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))
         grey = rng.random() < values["grey"]
@@ -238,8 +245,8 @@ def _parse_chain(text: str) -> Protocol:
         stages.append(Stage(name, tuple((k, given.get(k, p.default)) for k, p in params.items())))
         places.append(place)
     if places.count("down") != 1:
-        raise UsageError(f"degradation {text!r}: needs exactly one downscale ({', '.join(DOWNSCALE_NAMES)} or "
-                         f"resize)")
+        raise UsageError(f"degradation {text!r}: needs exactly one downscale ({', '.join(DOWNSCALE_NAMES)}, "
+                         f"resize or second_order)")
     if places != sorted(places, key=PLACES.index):
         raise UsageError(f"degradation {text!r}: blur comes before the downscale; noise, jpeg and codecs after it")
     return Protocol(text.strip(), tuple(stages))

@@ -48,15 +48,20 @@ def resize_down(images: Tensor, scale: int, mode: str = "bicubic") -> Tensor:
     """×1/scale of (..., H, W) after modcrop: 'bicubic' (MATLAB, antialiased, as BI), 'bilinear' (antialiased
     triangle) or 'area' (box average). Not rounded."""
     hr = modcrop(images, scale).float()
-    size = (hr.shape[-2] // scale, hr.shape[-1] // scale)
+    return resize_to(hr, (hr.shape[-2] // scale, hr.shape[-1] // scale), mode)
+
+
+def resize_to(images: Tensor, size: tuple[int, int], mode: str = "bicubic") -> Tensor:
+    """(..., H, W) resized to `size`, down or up, by `resize_down`'s modes ('area' averages the input pixels each
+    output pixel covers). Not rounded."""
     if mode == "bicubic":
-        return imresize(hr, size=size)
-    flat = hr.reshape(-1, 1, *hr.shape[-2:])
+        return imresize(images.float(), size=size)
+    flat = images.float().reshape(-1, 1, *images.shape[-2:])
     if mode == "area":
-        flat = F.avg_pool2d(flat, scale)
+        flat = F.adaptive_avg_pool2d(flat, size)  # the box average; exact pooling where the sizes divide
     else:
         flat = F.interpolate(flat, size=size, mode="bilinear", antialias=True, align_corners=False)
-    return flat.reshape(*hr.shape[:-2], *size)
+    return flat.reshape(*images.shape[:-2], *size)
 
 
 def add_noise(images: Tensor, sigma: float, *, kind: str = "gauss", grey: bool = False,
@@ -74,3 +79,47 @@ def add_noise(images: Tensor, sigma: float, *, kind: str = "gauss", grey: bool =
     # variance x / peak, with peak set so that x = 0.5 has deviation sigma levels.
     peak = 0.5 / (sigma / 255) ** 2
     return images + normal * (images.clamp(min=0) / peak).sqrt()
+
+
+# Real-ESRGAN's high-order degradation (Wang et al., ICCVW 2021), its published ranges for the x4 model: two rounds
+# of blur, random resize and noise, a JPEG between them, then the resize to the low-resolution size. Kept to the
+# chain's Gaussian kernels (its generalised-Gaussian, plateau and sinc kernels are left out), and its Poisson scale
+# s mapped to this module's `sigma` at mid grey: 8-bit Poisson noise of scale s has a deviation of 11.3·s levels.
+SECOND_ORDER = (
+    # (chance of the blur, blur σ range, resize chances up / down / keep, resize factor range, noise σ range,
+    #  Poisson scale range)
+    (1.0, (0.2, 3.0), (0.2, 0.7, 0.1), (0.15, 1.5), (1.0, 30.0), (0.05, 3.0)),
+    (0.8, (0.2, 1.5), (0.3, 0.4, 0.3), (0.3, 1.2), (1.0, 25.0), (0.05, 2.5)),
+)
+SECOND_ORDER_JPEG = (30, 95)  # the first round's JPEG quality
+_POISSON_LEVELS = 11.3  # deviation in levels of 8-bit Poisson noise of scale 1 at mid grey: √(0.5·256)
+
+
+def second_order(images: Tensor, scale: int, rng) -> Tensor:
+    """Real-ESRGAN's two-round degradation of ground truth (..., 3, H, W) to ×1/scale (after modcrop), with every
+    draw from `rng` (a numpy Generator) once per call, so all the frames of a clip share a kernel, sizes and noise
+    level (the noise itself is drawn per pixel). Not rounded: the chain's later stages (e.g. `jpeg`, a codec) and
+    its final rounding follow."""
+    from ..io.compress import jpeg_roundtrip  # OpenCV
+
+    x = modcrop(images, scale).float()
+    target = (x.shape[-2] // scale, x.shape[-1] // scale)
+    for round_, (blur_p, sigmas, resize_p, factors, noise, poisson) in enumerate(SECOND_ORDER):
+        if rng.random() < blur_p:
+            sigma, sigma2 = rng.uniform(*sigmas), rng.uniform(*sigmas)
+            x = blur(x, sigma, sigma2 if rng.random() < 0.5 else sigma, rng.uniform(-180, 180))  # iso or aniso
+        way = rng.choice(3, p=resize_p)
+        factor = rng.uniform(1.0, factors[1]) if way == 0 else rng.uniform(factors[0], 1.0) if way == 1 else 1.0
+        base = x.shape[-2:] if round_ == 0 else target  # the second round resizes around the target size
+        size = tuple(max(2, int(n * factor)) for n in base)
+        x = resize_to(x, size, str(rng.choice(("area", "bilinear", "bicubic"))))
+        generator = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))
+        grey = rng.random() < 0.4
+        if rng.random() < 0.5:
+            x = add_noise(x, rng.uniform(*noise), grey=grey, generator=generator)
+        else:
+            x = add_noise(x, _POISSON_LEVELS * rng.uniform(*poisson), kind="poisson", grey=grey, generator=generator)
+        x = x.clamp(0, 1)  # as Real-ESRGAN, after each round's noise
+        if round_ == 0:
+            x = jpeg_roundtrip(x, quality=int(rng.integers(SECOND_ORDER_JPEG[0], SECOND_ORDER_JPEG[1] + 1)))
+    return resize_to(x, target, str(rng.choice(("area", "bilinear", "bicubic"))))
