@@ -233,6 +233,29 @@ def test_training_samples_through_a_drawn_chain_stay_pure(tmp_path, chain):
     assert not torch.equal(a.lr, bicubic_down(a.hr, 4))
 
 
+def test_a_coded_region_around_the_crop(tmp_path, monkeypatch):
+    """`data.coded_patch`: the chain degrades as much of that many LR pixels as a source has room for (the codec codes
+    a frame of a real clip's size), and the sample is a crop of it on the LR grid, its ground truth the same place
+    (exact under the box-average downscale, which is local to each 4x4 block)."""
+    import stvsr.train.data as data
+    from stvsr.train.config import DataConfig
+
+    from test_datasets import write_frames
+
+    write_frames(tmp_path / "src" / "a", translating_clip(12, 96, 160, seed=4))  # room for 24 x 40 LR pixels
+    store = data.FrameStore([tmp_path / "src" / "a"], downscale=1.0, cache=tmp_path / "cache")
+    coded = []
+    monkeypatch.setattr(data, "degrade", lambda hr, *args: coded.append(hr.shape[-2:]) or degrade(hr, *args))
+    config = DataConfig(patch=8, frames=3, degradation="resize:mode=area", coded_patch=32, augment=[])
+    samples = data.TrainSamples(store, [], config, scale=4, seed=1)
+    for i in range(6):
+        sample = samples[i]
+        assert sample.lr.shape == (3, 3, 8, 8) and sample.hr.shape == (3, 3, 32, 32)
+        torch.testing.assert_close(sample.lr, degrade(sample.hr, "resize:mode=area", 4), atol=0.5 / 255, rtol=0)
+    assert set(coded) == {(96, 128)}  # 24 x 32 LR: all the height, coded_patch of the width
+    assert torch.equal(samples[3].lr, samples[3].lr) and samples[3].lr.shape == (3, 3, 8, 8)
+
+
 def test_the_parser_names_every_kernel():
     from stvsr.degrade.protocol import DOWNSCALE_NAMES, STAGES
     from stvsr.degrade.resample import DOWNSCALERS

@@ -32,6 +32,7 @@ def test_defaults_file_and_overrides(tmp_path):
     ("data.photo_share=some", "expected float"),
     ("nonsense", "key=value"),
     ("batch.size=3", "batch: expected int"),
+    ("data.coded_patch=16", "data.coded_patch"),  # below the default patch of 32
 ])
 def test_bad_overrides(override, message):
     with pytest.raises(UsageError, match=message):

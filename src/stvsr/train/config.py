@@ -41,6 +41,10 @@ class DataConfig:
     # alike): the same scenes with their texture at other frequencies.
     photo_scales: list[float] = field(default_factory=list)
     degradation: str = "BI"
+    # Low-resolution side of the region the degradation chain sees, around the crop (0: the crop itself): a codec
+    # then codes a frame of about a real clip's size, with its macroblocks and motion search, not a patch of a few
+    # macroblocks, and the crop falls anywhere on its block grid.
+    coded_patch: int = 0
     workers: int = 2
     cache: str = ""  # folder for the decoded, downscaled sources (default: a temp folder)
     # A training pack (`stvsr.train.pack`) in place of videos and photos: the same clips at training resolution,
@@ -237,6 +241,8 @@ def validate_config(config: TrainConfig) -> TrainConfig:
     need(all(isinstance(k, int) and k >= 0 for k in config.perceptual_layers),
          "perceptual_layers", "a list of feature-network layer indices from 0 (empty: all)", config.perceptual_layers)
     need(d.patch >= 4, "data.patch", "at least 4 pixels", d.patch)
+    need(d.coded_patch == 0 or d.coded_patch >= d.patch, "data.coded_patch", "0 or at least data.patch",
+         d.coded_patch)
     need(d.frames >= 1, "data.frames", "at least 1", d.frames)
     need(d.frame_step >= 1, "data.frame_step", "at least 1", d.frame_step)
     need(all(isinstance(k, int) and k >= 1 for k in d.frame_steps), "data.frame_steps",

@@ -127,6 +127,8 @@ class TrainSamples(Dataset):
     def __init__(self, store: FrameStore, photos: list[Tensor], config: DataConfig, *, scale: int, seed: int,
                  length: int = 10 ** 9):
         self.config, self.scale, self.seed, self.length = config, scale, seed, length
+        # a degraded pack's inputs were coded whole, ahead of time: there is no region to code around the crop
+        self.coded = config.coded_patch if store.degraded is None else 0
         size = config.patch * scale
         self.steps = config.frame_steps or [config.frame_step]
         self.span = (config.frames - 1) * max(self.steps) + 1  # source frames one sample covers, at most
@@ -151,12 +153,15 @@ class TrainSamples(Dataset):
 
     def __getitem__(self, index: int) -> Sample:
         rng = np.random.default_rng([self.seed, index])
-        t, size, lr = self.config.frames, self.config.patch * self.scale, None
+        t, lr, s = self.config.frames, None, self.scale
+        size = self.config.patch * s
         # drawn only when a spacing is to be drawn: a fixed-spacing config keeps the stream it always had
         step = int(rng.choice(self.steps)) if len(self.steps) > 1 else self.steps[0]
         span = (t - 1) * step + 1
         if self.photos and rng.random() < self.config.photo_share:
-            hr = self._panned_photo(rng, t, size, step)
+            photo = self.photos[rng.integers(len(self.photos))]
+            room = [n - PAN_SPEED * step * (t - 1) for n in photo.shape[-2:]]
+            hr = pan(photo, rng, t, self._region(room, size), step)
         else:
             clips, degraded, weights = self.clips, self.degraded, self.weights
             # drawn only from a pack with pans: every other source keeps the stream it always had
@@ -165,15 +170,16 @@ class TrainSamples(Dataset):
             index = rng.choice(len(clips), p=weights)
             clip = clips[index]
             start = rng.integers(0, len(clip) - span + 1)
+            height, width = self._region(clip.shape[-2:], size)
             if degraded is None:
-                y = rng.integers(0, clip.shape[-2] - size + 1)
-                x = rng.integers(0, clip.shape[-1] - size + 1)
+                y = rng.integers(0, clip.shape[-2] - height + 1)
+                x = rng.integers(0, clip.shape[-1] - width + 1)
             else:  # on the LR grid, and one of the ready-made inputs
-                s, patch = self.scale, self.config.patch
+                patch = self.config.patch
                 y, x = (s * rng.integers(0, (n - size) // s + 1) for n in clip.shape[-2:])
                 inputs = degraded[index][rng.integers(len(degraded[index]))]
                 lr = inputs[start:start + span:step, :, y // s:y // s + patch, x // s:x // s + patch]
-            hr = clip[start:start + span:step, :, y:y + size, x:x + size]
+            hr = clip[start:start + span:step, :, y:y + height, x:x + width]
         hr, lr = hr.float().div(255), (None if lr is None else lr.float().div(255))
         for name, op in _AUGMENTATIONS.items():
             if rng.random() < 0.5 and name in self.config.augment:
@@ -181,20 +187,30 @@ class TrainSamples(Dataset):
         hr = hr.contiguous()
         if lr is None:
             lr = degrade(hr, self.config.degradation, self.scale, rng)
+            if self.coded:  # the crop, anywhere in the coded region
+                p = self.config.patch
+                y, x = (rng.integers(0, n - p + 1) for n in lr.shape[-2:])
+                lr, hr = lr[..., y:y + p, x:x + p], hr[..., y * s:(y + p) * s, x * s:(x + p) * s].contiguous()
         return Sample(hr=hr, lr=lr.contiguous())
 
-    def _panned_photo(self, rng: np.random.Generator, t: int, size: int, step: int) -> Tensor:
-        return pan(self.photos[rng.integers(len(self.photos))], rng, t, size, step)
+    def _region(self, room, size: int) -> tuple[int, int]:
+        """The ground-truth region a sample's chain degrades: the crop (`size`²), or with `coded_patch` as much of
+        coded_patch² low-resolution pixels as the source has `room` for, on the LR grid."""
+        if not self.coded:
+            return size, size
+        return tuple(max(size, min(self.coded * self.scale, int(n) // self.scale * self.scale)) for n in room)
 
 
-def pan(photo: Tensor, rng: np.random.Generator, frames: int, size: int, step: int = 1) -> Tensor:
-    """`frames` crops of `size`² from `photo`, moved by one random whole-pixel velocity (up to PAN_SPEED · `step` a
-    frame): a still seen by a panning camera. The photo needs `PAN_SPEED · step · (frames − 1)` pixels to spare."""
+def pan(photo: Tensor, rng: np.random.Generator, frames: int, size: int | tuple[int, int], step: int = 1) -> Tensor:
+    """`frames` crops of `size`² (or `size` = (height, width)) from `photo`, moved by one random whole-pixel velocity
+    (up to PAN_SPEED · `step` a frame): a still seen by a panning camera. The photo needs `PAN_SPEED · step ·
+    (frames − 1)` pixels to spare."""
+    height, width = (size, size) if isinstance(size, int) else size
     vy, vx = rng.integers(-PAN_SPEED, PAN_SPEED + 1, size=2) * step
     span_y, span_x = abs(vy) * (frames - 1), abs(vx) * (frames - 1)
-    y0 = rng.integers(0, photo.shape[-2] - size - span_y + 1) + (span_y if vy < 0 else 0)
-    x0 = rng.integers(0, photo.shape[-1] - size - span_x + 1) + (span_x if vx < 0 else 0)
-    return torch.stack([photo[:, y0 + i * vy: y0 + i * vy + size, x0 + i * vx: x0 + i * vx + size]
+    y0 = rng.integers(0, photo.shape[-2] - height - span_y + 1) + (span_y if vy < 0 else 0)
+    x0 = rng.integers(0, photo.shape[-1] - width - span_x + 1) + (span_x if vx < 0 else 0)
+    return torch.stack([photo[:, y0 + i * vy: y0 + i * vy + height, x0 + i * vx: x0 + i * vx + width]
                         for i in range(frames)])
 
 
