@@ -573,3 +573,29 @@ def test_a_flat_input_may_give_a_flat_output():
             p.zero_()
     out = list(output_frames(model, iter(torch.zeros(3, 3, 16, 16)), device=torch.device("cpu")))
     assert len(out) == 3
+
+
+def test_propstvsr_starts_x2_from_x4_weights_with_each_residual_box_filtered(tmp_path):
+    # A x4 model's weights into a x2 model: every input-size layer kept, and each sub-pixel output layer's 2x2
+    # phases that fall in one x2 pixel averaged, so the residual is the x4 one box-filtered to the x2 grid.
+    from torch.nn.functional import avg_pool2d
+    from stvsr.train.loop import init_from
+    torch.manual_seed(0)
+    x4 = create_model("propstvsr_tiny", scale=4, time_factor=1).eval()
+    for layer in (x4.up[0], x4.net.up[0]):  # the residual starts at zero: give it something to carry over
+        torch.nn.init.normal_(layer.weight, std=0.1)
+        torch.nn.init.normal_(layer.bias, std=0.1)
+    x2 = create_model("propstvsr_tiny", scale=2, time_factor=1).eval()
+    path = save_weights(x4, tmp_path / "x4.safetensors", name="propstvsr_tiny", kwargs={"scale": 4, "time_factor": 1})
+    init_from(x2, str(path))
+    for name, value in x4.state_dict().items():
+        if not name.startswith(("up.", "net.up.")):
+            assert torch.equal(x2.state_dict()[name], value), name
+    features = torch.rand(1, x4.features, 5, 7)
+    assert torch.allclose(x2.up(features), avg_pool2d(x4.up(features), 2), atol=1e-6)
+    backbone = torch.rand(1, 8, 5, 7)  # the backbone's fused features
+    assert torch.allclose(x2.net.up(backbone), avg_pool2d(x4.net.up(backbone), 2), atol=1e-6)
+    assert x2(torch.rand(1, 3, 3, 20, 24)).shape == (1, 3, 3, 40, 48)
+    x3 = create_model("propstvsr_tiny", scale=3, time_factor=1)
+    with pytest.raises(WeightsError, match="do not fit"):  # 4 is not a multiple of 3: named, not guessed
+        init_from(x3, str(path))

@@ -60,7 +60,7 @@ def test_happy_path_result_and_preview(served, video_factory, tmp_path):
     assert answer.status_code == 201, answer.text
     job = wait(client, answer.json()["id"])
     assert job["state"] == "done" and job["progress"] == 1.0 and job["error"] is None
-    assert job["summary"]["self_check"]["ok"] and job["model"] == "bicubic"
+    assert job["summary"]["self_check"]["ok"] and job["model"] == "propstvsr.x2_real"  # x2's default, coded input
     result = client.get(f"/api/jobs/{job['id']}/result")
     assert result.status_code == 200 and result.headers["content-type"] == "video/mp4"
     saved = tmp_path / "result.mp4"

@@ -21,6 +21,7 @@ EXPECTED = {"flowstvsr.x4x2": ("stvsr", 4, 2), "flowstvsr_fast.x4x2": ("stvsr", 
             "flowvfi.x2": ("vfi", 1, 2), "imdn.x4": ("sr", 4, 1), "imdn.x4_gan": ("sr", 4, 1),
             "espcn.x4": ("sr", 4, 1), "propstvsr.x4x2": ("stvsr", 4, 2), "propstvsr.x4": ("vsr", 4, 1), "propstvsr.x4_m": ("vsr", 4, 1),
             "propstvsr.x4_l": ("vsr", 4, 1), "propstvsr.x4_real": ("vsr", 4, 1),
+            "propstvsr.x2": ("vsr", 2, 1), "propstvsr.x2_real": ("vsr", 2, 1),
             "propstvsr.x4_real_gan": ("vsr", 4, 1), "tpcascade.x4x2": ("stvsr", 4, 2),
             "dual_stream.x4x2": ("stvsr", 4, 2), "vsr_delta.x4": ("vsr", 4, 1),
             "vsr_5parallel.x4": ("vsr", 4, 1), "srunet.x4": ("sr", 4, 1), "srunet.x4_perceptual": ("sr", 4, 1), "srresnet.x4": ("sr", 4, 1),
@@ -62,7 +63,9 @@ def test_defaults_are_the_shipped_models():
     assert default_method(4, 2, output_pixels=3840 * 2160) == "propstvsr.x4x2"  # flow at the input size
     assert default_method(4, 1) == "propstvsr.x4_l"
     assert default_method(1, 2) == "dis"  # flowvfi only equals DIS on the dev set so far
-    assert default_method(2, 2) in ("bicubic+dis", "dis+bicubic")  # no x2 model is shipped
+    assert default_method(2, 2) == default_method(2, 2, output_pixels=3840 * 2160) == "propstvsr.x2+dis"
+    assert default_method(2, 1) == "propstvsr.x2"
+    assert default_method(3, 2) in ("bicubic+dis", "dis+bicubic")  # no x3 model is shipped
 
 
 def test_the_default_falls_back_a_level_where_its_weights_are_missing(monkeypatch):
@@ -75,6 +78,7 @@ def test_the_default_falls_back_a_level_where_its_weights_are_missing(monkeypatc
     assert default_method(4, 1) == "flowvsr.x4"
     monkeypatch.setattr(inference, "shipped", lambda name, *a: None)
     assert default_method(4, 2) == "bicubic+dis" and default_method(4, 1) == "bicubic"
+    assert default_method(2, 2) == "bicubic+dis" and default_method(2, 1) == "bicubic"  # x2 has no fast level
 
 
 def test_weights_names_are_arch_dot_tag_and_a_bare_arch_takes_its_first():
@@ -96,7 +100,9 @@ def test_quality_levels_pick_named_models(tmp_path, capsys, ntsc_clip):
     assert default_method(4, 2, quality="fast") == "imdn.x4+dis_fast"
     assert default_method(4, 2, output_pixels=3840 * 2160, quality="fast") == "dis+imdn.x4"
     assert default_method(4, 1, quality="best") == "propstvsr.x4_l" and default_method(4, 1, quality="fast") == "flowvsr.x4"
-    assert default_method(2, 2, quality="best") == default_method(2, 2)  # no level of its own: the default
+    assert default_method(2, 2, quality="best") == default_method(2, 2) == "propstvsr.x2+dis"
+    assert default_method(2, 2, quality="fast") == "bicubic+dis"  # no fast x2 model: the classical cascade
+    assert default_method(3, 2, quality="best") == default_method(3, 2)  # no level of its own: the default
     with pytest.raises(UsageError):
         default_method(4, 2, quality="ultra")
     action = next(a for a in build_parser()._subparsers._group_actions[0].choices["upscale"]._actions

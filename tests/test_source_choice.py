@@ -50,6 +50,25 @@ def test_each_codec_turns_clean_where_the_clean_model_overtook_on_dev(tmp_path, 
     assert found.compressed == compressed and f"{bits_per_pixel:.2f} bits per pixel" in found.reason
 
 
+@pytest.mark.parametrize("bits_per_pixel, compressed", [
+    (0.67, True),  # x264 CRF 10 on dev's x2 inputs: propstvsr.x2_real 0.38 dB ahead of propstvsr.x2
+    (1.10, True),  # CRF 6: still 0.08 dB ahead
+    (1.82, False),  # CRF 2: the clean model 0.11 dB ahead
+])
+def test_x2_counts_a_stream_clean_only_at_a_higher_rate(tmp_path, bits_per_pixel, compressed):
+    # At x2 the output holds finer detail of the input: a light codec costs what the clean model cannot recover
+    from fractions import Fraction
+
+    from stvsr.io.probe import VideoInfo
+
+    frames, width, height = 10, 224, 128
+    info = VideoInfo(tmp_path / "clip.mkv", "matroska", "h264", width, height, Fraction(30), frames, 1 / 3, False,
+                     (1 / 30, 1 / 30), video_bytes=round(bits_per_pixel * frames * width * height / 8))
+    assert assess_source(info, scale=2).compressed == compressed
+    assert not assess_source(info, scale=4).compressed  # all above x4's 0.5
+    assert "compressed below 1.4" in assess_source(info, scale=2).reason or not compressed
+
+
 @pytest.mark.parametrize("width, height, file_bits_per_pixel, compressed", [
     (112, 64, 2.29, True),  # JPEG quality 80 on dev's inputs: the compressed model 0.67 dB ahead
     (112, 64, 3.05, False),  # quality 90: the clean model 0.15 dB ahead (0.7 of those bits are headers)
@@ -115,7 +134,10 @@ def test_info_explains_the_choice(capsys, video_factory):
     clip = video_factory("web.mp4", frames=6, options={"crf": "34"})
     assert main(["info", str(clip)]) == 0
     out = capsys.readouterr().out
-    assert "coding      compressed (h264 at" in out and "--scale 4 --time-factor 2 runs" in out
+    assert "coding      compressed (h264 at" in out
+    assert "--scale 4 --time-factor 2 runs propstvsr.x4_real+dis (made for compressed input" in out
+    assert "--scale 2 --time-factor 2 runs propstvsr.x2_real+dis (made for compressed input" in out
     assert main(["info", "--json", str(clip)]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["source"]["kind"] == "compressed" and data["model_x4x2"]
+    assert data["source"]["kind"] == "compressed"
+    assert (data["model_x4x2"], data["model_x2x2"]) == ("propstvsr.x4_real+dis", "propstvsr.x2_real+dis")

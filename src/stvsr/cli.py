@@ -202,16 +202,19 @@ def cmd_info(args: argparse.Namespace) -> int:
     from .inference import default_method, for_source
     from .io.compression import assess_source
 
-    source = assess_source(info)
-    usual = default_method(4, 2, info.width * info.height * 16)  # what a plain `upscale --scale 4 --time-factor 2` runs
-    model = for_source(usual, source.compressed)
+    # how the input was coded, and what a plain `upscale --scale S --time-factor 2` runs, for x4 and x2: (the
+    # assessment, the default, what this input gets)
+    runs = {scale: (found, usual, for_source(usual, found.compressed)) for scale in (4, 2)
+            for found, usual in [(assess_source(info, scale), default_method(scale, 2, info.width * info.height * scale * scale))]}
+    source = runs[4][0]
     if args.json:
         data = {"path": str(info.path), "container": info.container, "codec": info.codec, "width": info.width,
                 "height": info.height, "fps": str(info.fps), "fps_decimal": float(info.fps),
                 "frame_count": info.frame_count, "duration": info.duration, "vfr": info.vfr,
                 "rotation": info.rotation, "pix_fmt": info.pix_fmt, "bit_depth": info.bit_depth,
                 "source": {"kind": source.kind, "bits_per_pixel": source.bits_per_pixel, "reason": source.reason},
-                "model_x4x2": model,
+                "model_x4x2": runs[4][2], "source_x2": {"kind": runs[2][0].kind, "reason": runs[2][0].reason},
+                "model_x2x2": runs[2][2],
                 "streams": [vars(s) for s in info.streams],
                 "scene_cuts": None if cuts is None else [{"frame": c, "time": round(c / float(info.fps), 3)}
                                                          for c in cuts]}
@@ -232,9 +235,11 @@ def cmd_info(args: argparse.Namespace) -> int:
     elif skipped:
         rows.append(("scene cuts", skipped))
     rows.append(("coding", f"{source.kind} ({source.reason})"))
-    rows.append(("model", f"--scale 4 --time-factor 2 runs {model}"
-                          + (" (made for compressed input; --source clean runs " + usual + ")" if model != usual else
-                             "")))
+    for scale, (found, usual, model) in runs.items():
+        judged = "" if found.kind == source.kind else f"; at x{scale} {found.kind}: {found.reason.split(': ')[-1]}"
+        rows.append(("model" if scale == 4 else "", f"--scale {scale} --time-factor 2 runs {model}"
+                     + (f" (made for compressed input{judged}; --source clean runs {usual})" if model != usual
+                        else f" ({judged[2:]})" if judged else "")))
     for key, value in rows:
         print(f"{key:<11} {value}")
     if info.streams:

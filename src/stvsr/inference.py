@@ -67,13 +67,19 @@ HIGH_RES_FLOW_MAX_PIXELS = 1280 * 720
 # x4 x2: best is propstvsr.x4_l (bidirectional propagation over the clip, 1.97 M parameters) on the input frames,
 #   then DIS (medium preset) at the output size; fast is per-frame imdn.x4, then DIS (fast preset), at about 3x the
 #   speed. Above 1280x720 output, flow at full size costs too much: the end-to-end propstvsr.x4x2 (flow at the input
-#   size) and, fast, DIS at the input size then imdn.x4. x4: propstvsr.x4_l and flowvsr.x4. Scores: README.
+#   size) and, fast, DIS at the input size then imdn.x4. x4: propstvsr.x4_l and flowvsr.x4.
+# x2 (x2 x2): propstvsr.x2 (then DIS at the output size) at every size: at x2 the network at the input size costs
+#   far more than DIS at the output size (BENCHMARKS.md §6), so there is nothing to gain from moving the flow. No
+#   fast level: the per-frame x2 models cost as much and fall below bicubic on compressed input. Scores: README.
 QUALITY_MODELS = {(4, 2): {"fast": ("imdn.x4+dis_fast", "dis+imdn.x4"), "best": ("propstvsr.x4_l+dis", "propstvsr.x4x2")},
-                  (4, 1): {"fast": ("flowvsr.x4", "flowvsr.x4"), "best": ("propstvsr.x4_l", "propstvsr.x4_l")}}
+                  (4, 1): {"fast": ("flowvsr.x4", "flowvsr.x4"), "best": ("propstvsr.x4_l", "propstvsr.x4_l")},
+                  (2, 2): {"best": ("propstvsr.x2+dis", "propstvsr.x2+dis")},
+                  (2, 1): {"best": ("propstvsr.x2", "propstvsr.x2")}}
 
 
 # The model trained on codec-degraded input (degrade/protocol.py) for each clean one it replaces on compressed input.
-COMPRESSED_VARIANTS = {"propstvsr.x4_l": "propstvsr.x4_real", "propstvsr.x4_m": "propstvsr.x4_real"}
+COMPRESSED_VARIANTS = {"propstvsr.x4_l": "propstvsr.x4_real", "propstvsr.x4_m": "propstvsr.x4_real",
+                       "propstvsr.x2": "propstvsr.x2_real"}
 
 
 def for_source(method: str, compressed: bool) -> str:

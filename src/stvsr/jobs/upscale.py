@@ -7,6 +7,7 @@ as the input at k times the rate; audio stays in sync.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import sys
 import time
@@ -142,7 +143,7 @@ def source_choice(job: UpscaleJob, info: VideoInfo, method: str) -> tuple[str, s
     if job.method.named:
         return method, None
     if job.method.source == "auto":
-        assessment = assess_source(info)
+        assessment = assess_source(info, job.method.scale)
         compressed, why = assessment.compressed, f"input {assessment.kind}: {assessment.reason}"
     else:
         compressed, why = job.method.source == "compressed", f"--source {job.method.source}"
@@ -331,8 +332,14 @@ def run_stream(plan: UpscalePlan, advance: Callable[[int], None]) -> Outcome:
 
     with open_writer(plan.output, fps=plan.fps_out, **job.encoder.video, audio_from=plan.audio_from,
                      overwrite=job.overwrite, inputs=(job.input,), check=self_check) as writer:
-        frames = output_frames(plan.model, plan.reader.frames(plan.start, plan.stop), device=plan.device,
-                               is_cut=detector)
+        first, last = plan.start, plan.stop
+        if job.preview and plan.temporal:  # the excerpt as the whole run makes it: with a segment's context around it
+            context = max(plan.model.window, MIN_SHOT_FRAMES)
+            first, last = max(0, first - context), min(len(plan.reader), last + context)
+        frames = output_frames(plan.model, plan.reader.frames(first, last), device=plan.device, is_cut=detector)
+        if (first, last) != (plan.start, plan.stop):
+            k = job.method.time_factor
+            frames = itertools.islice(frames, (plan.start - first) * k, (plan.stop - first) * k)
         if job.preview:
             frames = side_by_side(plan.reader.frames(plan.start, plan.stop), frames, job.method.scale,
                                   job.method.time_factor)
@@ -345,7 +352,8 @@ def run_stream(plan: UpscalePlan, advance: Callable[[int], None]) -> Outcome:
         shutil.rmtree(stale, ignore_errors=True)
         notes.append(f"removed {stale.name}, the unfinished work of an earlier --resume run")
     return Outcome(writer.frames_written, writer.check_result, notes,
-                   list(detector.cuts) if detector is not None else None)
+                   [first + c for c in detector.cuts if plan.start <= first + c < plan.stop]  # input frames
+                   if detector is not None else None)
 
 
 def run_segments(plan: UpscalePlan, advance: Callable[[int], None]) -> Outcome:

@@ -109,6 +109,31 @@ class PropagationSTVSR(VideoModel):
             self.STAGES = ("clean",)
 
     def adapt_init(self, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Starting weights of another propstvsr: one at another scale (`_rescaled`), then one narrower or shallower
+        grown to this size (`_grown`)."""
+        return self._grown(self._rescaled(tensors))
+
+    def _rescaled(self, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+        """A model of a scale that is a multiple of this one's (x4 weights for a x2 model): every layer at the input
+        size is kept, and each sub-pixel output layer (the residual's `up`, the backbone's `net.up`) has its
+        (s_old / s_new)² output phases that fall in one new output pixel averaged. Each residual is then the old
+        one box-filtered to the new size, so training starts from everything the old model learnt about alignment,
+        propagation and the input's degradation, and only re-learns the last step."""
+        out = dict(tensors)
+        for name in ("up.0.weight", "up.0.bias", "net.up.0.weight", "net.up.0.bias"):
+            value = tensors.get(name)
+            new = self.scale
+            if value is None or value.shape[0] == 3 * new * new or value.shape[0] % 3:
+                continue
+            old = round((value.shape[0] // 3) ** 0.5)
+            if 3 * old * old != value.shape[0] or old % new:
+                continue  # not a sub-pixel layer of a multiple of this scale: init_from names the misfit
+            k = old // new  # (c, i, j) phase order, as PixelShuffle: i = a·k + di, j = b·k + dj
+            phases = value.reshape(3, new, k, new, k, *value.shape[1:]).mean(dim=(2, 4))
+            out[name] = phases.reshape(3 * new * new, *value.shape[1:]).contiguous()
+        return out
+
+    def _grown(self, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
         """Starting weights of a narrower or shallower propstvsr grown to this size, computing the same function.
 
         Grown, not retrained: the smaller model's training is kept and the new capacity starts where it left off

@@ -116,6 +116,12 @@ SHIPPED = {s.name: s for s in [
     Shipped("propstvsr", "x4_real", "propstvsr_real_codecs",
             "propstvsr.x4_m trained on codec-degraded input (x264 at CRF 16-36, then also x265, VP9, MPEG-4 Part 2 "
             "and JPEG; noise): the x4 model for compressed video, chosen by --source auto", home="wheel"),
+    Shipped("propstvsr", "x2", "propstvsr_x2",
+            "multi-frame video SR, x2, bidirectional propagation, 814 k parameters (propstvsr.x4_m at x2, then "
+            "trained on x2): the default for x2, and with DIS (propstvsr.x2+dis) for x2 x2", home="wheel"),
+    Shipped("propstvsr", "x2_real", "propstvsr_x2_real",
+            "propstvsr.x4_real at x2, trained on codec-degraded input (x264, x265, VP9, MPEG-4 Part 2, JPEG; "
+            "noise): the x2 model for compressed video, chosen by --source auto", home="wheel"),
     Shipped("propstvsr", "x4_real_gan", "propstvsr_real_gan",
             "propstvsr.x4_real trained further against an SRGAN discriminator: crisper texture on compressed video "
             "(NIQE 8.87 against 9.12 at CRF 26) for 0.1 dB of PSNR; opt-in (--method)"),
