@@ -587,12 +587,13 @@ def _upscale_options(up: argparse.ArgumentParser) -> None:
     up.add_argument("--time-factor", type=int, choices=(1, 2),
                     help="frame-rate factor (default 1); 2 doubles the rate, N frames become 2N")
     up.add_argument("--method", help="method from `stvsr methods`, or spatial+temporal cascade such as bicubic+dis "
-                                     "(default: bicubic; dis for time only; for both, bicubic+dis up to 1280x720 "
-                                     "output, dis+bicubic above)")
+                                     "(default: a shipped model for x4 and x2, see --quality; otherwise bicubic; dis "
+                                     "for time only; for both, bicubic+dis up to 1280x720 output, dis+bicubic above)")
     up.add_argument("--quality", choices=QUALITY_LEVELS,
-                    help="without --method: best (the default: propstvsr.x4_l+dis for x4 x2, propstvsr.x4_l for x4) "
+                    help="without --method: best (the default: propstvsr.x4_l+dis for x4 x2, propstvsr.x4_l for x4, "
+                         "propstvsr.x2+dis and propstvsr.x2 for x2; the _real models on compressed input) "
                          "or fast (imdn.x4+dis_fast: 1.6 dB lower on the dev set, several times the speed; "
-                         "flowvsr.x4 for x4); see the README's table")
+                         "flowvsr.x4 for x4; classical for x2); see the README's table")
     up.add_argument("--source", choices=SOURCES,
                     help="without --method: how the input was coded, which picks the model: auto (the default) reads "
                          "it from the codec and its bits per pixel, and compressed video (phone clips, downloads) "
