@@ -202,10 +202,13 @@ def cmd_info(args: argparse.Namespace) -> int:
     from .inference import default_method, for_source
     from .io.compression import assess_source
 
-    # how the input was coded, and what a plain `upscale --scale S --time-factor 2` runs, for x4 and x2: (the
-    # assessment, the default, what this input gets)
-    runs = {scale: (found, usual, for_source(usual, found.compressed)) for scale in (4, 2)
-            for found, usual in [(assess_source(info, scale), default_method(scale, 2, info.width * info.height * scale * scale))]}
+    # For x4 and x2: how the input was coded (the rate that counts as clean depends on the scale), the default
+    # that a plain `upscale --scale S --time-factor 2` runs, and what this input gets instead.
+    runs = {}
+    for scale in (4, 2):
+        found = assess_source(info, scale)
+        usual = default_method(scale, 2, info.width * info.height * scale * scale)
+        runs[scale] = (found, usual, for_source(usual, found.compressed))
     source = runs[4][0]
     if args.json:
         data = {"path": str(info.path), "container": info.container, "codec": info.codec, "width": info.width,
