@@ -196,6 +196,13 @@ class UpscalePlan:
         return self.frames_in * self.job.method.time_factor
 
     @property
+    def context(self) -> int:
+        """Input frames read on each side of a part of the clip (a segment, a preview) so that it comes out as in
+        one pass: a temporal model's whole window, and enough for the cut detector to see a cut at the part's
+        first frame; none for per-frame methods."""
+        return max(self.model.window, MIN_SHOT_FRAMES) if self.temporal else 0
+
+    @property
     def temporal(self) -> bool:
         """The model shares windows or makes frames between shots; per-frame methods do neither, so cuts and
         context do not matter to them."""
@@ -259,12 +266,10 @@ def plan_upscale(job: UpscaleJob, device: torch.device | None = None) -> Upscale
 
 def segmented_job(job: UpscaleJob, plan: UpscalePlan) -> SegmentedJob:
     """The segments of `plan` (a video file output): their size, context, and the work folder's manifest."""
-    model, k = plan.model, plan.model.time_factor
+    k = plan.model.time_factor
     seconds = job.resume.segment_seconds if job.resume is not None else Resume().segment_seconds
     segment = max(1, round(seconds * plan.info.fps))
-    # Context: a temporal model's whole window on each side, and enough frames for the cut detector to
-    # report a cut at a segment's first frame.
-    segments = SegmentPlan(plan.frames_in, segment, k, max(model.window, MIN_SHOT_FRAMES) if plan.temporal else 0)
+    segments = SegmentPlan(plan.frames_in, segment, k, plan.context)
     options = job.method
     manifest = {"input": fingerprint(job.input), "frames_in": plan.frames_in, "method": plan.method,
                 "scale": options.scale, "time_factor": k, "codec": codec_for(plan.output, job.encoder.codec),
@@ -333,9 +338,8 @@ def run_stream(plan: UpscalePlan, advance: Callable[[int], None]) -> Outcome:
     with open_writer(plan.output, fps=plan.fps_out, **job.encoder.video, audio_from=plan.audio_from,
                      overwrite=job.overwrite, inputs=(job.input,), check=self_check) as writer:
         first, last = plan.start, plan.stop
-        if job.preview and plan.temporal:  # the excerpt as the whole run makes it: with a segment's context around it
-            context = max(plan.model.window, MIN_SHOT_FRAMES)
-            first, last = max(0, first - context), min(len(plan.reader), last + context)
+        if job.preview:  # the excerpt as the whole run makes it: with a segment's context around it
+            first, last = max(0, first - plan.context), min(len(plan.reader), last + plan.context)
         frames = output_frames(plan.model, plan.reader.frames(first, last), device=plan.device, is_cut=detector)
         if (first, last) != (plan.start, plan.stop):
             k = job.method.time_factor
